@@ -1,0 +1,79 @@
+/**
+ * The closed set of error codes restpipe raises. Callers match on `code`, never on
+ * `instanceof` (a handler module may load its own copy of restpipe). The gateway maps each
+ * code to one HTTP status in `gateway/http-errors.ts`; the README lists them all.
+ */
+export const ErrorCode = {
+  /** No pipe to the target node appeared within connect-wait. */
+  NO_CONNECTION: 'no_connection',
+  /** The pipe broke (heartbeat timeout, reset, protocol error, replaced) while the event was in flight. */
+  PIPE_BROKEN: 'pipe_broken',
+  /** No reply within the event's deadline. */
+  EVENT_TIMEOUT: 'event_timeout',
+  /** The node is shutting down and takes no new events. */
+  CLOSED: 'closed',
+  /** The per-pipe limit of events in flight is reached. */
+  TOO_MANY_IN_FLIGHT: 'too_many_in_flight',
+  /** A body over the configured maximum. */
+  BODY_TOO_LARGE: 'body_too_large',
+  /** Malformed path, percent-encoding, node name, JSON body or timeout. */
+  BAD_REQUEST: 'bad_request',
+  /** An HTTP method other than GET, POST, PUT, DELETE, PATCH. */
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  /** The gateway route does not exist. */
+  NOT_FOUND: 'not_found',
+  /** A request refused by the gateway's Host/Origin checks. */
+  FORBIDDEN: 'forbidden',
+  /** The caller's AbortSignal fired. */
+  ABORTED: 'aborted',
+  /** The peer broke the wire protocol; the pipe is closed. */
+  PROTOCOL_ERROR: 'protocol_error',
+  /** The peer speaks another protocol version. */
+  VERSION_MISMATCH: 'version_mismatch',
+  /** A TLS peer was refused (certificate, handshake). */
+  TLS_REFUSED: 'tls_refused',
+  /** An option, flag or config value is invalid. */
+  INVALID_OPTION: 'invalid_option',
+  /** An identity file (key, certificate, CA) failed validation. */
+  IDENTITY_INVALID: 'identity_invalid',
+  /** A handler module could not be loaded or has no handler methods. */
+  HANDLER_INVALID: 'handler_invalid',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The one error class callers see; `code` says what happened. */
+export class RestpipeError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'RestpipeError';
+  }
+}
+
+/** A wire-protocol violation; `reason` is what the log and the goaway say. */
+export class ProtocolError extends RestpipeError {
+  constructor(readonly reason: string) {
+    super(ErrorCode.PROTOCOL_ERROR, reason);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** A key, certificate or CA file that failed a check; names the file and the problem. */
+export class IdentityError extends RestpipeError {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.IDENTITY_INVALID, `${file}: ${problem}`, options);
+    this.name = 'IdentityError';
+  }
+}
+
+/** True when `err` is a restpipe error with that code (works across copies of the package). */
+export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,149 @@
+import { ProtocolError } from '../errors.js';
+import {
+  carriesBody,
+  frameTypeName,
+  HEADER_BYTES,
+  FrameFlag,
+  isKnownFrameType,
+  isReplyType,
+  MAX_CONTROL_PAYLOAD_BYTES,
+  type FrameType,
+} from './frame.js';
+
+/** Receives each whole frame. `payload` may be a view into a network chunk: copy it to keep it long. */
+export type FrameSink = (type: FrameType, flags: number, id: number, payload: Buffer) => void;
+
+const READ_HEADER = 0;
+const READ_PAYLOAD = 1;
+
+/**
+ * Incremental frame parser: bytes in, frames out, no I/O and no timers. Handles frames split
+ * across reads and many frames in one read. The header is judged as soon as its 10 bytes are
+ * in (type known, reply flag consistent, length within the limit), so an oversized or bogus
+ * frame is refused before a byte of its payload is buffered.
+ *
+ * The only error it throws is ProtocolError; after one, every later push throws it again.
+ */
+export class FrameDecoder {
+  readonly #maxPayloadBytes: number;
+  readonly #sink: FrameSink;
+  // Unconsumed input: a list of chunks and an offset into the first, so a frame that lies in
+  // one chunk is handed out as a view and only a frame that spans chunks is copied (once).
+  readonly #chunks: Buffer[] = [];
+  #offset = 0;
+  #buffered = 0;
+  #state = READ_HEADER;
+  #type: FrameType = 0x01;
+  #flags = 0;
+  #length = 0;
+  #id = 0;
+  #failure: ProtocolError | null = null;
+  #stopped = false;
+
+  /** @param maxPayloadBytes the largest payload accepted for event and reply frames. */
+  constructor(maxPayloadBytes: number, sink: FrameSink) {
+    this.#maxPayloadBytes = maxPayloadBytes;
+    this.#sink = sink;
+  }
+
+  /** Bytes held waiting for the rest of a frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** Stops delivering frames, also in the middle of a push (the sink closed the pipe). */
+  stop(): void {
+    this.#stopped = true;
+    this.#chunks.length = 0;
+    this.#buffered = 0;
+    this.#offset = 0;
+  }
+
+  /**
+   * Feeds bytes; calls the sink for every frame completed.
+   * @throws ProtocolError on an unknown type, an inconsistent reply flag or an oversized frame.
+   */
+  push(chunk: Buffer): void {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#stopped || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    while (!this.#stopped) {
+      if (this.#state === READ_HEADER) {
+        if (this.#buffered < HEADER_BYTES) return;
+        this.#readHeader();
+        this.#state = READ_PAYLOAD;
+      }
+      if (this.#buffered < this.#length) return;
+      const payload = this.#consume(this.#length);
+      this.#state = READ_HEADER;
+      this.#sink(this.#type, this.#flags, this.#id, payload);
+    }
+  }
+
+  #readHeader(): void {
+    const first = this.#chunks[0]!;
+    const header = first.length - this.#offset >= HEADER_BYTES ? first : this.#consumeCopy(HEADER_BYTES);
+    const at = header === first ? this.#offset : 0;
+    const type = header[at]!;
+    const flags = header[at + 1]!;
+    const length = header.readUInt32BE(at + 2);
+    const id = header.readUInt32BE(at + 6);
+    if (header === first) this.#advance(HEADER_BYTES);
+
+    if (!isKnownFrameType(type)) this.#fail(`unknown frame type ${frameTypeName(type)}`);
+    const isReply = (flags & FrameFlag.REPLY) !== 0;
+    if (isReply !== isReplyType(type)) {
+      this.#fail(`frame type ${frameTypeName(type)} with reply flag ${isReply ? 'set' : 'clear'}`);
+    }
+    const limit = carriesBody(type) ? this.#maxPayloadBytes : MAX_CONTROL_PAYLOAD_BYTES;
+    if (length > limit) {
+      this.#fail(`${frameTypeName(type)} frame length ${length} exceeds limit ${limit}`);
+    }
+    this.#type = type as FrameType;
+    this.#flags = flags;
+    this.#length = length;
+    this.#id = id;
+  }
+
+  #fail(reason: string): never {
+    this.#failure = new ProtocolError(reason);
+    this.stop();
+    throw this.#failure;
+  }
+
+  /** Takes n buffered bytes: a view when they lie in the first chunk, else one copy. */
+  #consume(n: number): Buffer {
+    const first = this.#chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first !== undefined && first.length - this.#offset >= n) {
+      const view = first.subarray(this.#offset, this.#offset + n);
+      this.#advance(n);
+      return view;
+    }
+    return this.#consumeCopy(n);
+  }
+
+  #consumeCopy(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let written = 0;
+    while (written < n) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(n - written, chunk.length - this.#offset);
+      chunk.copy(out, written, this.#offset, this.#offset + take);
+      written += take;
+      this.#advance(take);
+    }
+    return out;
+  }
+
+  #advance(n: number): void {
+    this.#offset += n;
+    this.#buffered -= n;
+    const first = this.#chunks[0]!;
+    if (this.#offset === first.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+  }
+}
