@@ -13,6 +13,10 @@ export const ReturnCode = {
   OK: 0,
   /** The handler threw; data is `{"exception": {"message", "traceback", "class"}}`. */
   HANDLER_EXCEPTION: 251,
+  /** restpipe's own: the reply body was over the limit; data is a JSON error (HTTP 413). */
+  REPLY_TOO_LARGE: 252,
+  /** restpipe's own: the receiving node had too many events in flight on this pipe (HTTP 503). */
+  BUSY: 253,
   /** No handler for this verb and noun. */
   NO_HANDLER: 255,
 } as const;
@@ -125,4 +129,21 @@ export function truncate(s: string, max = 80): string {
 export function isJsonMimetype(mimetype: string): boolean {
   const base = mimetype.split(';', 1)[0]!.trim().toLowerCase();
   return base === 'application/json' || base.endsWith('+json');
+}
+
+/**
+ * Checks an event before it is sent: a known verb, a well-formed noun, a body of bytes or text.
+ * @throws RestpipeError `bad_request`.
+ */
+export function validateEventRequest(event: EventRequest): void {
+  if (typeof event !== 'object' || event === null) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'an event must be an object');
+  if (typeof event.verb !== 'string' || !isVerb(event.verb)) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, `unknown verb ${JSON.stringify(String(event.verb))}: use one of ${VERBS.join(', ')}`);
+  }
+  if (typeof event.noun !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the noun must be a string');
+  parseNoun(event.noun);
+  const { data } = event;
+  if (data !== undefined && typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, 'event data must be a string, a Buffer or a Uint8Array');
+  }
 }

@@ -1,0 +1,49 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+/**
+ * What the library publishes for metrics and logs to observe (undici's pattern): metrics
+ * subscribe, the pipe publishes only when someone listens, so observability off costs a
+ * boolean check per event. Channel names are public and stable.
+ */
+
+/** An outbound event settled (reply, error, timeout) or an inbound event was handled. */
+export interface EventSettledMessage {
+  direction: 'outbound' | 'inbound';
+  /** The peer's node name. */
+  peer: string;
+  /** ok | handler_error | no_handler | the ErrorCode that ended it (pipe_broken, event_timeout, aborted, …). */
+  outcome: string;
+  durationMs: number;
+  /** The handler method, inbound only (the original's `message.received.handle.<handler>.timing`). */
+  handler?: string;
+}
+
+/** A pipe opened (hello exchanged) or closed. */
+export interface PipeStateMessage {
+  role: 'server' | 'client';
+  peer: string;
+  state: 'open' | 'closed';
+  reason?: string;
+}
+
+/** A client's dial attempt ended. */
+export interface DialMessage {
+  server: string;
+  outcome: 'connected' | 'failed';
+  attempt: number;
+  reason?: string;
+}
+
+/** A TLS peer was refused, or its pipe broke the protocol. */
+export interface RefusalMessage {
+  reason: string;
+  address: string;
+  name?: string;
+}
+
+export const channels = {
+  eventSettled: diagnosticsChannel.channel('restpipe:event:settled'),
+  pipeState: diagnosticsChannel.channel('restpipe:pipe:state'),
+  dial: diagnosticsChannel.channel('restpipe:client:dial'),
+  refusal: diagnosticsChannel.channel('restpipe:server:refusal'),
+} as const;

@@ -1,0 +1,25 @@
+/**
+ * restpipe's public library: start a server or a client node's pipe end and send events both
+ * ways, with no HTTP hop. The CLI and the gateway are built on exactly this.
+ */
+export { createClient, createServer, type ClientOptions, type RestpipeClient, type RestpipeServer, type ServerOptions } from './create.js';
+export type { ClientState, ClientStatus, PipeClientEvents } from './client/pipe-client.js';
+export type { ClientTlsMaterial } from './client/connector.js';
+export type { ConnectedClient, PipeServerEvents, ServerTlsMaterial } from './server/pipe-server.js';
+export type { CloseInfo, RequestOptions, SessionState } from './pipe/session.js';
+export {
+  ReturnCode,
+  VERBS,
+  isJsonMimetype,
+  parseNoun,
+  type EventRequest,
+  type HandlerContext,
+  type PeerInfo,
+  type Reply,
+  type Verb,
+} from './event.js';
+export { ErrorCode, IdentityError, ProtocolError, RestpipeError, hasErrorCode } from './errors.js';
+export { reply, exampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
+export { silentLogger, type Logger } from './log.js';
+export * from './options.js';
+export { channels, type DialMessage, type EventSettledMessage, type PipeStateMessage, type RefusalMessage } from './diagnostics.js';

@@ -1,0 +1,636 @@
+import type { Duplex } from 'node:stream';
+import { channels } from '../diagnostics.js';
+import { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';
+import {
+  ReturnCode,
+  type EventHandlerFn,
+  type EventRequest,
+  type InboundEvent,
+  type PeerInfo,
+  type Reply,
+} from '../event.js';
+import type { Logger } from '../log.js';
+import type { ResolvedPipeTiming } from '../options.js';
+import { MAX_TIMER_MS } from '../options.js';
+import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType } from '../wire/frame.js';
+import { FrameDecoder } from '../wire/frame-decoder.js';
+import { encodeFrame } from '../wire/frame-encoder.js';
+import {
+  EMPTY_PAYLOAD,
+  GoAwayCode,
+  PROTOCOL_VERSION,
+  decodeCancel,
+  decodeEvent,
+  decodeGoAway,
+  decodeHello,
+  decodeReply,
+  encodeCancel,
+  encodeEvent,
+  encodeGoAway,
+  encodeHello,
+  encodeReply,
+  type HelloMessage,
+} from '../wire/messages.js';
+import { FrameWriter } from './frame-writer.js';
+import { Heartbeat } from './heartbeat.js';
+import { formatSeconds, InflightTable, type PendingEvent } from './inflight.js';
+
+/** hello → open → draining → closed; a session never goes back. */
+export type SessionState = 'hello' | 'open' | 'draining' | 'closed';
+
+/** Why a pipe closed, for logs, status and the errors of the events it took down. */
+export interface CloseInfo {
+  /** A short reason, e.g. "heartbeat timeout: no data for 10.2 s". */
+  reason: string;
+  /** True when the close was asked for (close(), goaway exchange), false when the pipe broke. */
+  graceful: boolean;
+  /** When the pipe's session ended. */
+  at: Date;
+}
+
+export interface SessionOptions {
+  role: 'server' | 'client';
+  /** This node's name, sent in the hello. */
+  localName: string;
+  /** The peer as far as TLS tells (CN and address); the hello adds nothing to it. */
+  peer: PeerInfo;
+  timing: ResolvedPipeTiming;
+  /** Handles inbound events (the dispatcher). */
+  handler: EventHandlerFn;
+  logger: Logger;
+  /** Called once when the session has closed, after its in-flight events failed. */
+  onClose?: (session: PipeSession, info: CloseInfo) => void;
+  /** Called once when the peer announced it is going away: send no new events on this pipe. */
+  onPeerGoAway?: (session: PipeSession, reason: string) => void;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** @default the session's eventTimeoutMs */
+  timeoutMs?: number;
+}
+
+/** What an inbound event that is being handled needs. Its reply goes out unless it was cancelled. */
+class InboundCall {
+  readonly controller = new AbortController();
+  readonly startedAt: number;
+  constructor(
+    readonly session: PipeSession,
+    readonly id: number,
+    readonly event: InboundEvent,
+  ) {
+    this.startedAt = performance.now();
+  }
+
+  onReply(reply: Reply): void {
+    this.session.finishInbound(this, reply);
+  }
+
+  onError(err: unknown): void {
+    this.session.finishInbound(this, internalErrorReply(err));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const JSON_MIMETYPE = 'application/json';
+
+/**
+ * One pipe: a connected, authenticated stream to one peer, after which both sides send events
+ * and replies multiplexed by id (SPEC §1, §6, §7). It takes a Duplex, not a TLS config: the
+ * client and server layers own the sockets' set-up and hand the session a verified stream.
+ *
+ * The session owns its timers (heartbeat, hello, grace, one deadline per outbound event) and
+ * clears them all on close. It never emits 'error': failures end the session and are reported
+ * through `onClose` and the errors of the events it was carrying.
+ */
+export class PipeSession {
+  readonly role: 'server' | 'client';
+  readonly peer: PeerInfo;
+  /** When the pipe opened (its hello arrived); until then, when the session was created. */
+  openedAt = new Date();
+  readonly #socket: Duplex;
+  readonly #timing: ResolvedPipeTiming;
+  readonly #handler: EventHandlerFn;
+  readonly #log: Logger;
+  readonly #localName: string;
+  readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  readonly #heartbeat: Heartbeat;
+  readonly #outbound: InflightTable;
+  readonly #inbound = new Map<number, InboundCall>();
+  readonly #onClose: SessionOptions['onClose'];
+  readonly #onPeerGoAway: SessionOptions['onPeerGoAway'];
+  #state: SessionState = 'hello';
+  #peerHello: HelloMessage | undefined;
+  #helloWaiter: { resolve: (h: HelloMessage) => void; reject: (e: Error) => void } | undefined;
+  #helloTimer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #localGoAwaySent = false;
+  #peerGoAwayReceived = false;
+  #sendBodyLimit: number;
+  #closeInfo: CloseInfo | undefined;
+  readonly #closed: Promise<CloseInfo>;
+  #resolveClosed!: (info: CloseInfo) => void;
+  /** Events this session has received, for status. */
+  eventsReceived = 0;
+  /** Events this session has sent. */
+  eventsSent = 0;
+
+  constructor(socket: Duplex, options: SessionOptions) {
+    this.#socket = socket;
+    this.role = options.role;
+    this.peer = options.peer;
+    this.#timing = options.timing;
+    this.#handler = options.handler;
+    this.#localName = options.localName;
+    this.#log = options.logger;
+    this.#onClose = options.onClose;
+    this.#onPeerGoAway = options.onPeerGoAway;
+    this.#sendBodyLimit = options.timing.maxBodyBytes;
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#decoder = new FrameDecoder(options.timing.maxBodyBytes + EVENT_METADATA_ALLOWANCE_BYTES, (type, _flags, id, payload) =>
+      this.#onFrame(type, id, payload),
+    );
+    this.#writer = new FrameWriter(socket, options.timing.maxQueuedBytes);
+    this.#heartbeat = new Heartbeat(options.timing.heartbeatIntervalMs, options.timing.heartbeatTimeoutMs, {
+      sendHeartbeat: (id) => this.#writer.writeControl(encodeFrame(FrameType.HEARTBEAT, id, EMPTY_PAYLOAD)),
+      onPeerSilent: (silentMs) =>
+        this.destroy(`heartbeat timeout: no data from the peer for ${formatSeconds(silentMs)}`, GoAwayCode.HEARTBEAT_TIMEOUT),
+    });
+    this.#outbound = new InflightTable((entry) => this.#onAbandoned(entry));
+
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err: Error) => this.#finish(`socket error: ${describeSocketError(err)}`, false));
+    socket.on('end', () => this.#finish('the peer closed the connection', this.#peerGoAwayReceived));
+    socket.on('close', () => this.#finish('the connection closed', this.#peerGoAwayReceived));
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** The peer's hello, once it arrived. */
+  get peerHello(): HelloMessage | undefined {
+    return this.#peerHello;
+  }
+
+  /** True when new events may be sent on this pipe. */
+  get isUsable(): boolean {
+    return this.#state === 'open' && !this.#peerGoAwayReceived;
+  }
+
+  /** Outbound events waiting for their reply. */
+  get outboundInFlight(): number {
+    return this.#outbound.size;
+  }
+
+  /** Inbound events being handled. */
+  get inboundInFlight(): number {
+    return this.#inbound.size;
+  }
+
+  /** Round trip of the last heartbeat, ms. */
+  get rttMs(): number | undefined {
+    return this.#heartbeat.rttMs;
+  }
+
+  /** Hello exchanged and at least one heartbeat answered: the pipe carries data both ways. */
+  get isHealthy(): boolean {
+    return this.#peerHello !== undefined && this.#heartbeat.replies > 0;
+  }
+
+  /** Replies that arrived after their event had timed out or been cancelled. */
+  get lateReplies(): number {
+    return this.#outbound.lateReplies;
+  }
+
+  /** Bytes waiting to be written (in the socket and in the writer's queue). */
+  get queuedBytes(): number {
+    return this.#writer.socketQueuedBytes;
+  }
+
+  /** Resolves when the session has closed, with the reason; never rejects. */
+  closed(): Promise<CloseInfo> {
+    return this.#closed;
+  }
+
+  /**
+   * Sends this node's hello and waits for the peer's, within the hello timeout. The server
+   * calls it only after the client's certificate was verified; for the client, the server's
+   * hello is the proof that its certificate was accepted (under TLS 1.3 a refusal shows up only
+   * after the handshake seems done).
+   * @throws RestpipeError version_mismatch, protocol_error or pipe_broken.
+   */
+  handshake(): Promise<HelloMessage> {
+    if (this.#state !== 'hello' || this.#helloWaiter !== undefined) {
+      return Promise.reject(new Error('handshake() called twice'));
+    }
+    const done = new Promise<HelloMessage>((resolve, reject) => {
+      this.#helloWaiter = { resolve, reject };
+    });
+    this.#writer.writeControl(
+      encodeFrame(
+        FrameType.HELLO,
+        0,
+        encodeHello({
+          protocolVersion: PROTOCOL_VERSION,
+          nodeName: this.#localName,
+          role: this.role,
+          maxFrameBytes: this.#timing.maxBodyBytes + EVENT_METADATA_ALLOWANCE_BYTES,
+          heartbeatIntervalMs: this.#timing.heartbeatIntervalMs,
+        }),
+      ),
+    );
+    this.#helloTimer = setTimeout(() => {
+      this.destroy(`no hello from the peer within ${formatSeconds(this.#timing.helloTimeoutMs)}`, GoAwayCode.HELLO_TIMEOUT);
+    }, this.#timing.helloTimeoutMs);
+    this.#helloTimer.unref();
+    return done;
+  }
+
+  /**
+   * Sends an event and resolves with the far side's reply, whatever its code. Rejects only when
+   * no reply can come: pipe_broken, event_timeout, aborted (the caller's signal; the far
+   * side's handler sees its signal fire), too_many_in_flight, body_too_large, closed.
+   * Nothing is ever re-sent (at most once, SPEC §6).
+   */
+  request(event: EventRequest, options: RequestOptions = {}): Promise<Reply> {
+    if (!this.isUsable) return Promise.reject(this.#notUsableError());
+    const { signal } = options;
+    if (signal?.aborted) {
+      return Promise.reject(new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: signal.reason }));
+    }
+    if (this.#outbound.size >= this.#timing.maxInflight) {
+      return Promise.reject(
+        new RestpipeError(
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          `${this.#outbound.size} events already in flight to '${this.peer.name}' (limit ${this.#timing.maxInflight})`,
+        ),
+      );
+    }
+    const data = typeof event.data === 'string' ? Buffer.from(event.data) : (event.data ?? EMPTY);
+    if (data.byteLength > this.#sendBodyLimit) {
+      return Promise.reject(
+        new RestpipeError(ErrorCode.BODY_TOO_LARGE, `event body of ${data.byteLength} bytes exceeds the limit of ${this.#sendBodyLimit}`),
+      );
+    }
+    const timeoutMs = Math.min(Math.max(1, Math.ceil(options.timeoutMs ?? this.#timing.eventTimeoutMs)), MAX_TIMER_MS);
+    const entry = this.#outbound.add(timeoutMs, signal);
+    if (channels.eventSettled.hasSubscribers) this.#observeOutbound(entry);
+    this.eventsSent++;
+    this.#writer.writeEvent(
+      encodeFrame(
+        FrameType.EVENT,
+        entry.id,
+        encodeEvent({
+          verb: event.verb,
+          noun: event.noun,
+          mimetype: event.mimetype ?? '',
+          data,
+          timeoutMs,
+          query: event.query ?? '',
+        }),
+      ),
+      entry,
+    );
+    return entry.promise;
+  }
+
+  /**
+   * Closes gracefully: tells the peer (goaway), sends no new events, lets in-flight events in
+   * both directions finish, then closes the socket. After `graceMs` whatever is left fails with
+   * pipe_broken. Resolves when the session has closed.
+   */
+  close(graceMs: number, reason = 'closing'): Promise<CloseInfo> {
+    if (this.#state === 'closed') return this.#closed;
+    if (this.#state === 'hello') {
+      this.destroy(reason, GoAwayCode.SHUTDOWN);
+      return this.#closed;
+    }
+    this.#startDraining(reason);
+    if (this.#graceTimer === undefined) {
+      this.#graceTimer = setTimeout(() => {
+        this.destroy(`${reason}: events still in flight after the ${formatSeconds(graceMs)} grace period`, GoAwayCode.SHUTDOWN);
+      }, Math.min(graceMs, MAX_TIMER_MS));
+      this.#graceTimer.unref();
+    }
+    this.#checkDrained();
+    return this.#closed;
+  }
+
+  /**
+   * Ends the pipe now: in-flight events fail with pipe_broken carrying `reason`, handlers'
+   * signals fire, the peer gets a goaway with `code` when the socket can still take it.
+   */
+  destroy(reason: string, code: GoAwayCode = GoAwayCode.UNSPECIFIED): void {
+    if (this.#state === 'closed') return;
+    if (code !== GoAwayCode.UNSPECIFIED && !this.#socket.destroyed && this.#socket.writable) {
+      this.#writer.writeControl(encodeFrame(FrameType.GOAWAY, 0, encodeGoAway({ code, reason })));
+    }
+    this.#finish(reason, code === GoAwayCode.SHUTDOWN || code === GoAwayCode.REPLACED);
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#heartbeat.markSeen();
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.#log.warn({ reason: err.reason }, 'protocol error from the peer; closing the pipe');
+        this.destroy(`protocol error: ${err.reason}`, GoAwayCode.PROTOCOL_ERROR);
+      } else {
+        this.#log.error({ err }, 'internal error while reading the pipe; closing it');
+        this.destroy(`internal error: ${(err as Error).message}`, GoAwayCode.PROTOCOL_ERROR);
+      }
+    }
+  }
+
+  #onFrame(type: FrameType, id: number, payload: Buffer): void {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'hello' && type !== FrameType.HELLO && type !== FrameType.GOAWAY) {
+      throw new ProtocolError(`${frameName(type)} frame before HELLO`);
+    }
+    switch (type) {
+      case FrameType.EVENT:
+        this.#onEvent(id, payload);
+        return;
+      case FrameType.EVENT_REPLY:
+        this.#outbound.settle(id, decodeReply(payload));
+        this.#checkDrained();
+        return;
+      case FrameType.HEARTBEAT:
+        this.#writer.writeControl(encodeFrame(FrameType.HEARTBEAT_REPLY, id, EMPTY_PAYLOAD));
+        return;
+      case FrameType.HEARTBEAT_REPLY:
+        this.#heartbeat.onReply(id);
+        return;
+      case FrameType.CANCEL:
+        this.#onCancel(id, decodeCancel(payload));
+        return;
+      case FrameType.GOAWAY:
+        this.#onGoAway(decodeGoAway(payload));
+        return;
+      case FrameType.HELLO:
+        this.#onHello(decodeHello(payload));
+        return;
+    }
+  }
+
+  #onHello(hello: HelloMessage): void {
+    if (this.#state !== 'hello') throw new ProtocolError('second HELLO');
+    clearTimeout(this.#helloTimer);
+    const waiter = this.#helloWaiter;
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      const reason = `peer speaks protocol version ${hello.protocolVersion}, this node speaks ${PROTOCOL_VERSION}`;
+      this.destroy(reason, GoAwayCode.VERSION_MISMATCH);
+      waiter?.reject(new RestpipeError(ErrorCode.VERSION_MISMATCH, reason));
+      return;
+    }
+    if (hello.role === this.role) throw new ProtocolError(`HELLO from a ${hello.role} to a ${this.role}`);
+    this.#peerHello = hello;
+    if (hello.maxFrameBytes > 0) {
+      this.#sendBodyLimit = Math.min(this.#timing.maxBodyBytes, hello.maxFrameBytes - EVENT_METADATA_ALLOWANCE_BYTES);
+    }
+    this.#state = 'open';
+    this.openedAt = new Date();
+    this.#heartbeat.start();
+    if (channels.pipeState.hasSubscribers) {
+      channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'open' });
+    }
+    this.#helloWaiter = undefined;
+    waiter?.resolve(hello);
+  }
+
+  #onEvent(id: number, payload: Buffer): void {
+    const event = decodeEvent(payload);
+    if (this.#inbound.has(id)) throw new ProtocolError(`EVENT id ${id} reused while still in flight`);
+    this.eventsReceived++;
+    if (this.#inbound.size >= this.#timing.maxInflight) {
+      this.#writeReply(id, busyReply(this.#timing.maxInflight));
+      return;
+    }
+    // Bodies arrive as views into the network chunk; a handler that keeps one would pin
+    // the whole chunk, but copying every body would cost more than it saves. Handlers that
+    // store data beyond the call should copy it (documented in the README).
+    const call = new InboundCall(this, id, {
+      verb: event.verb as InboundEvent['verb'],
+      noun: event.noun,
+      mimetype: event.mimetype,
+      data: event.data,
+      query: event.query,
+    });
+    this.#inbound.set(id, call);
+    let result: Promise<Reply>;
+    try {
+      result = this.#handler(call.event, this.peer, call.controller.signal);
+    } catch (err) {
+      call.onError(err);
+      return;
+    }
+    result.then(
+      (reply) => call.onReply(reply),
+      (err: unknown) => call.onError(err),
+    );
+  }
+
+  /** @internal an inbound event's handler finished. */
+  finishInbound(call: InboundCall, reply: Reply): void {
+    if (this.#inbound.get(call.id) !== call) return; // cancelled, or the pipe is gone
+    this.#inbound.delete(call.id);
+    if (channels.eventSettled.hasSubscribers) {
+      channels.eventSettled.publish({
+        direction: 'inbound',
+        peer: this.peer.name,
+        outcome: replyOutcome(reply.code),
+        durationMs: performance.now() - call.startedAt,
+        handler: `${call.event.verb}_${call.event.noun.split('//', 1)[0]!.replaceAll('/', '_')}`,
+      });
+    }
+    if (this.#state === 'closed') return;
+    this.#writeReply(call.id, reply.data.byteLength > this.#sendBodyLimit ? replyTooLarge(reply.data.byteLength, this.#sendBodyLimit) : reply);
+    this.#checkDrained();
+  }
+
+  #writeReply(id: number, reply: Reply): void {
+    this.#writer.writeControl(encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply)));
+  }
+
+  #onCancel(id: number, reason: string): void {
+    const call = this.#inbound.get(id);
+    if (call === undefined) return; // already answered: the cancel crossed the reply
+    this.#inbound.delete(id);
+    call.controller.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
+    this.#checkDrained();
+  }
+
+  #onGoAway(goAway: { code: GoAwayCode; reason: string }): void {
+    const reason = goAway.reason || GoAwayCode[goAway.code] || 'no reason given';
+    if (goAway.code === GoAwayCode.SHUTDOWN && this.#state !== 'hello') {
+      // The peer's goaway is either its own close or its answer to ours.
+      if (!this.#localGoAwaySent) this.#log.info({ reason }, 'the peer is closing the pipe; finishing in-flight events');
+      this.#peerGoAwayReceived = true;
+      this.#onPeerGoAway?.(this, reason);
+      this.#startDraining('the peer is closing the pipe');
+      this.#checkDrained();
+      return;
+    }
+    // Any other goaway ends the pipe at once; the peer has already given up on it.
+    const what = goAwayDescription(goAway.code);
+    this.#log.warn({ code: GoAwayCode[goAway.code], reason }, `the peer closed the pipe: ${what}`);
+    this.#peerGoAwayReceived = true;
+    this.#onPeerGoAway?.(this, reason);
+    const waiter = this.#helloWaiter;
+    this.#finish(`the peer closed the pipe (${what}): ${reason}`, goAway.code === GoAwayCode.REPLACED);
+    if (waiter !== undefined) {
+      const code = goAway.code === GoAwayCode.VERSION_MISMATCH ? ErrorCode.VERSION_MISMATCH : ErrorCode.TLS_REFUSED;
+      waiter.reject(new RestpipeError(code, `${what}: ${reason}`));
+    }
+  }
+
+  #startDraining(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'draining';
+    if (!this.#localGoAwaySent) {
+      this.#localGoAwaySent = true;
+      this.#writer.writeControl(encodeFrame(FrameType.GOAWAY, 0, encodeGoAway({ code: GoAwayCode.SHUTDOWN, reason })));
+    }
+  }
+
+  /** Both sides said goaway and nothing is in flight: the pipe has nothing left to do. */
+  #checkDrained(): void {
+    if (
+      this.#state === 'draining' &&
+      this.#localGoAwaySent &&
+      this.#peerGoAwayReceived &&
+      this.#outbound.size === 0 &&
+      this.#inbound.size === 0
+    ) {
+      this.#finish('closed by goaway after in-flight events finished', true);
+    }
+  }
+
+  #onAbandoned(entry: PendingEvent): void {
+    // Tell the far side only about events it got; a queued frame of a settled event is dropped.
+    if (entry.sent && this.#state !== 'closed' && this.#state !== 'hello') {
+      this.#writer.writeControl(encodeFrame(FrameType.CANCEL, entry.id, encodeCancel('')));
+    }
+    this.#checkDrained();
+  }
+
+  #notUsableError(): RestpipeError {
+    if (this.#state === 'closed') {
+      return new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' is closed: ${this.#closeInfo?.reason ?? 'closed'}`);
+    }
+    if (this.#peerGoAwayReceived) {
+      return new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' is closing (the peer said goaway)`);
+    }
+    if (this.#state === 'hello') return new RestpipeError(ErrorCode.NO_CONNECTION, `pipe to '${this.peer.name}' is not open yet`);
+    return new RestpipeError(ErrorCode.CLOSED, `pipe to '${this.peer.name}' is closing`);
+  }
+
+  #observeOutbound(entry: PendingEvent): void {
+    const startedAt = performance.now();
+    const peer = this.peer.name;
+    entry.promise.then(
+      (reply) => {
+        channels.eventSettled.publish({ direction: 'outbound', peer, outcome: replyOutcome(reply.code), durationMs: performance.now() - startedAt });
+      },
+      (err: RestpipeError) => {
+        channels.eventSettled.publish({ direction: 'outbound', peer, outcome: err.code ?? 'error', durationMs: performance.now() - startedAt });
+      },
+    );
+  }
+
+  /** The one place a session ends; idempotent. */
+  #finish(reason: string, graceful: boolean): void {
+    if (this.#state === 'closed') return;
+    const wasHello = this.#state === 'hello';
+    this.#state = 'closed';
+    const info: CloseInfo = { reason, graceful, at: new Date() };
+    this.#closeInfo = info;
+    clearTimeout(this.#helloTimer);
+    clearTimeout(this.#graceTimer);
+    this.#heartbeat.stop();
+    this.#decoder.stop();
+
+    const broken = new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' broke: ${reason}`);
+    this.#outbound.failAll(broken);
+    for (const call of this.#inbound.values()) call.controller.abort(broken);
+    this.#inbound.clear();
+    this.#helloWaiter?.reject(broken);
+    this.#helloWaiter = undefined;
+
+    // Let frames already written (a goaway, final replies) reach the peer, then close.
+    this.#writer.uncorkIfCorked();
+    this.#writer.close();
+    if (!this.#socket.destroyed) {
+      this.#socket.end();
+      // A peer that never closes its side must not hold the socket.
+      setTimeout(destroySocket, 1_000, this.#socket).unref();
+    }
+    if (!wasHello && channels.pipeState.hasSubscribers) {
+      channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'closed', reason });
+    }
+    this.#onClose?.(this, info);
+    this.#resolveClosed(info);
+  }
+}
+
+function destroySocket(socket: Duplex): void {
+  socket.destroy();
+}
+
+function frameName(type: number): string {
+  for (const [name, value] of Object.entries(FrameType)) if (value === type) return name;
+  return `0x${type.toString(16)}`;
+}
+
+function replyOutcome(code: number): string {
+  if (code === ReturnCode.OK) return 'ok';
+  if (code === ReturnCode.NO_HANDLER) return 'no_handler';
+  return 'handler_error';
+}
+
+function goAwayDescription(code: GoAwayCode): string {
+  switch (code) {
+    case GoAwayCode.PROTOCOL_ERROR: return 'protocol error';
+    case GoAwayCode.VERSION_MISMATCH: return 'protocol version mismatch';
+    case GoAwayCode.REPLACED: return 'replaced by a newer connection with the same identity';
+    case GoAwayCode.HELLO_TIMEOUT: return 'hello timeout';
+    case GoAwayCode.HEARTBEAT_TIMEOUT: return 'heartbeat timeout';
+    case GoAwayCode.UNAUTHORIZED: return 'certificate refused';
+    case GoAwayCode.SHUTDOWN: return 'shutting down';
+    default: return 'unspecified';
+  }
+}
+
+/** Socket errors worth a short name in logs. */
+export function describeSocketError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
+function jsonReply(code: number, status: number, body: unknown): Reply {
+  return { code, status, mimetype: JSON_MIMETYPE, data: Buffer.from(JSON.stringify(body)) };
+}
+
+/** The reply for an event the receiving node had no room for (its max-inflight). */
+function busyReply(limit: number): Reply {
+  return jsonReply(ReturnCode.BUSY, 503, {
+    error: { code: ErrorCode.TOO_MANY_IN_FLIGHT, message: `the receiving node already handles ${limit} events from this pipe` },
+  });
+}
+
+function replyTooLarge(bytes: number, limit: number): Reply {
+  return jsonReply(ReturnCode.REPLY_TOO_LARGE, 413, {
+    error: { code: ErrorCode.BODY_TOO_LARGE, message: `reply body of ${bytes} bytes exceeds the limit of ${limit}` },
+  });
+}
+
+/** The dispatcher turns handler failures into replies; this catches a failing dispatcher itself. */
+function internalErrorReply(err: unknown): Reply {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return jsonReply(ReturnCode.HANDLER_EXCEPTION, 500, {
+    exception: { message: e.message, traceback: e.stack ?? '', class: e.name },
+  });
+}

@@ -1,0 +1,127 @@
+import { ErrorCode, RestpipeError } from '../errors.js';
+import { formatSeconds } from '../pipe/inflight.js';
+
+/** What the registry needs of a pipe. */
+export interface RegisteredPipe {
+  readonly peer: { name: string; address: string };
+  readonly isUsable: boolean;
+}
+
+interface NameWaiter<P> {
+  name: string;
+  resolve: (pipe: P) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * The server's connected clients: one pipe per CN, also searchable by address. A new pipe for
+ * a CN replaces the old one at once (the original refused it until the old one timed out);
+ * removal is compare-and-delete, so a late close of a replaced pipe cannot evict its successor.
+ * Senders can wait (connect-wait) for a client that is not connected yet.
+ */
+export class ClientRegistry<P extends RegisteredPipe> {
+  readonly #byName = new Map<string, P>();
+  readonly #waiters = new Set<NameWaiter<P>>();
+
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  get(name: string): P | undefined {
+    return this.#byName.get(name);
+  }
+
+  pipes(): P[] {
+    return [...this.#byName.values()];
+  }
+
+  /** Pipes whose peer address is `address`; several clients may share one (NAT). */
+  findByAddress(address: string): P[] {
+    return this.pipes().filter((p) => p.peer.address === address);
+  }
+
+  /** Registers a pipe; returns the pipe it replaced, which the caller closes. */
+  add(pipe: P): P | undefined {
+    const name = pipe.peer.name;
+    const previous = this.#byName.get(name);
+    this.#byName.set(name, pipe);
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.name === name) {
+        this.#drop(waiter);
+        waiter.resolve(pipe);
+      }
+    }
+    return previous;
+  }
+
+  /** Removes `pipe` only if it is still the one registered for its name. */
+  removeIf(pipe: P): boolean {
+    const name = pipe.peer.name;
+    if (this.#byName.get(name) !== pipe) return false;
+    this.#byName.delete(name);
+    return true;
+  }
+
+  /**
+   * The usable pipe for `name`, waiting up to `timeoutMs` for one to be registered.
+   * @throws RestpipeError no_connection or aborted.
+   */
+  waitFor(name: string, timeoutMs: number, signal?: AbortSignal): Promise<P> {
+    const current = this.#byName.get(name);
+    if (current?.isUsable === true) return Promise.resolve(current);
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    if (timeoutMs <= 0) return Promise.reject(noConnection(name, timeoutMs));
+    return new Promise<P>((resolve, reject) => {
+      const waiter: NameWaiter<P> = {
+        name,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        timer: setTimeout(() => {
+          this.#drop(waiter);
+          reject(noConnection(name, timeoutMs));
+        }, timeoutMs),
+      };
+      waiter.timer.unref();
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          this.#drop(waiter);
+          reject(aborted(signal));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Fails every waiter (the server is closing). */
+  failWaiters(err: Error): void {
+    for (const waiter of [...this.#waiters]) {
+      this.#drop(waiter);
+      waiter.reject(err);
+    }
+  }
+
+  /** Waiters pending, for leak checks. */
+  get waiterCount(): number {
+    return this.#waiters.size;
+  }
+
+  #drop(waiter: NameWaiter<P>): void {
+    this.#waiters.delete(waiter);
+    clearTimeout(waiter.timer);
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+  }
+}
+
+function noConnection(name: string, timeoutMs: number): RestpipeError {
+  return new RestpipeError(ErrorCode.NO_CONNECTION, `no pipe to client '${name}' within ${formatSeconds(timeoutMs)}`);
+}
+
+function aborted(signal: AbortSignal): RestpipeError {
+  return new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: signal.reason });
+}

@@ -1,0 +1,340 @@
+import { EventEmitter } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import tls from 'node:tls';
+import { constants as cryptoConstants } from 'node:crypto';
+import { certificateCommonName } from '../certificate.js';
+import { channels } from '../diagnostics.js';
+import { ErrorCode, RestpipeError } from '../errors.js';
+import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
+import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
+import {
+  DEFAULT_GRACE_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_HOOK_INTERVAL_MS,
+  durationOption,
+  resolvePipeTiming,
+  type PipeTimingOptions,
+  type ResolvedPipeTiming,
+} from '../options.js';
+import { PipeSession, describeSocketError, type RequestOptions } from '../pipe/session.js';
+import { FrameType } from '../wire/frame.js';
+import { encodeFrame } from '../wire/frame-encoder.js';
+import { GoAwayCode, encodeGoAway } from '../wire/messages.js';
+import { ClientRegistry } from './client-registry.js';
+import { judgePeer, normalizeAddress, type RefusedPeer } from './peer-identity.js';
+
+/** The server's TLS material: its key and certificate, the CA that signs clients, an optional CRL. */
+export interface ServerTlsMaterial {
+  key: string | Buffer;
+  cert: string | Buffer;
+  ca: string | Buffer | Array<string | Buffer>;
+  /** Revoked client certificates (PEM CRL); refused with CERT_REVOKED. */
+  crl?: string | Buffer | Array<string | Buffer>;
+}
+
+export interface PipeServerOptions extends PipeTimingOptions {
+  tls: ServerTlsMaterial;
+  /** TLS handshake timeout for incoming connections. @default 10000 */
+  handshakeTimeoutMs?: number;
+  /** How often the idle hook fires while no client is connected. @default 60000 */
+  idleHookIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** A connected client, as status and the gateway see it. */
+export interface ConnectedClient {
+  name: string;
+  address: string;
+  connectedSince: Date;
+  /** Events in flight to it and from it. */
+  inFlight: { outbound: number; inbound: number };
+  rttMs: number | undefined;
+}
+
+/** Listener signatures of a server's events; the names are SPEC §5's hooks. */
+export interface PipeServerEvents {
+  connection_added: [name: string, count: number];
+  connection_removed: [name: string, count: number];
+  /** While no client is connected, once per idle interval. */
+  idle: [waitingSince: Date, durationS: number];
+  /** A client was refused (bad certificate, TLS failure, protocol error before hello). */
+  refused: [refusal: { address: string; reason: string; cn?: string }];
+}
+
+/**
+ * The server node's side: accepts pipes from clients (mutual TLS), keeps a registry of them by
+ * CN, and sends events to them by name. Never emits 'error' for a client's failure: those are log
+ * lines, `refused` events and pipe closes.
+ */
+export class PipeServer extends EventEmitter<PipeServerEvents> {
+  readonly name: string;
+  readonly #timing: ResolvedPipeTiming;
+  readonly #tlsMaterial: ServerTlsMaterial;
+  readonly #handler: EventHandlerFn;
+  readonly #log: Logger;
+  readonly #refusalLog = new RateLimitedLog(10_000, 5);
+  readonly #registry = new ClientRegistry<PipeSession>();
+  /** Sessions between TLS and hello, so close() can end them too. */
+  readonly #pending = new Set<PipeSession>();
+  /** Every TCP connection, so close() can end those still in their TLS handshake. */
+  readonly #connections = new Set<Socket>();
+  readonly #tlsServer: tls.Server;
+  readonly #idleHookIntervalMs: number;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #idleSince = new Date();
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #address: AddressInfo | undefined;
+
+  constructor(options: PipeServerOptions, handler: EventHandlerFn) {
+    super();
+    this.#timing = resolvePipeTiming(options);
+    this.#tlsMaterial = options.tls;
+    this.#handler = handler;
+    this.#idleHookIntervalMs = durationOption('idleHookIntervalMs', options.idleHookIntervalMs, DEFAULT_IDLE_HOOK_INTERVAL_MS);
+    this.name = certificateCommonName(options.tls.cert) || 'server';
+    this.#log = (options.logger ?? silentLogger).child({ role: 'server' });
+    this.#tlsServer = tls.createServer({
+      ...this.#secureContextOptions(options.tls),
+      // A client certificate is always requested and judged in 'secureConnection' so that the
+      // refusal reason reaches the log (Node drops it with rejectUnauthorized: true).
+      requestCert: true,
+      rejectUnauthorized: false,
+      handshakeTimeout: durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    });
+    this.#tlsServer.on('connection', (socket: Socket) => {
+      this.#connections.add(socket);
+      socket.once('close', () => this.#connections.delete(socket));
+    });
+    this.#tlsServer.on('secureConnection', (socket) => this.#onSecureConnection(socket));
+    this.#tlsServer.on('tlsClientError', (err, socket) => this.#onTlsClientError(err, socket));
+  }
+
+  /** Where the server listens, once listening. */
+  get address(): AddressInfo | undefined {
+    return this.#address;
+  }
+
+  /** Connected clients (hello exchanged). */
+  get clientCount(): number {
+    return this.#registry.size;
+  }
+
+  /** Starts accepting pipes. Resolves with the bound address (port 0 picks a free port). */
+  listen({ host = '0.0.0.0', port = 1234 }: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#tlsServer.once('error', onError);
+      this.#tlsServer.listen(port, host, () => {
+        this.#tlsServer.removeListener('error', onError);
+        // Accept errors after listen (EMFILE and the like) must not kill the process.
+        this.#tlsServer.on('error', (err) => this.#log.error({ err: describeSocketError(err) }, 'server socket error'));
+        this.#address = this.#tlsServer.address() as AddressInfo;
+        this.#idleSince = new Date();
+        this.#idleTimer = setInterval(() => this.#idleTick(), this.#idleHookIntervalMs);
+        this.#idleTimer.unref();
+        this.#log.info({ address: this.#address.address, port: this.#address.port, name: this.name }, 'accepting pipes');
+        resolve(this.#address);
+      });
+    });
+  }
+
+  /**
+   * Sends an event to the client named `clientName` (its certificate CN) and resolves with its
+   * reply. Waits up to connect-wait for that client to connect. Rejects with a RestpipeError:
+   * bad_request, no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight,
+   * body_too_large, closed.
+   */
+  async send(clientName: string, event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
+    validateEventRequest(event);
+    if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
+    const current = this.#registry.get(clientName);
+    const session =
+      current?.isUsable === true
+        ? current
+        : await this.#registry.waitFor(clientName, options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal);
+    return session.request(event, options);
+  }
+
+  /** The connected clients. */
+  clients(): ConnectedClient[] {
+    return this.#registry.pipes().map(describeClient);
+  }
+
+  /** The client with that CN, if connected. */
+  client(name: string): ConnectedClient | undefined {
+    const session = this.#registry.get(name);
+    return session === undefined ? undefined : describeClient(session);
+  }
+
+  /** Connected clients whose address is `address` (IPv4-mapped IPv6 normalised). */
+  clientsAt(address: string): ConnectedClient[] {
+    return this.#registry.findByAddress(normalizeAddress(address)).map(describeClient);
+  }
+
+  /**
+   * Replaces the CRL (or the whole TLS material). New handshakes use it at once; live pipes whose
+   * certificates it revokes are not re-checked here (the caller can close them by name).
+   */
+  updateTls(material: Partial<ServerTlsMaterial>): void {
+    Object.assign(this.#tlsMaterial, material);
+    this.#tlsServer.setSecureContext(this.#secureContextOptions(this.#tlsMaterial));
+  }
+
+  /** Closes one client's pipe now (its in-flight events fail with pipe_broken). */
+  disconnect(name: string, reason: string, code: GoAwayCode = GoAwayCode.SHUTDOWN): boolean {
+    const session = this.#registry.get(name);
+    if (session === undefined) return false;
+    session.destroy(reason, code);
+    return true;
+  }
+
+  /**
+   * Stops accepting, lets in-flight events on every pipe finish within `graceMs` (goaway both
+   * ways), then closes. Senders waiting for a client fail with `closed`.
+   */
+  close({ graceMs = DEFAULT_GRACE_MS }: { graceMs?: number } = {}): Promise<void> {
+    this.#closed ??= this.#close(graceMs);
+    return this.#closed;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#idleTimer);
+    const stopped = new Promise<void>((resolve) => this.#tlsServer.close(() => resolve()));
+    this.#registry.failWaiters(new RestpipeError(ErrorCode.CLOSED, 'the server is closing'));
+    for (const session of this.#pending) session.destroy('server shutting down', GoAwayCode.SHUTDOWN);
+    await Promise.all(this.#registry.pipes().map((s) => s.close(graceMs, 'server shutting down')));
+    // Sockets still in their TLS handshake are not sessions yet; end them so close() returns.
+    for (const socket of this.#connections) socket.destroy();
+    await stopped;
+    this.#log.info({}, 'server closed');
+  }
+
+  #secureContextOptions(material: ServerTlsMaterial): tls.SecureContextOptions {
+    return {
+      key: material.key,
+      cert: material.cert,
+      ca: material.ca,
+      ...(material.crl === undefined ? {} : { crl: material.crl }),
+      minVersion: 'TLSv1.2',
+      // No session tickets: every reconnect re-verifies the certificate fully, so expiry and
+      // revocation take effect on the next connection (SPEC §6).
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    };
+  }
+
+  #onSecureConnection(socket: tls.TLSSocket): void {
+    const address = normalizeAddress(socket.remoteAddress);
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const judged = judgePeer(socket);
+    if (!judged.accepted) {
+      this.#refuse(socket, address, judged);
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, this.#timing.heartbeatIntervalMs);
+    const name = judged.name;
+    const session = new PipeSession(socket, {
+      role: 'server',
+      localName: this.name,
+      peer: { name, address },
+      timing: this.#timing,
+      handler: this.#handler,
+      logger: this.#log.child({ client: name, address }),
+      onClose: (s, info) => this.#onSessionClosed(s, info.reason),
+    });
+    this.#pending.add(session);
+    session.handshake().then(
+      () => {
+        this.#pending.delete(session);
+        this.#register(session, judged.fingerprint256);
+      },
+      (err: Error) => {
+        this.#pending.delete(session);
+        this.#refusalLog.log(`hello:${address}`, (extra) =>
+          this.#log.warn({ client: name, address, reason: err.message, ...extra }, 'client connected but its pipe did not open'),
+        );
+      },
+    );
+  }
+
+  #register(session: PipeSession, fingerprint256: string): void {
+    const { name, address } = session.peer;
+    const previous = this.#registry.add(session);
+    if (previous !== undefined) {
+      this.#log.warn(
+        { client: name, address, previousAddress: previous.peer.address },
+        `client '${name}' connected again; replacing its previous pipe`,
+      );
+      previous.destroy(`replaced by a new connection from ${address}`, GoAwayCode.REPLACED);
+      this.emit('connection_removed', name, this.#registry.size - 1);
+    }
+    this.#log.info({ client: name, address, fingerprint256, clients: this.#registry.size }, `client '${name}' connected`);
+    this.emit('connection_added', name, this.#registry.size);
+  }
+
+  #onSessionClosed(session: PipeSession, reason: string): void {
+    this.#pending.delete(session);
+    if (!this.#registry.removeIf(session)) return;
+    const { name, address } = session.peer;
+    this.#log.info({ client: name, address, reason, clients: this.#registry.size }, `client '${name}' disconnected: ${reason}`);
+    if (this.#registry.size === 0) this.#idleSince = new Date();
+    this.emit('connection_removed', name, this.#registry.size);
+  }
+
+  #refuse(socket: tls.TLSSocket, address: string, refused: RefusedPeer): void {
+    const { reason, cn, issuer, fingerprint256, validTo } = refused;
+    this.#refusalLog.log(`refused:${reason}`, (extra) =>
+      this.#log.warn({ address, reason, cn, issuer, fingerprint256, validTo, ...extra }, `refused a client certificate: ${reason}`),
+    );
+    if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason, address, ...(cn === undefined ? {} : { name: cn }) });
+    this.emit('refused', { address, reason, ...(cn === undefined ? {} : { cn }) });
+    // Tell the client why before closing: under TLS 1.3 it cannot learn it from the handshake.
+    // Nothing the client sent is ever read.
+    socket.on('error', ignoreError);
+    socket.pause();
+    for (const part of encodeFrame(FrameType.GOAWAY, 0, encodeGoAway({ code: GoAwayCode.UNAUTHORIZED, reason: `certificate refused: ${reason}` }))) {
+      socket.write(part);
+    }
+    socket.end();
+    setTimeout(destroySocket, 1_000, socket).unref();
+  }
+
+  #onTlsClientError(err: Error, socket: tls.TLSSocket): void {
+    const address = normalizeAddress(socket.remoteAddress);
+    const code = (err as NodeJS.ErrnoException).code ?? 'TLS_ERROR';
+    const reason = describeSocketError(err);
+    this.#refusalLog.log(`tls:${code}`, (extra) =>
+      this.#log.warn({ address, reason, ...extra }, `TLS handshake with a client failed: ${reason}`),
+    );
+    if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason: code, address });
+    this.emit('refused', { address, reason });
+    socket.destroy();
+  }
+
+  #idleTick(): void {
+    if (this.#registry.size > 0 || this.#closing) return;
+    const durationS = (Date.now() - this.#idleSince.getTime()) / 1000;
+    this.emit('idle', this.#idleSince, durationS);
+  }
+}
+
+function describeClient(session: PipeSession): ConnectedClient {
+  return {
+    name: session.peer.name,
+    address: session.peer.address,
+    connectedSince: session.openedAt,
+    inFlight: { outbound: session.outboundInFlight, inbound: session.inboundInFlight },
+    rttMs: session.rttMs,
+  };
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
+function ignoreError(): void {}
