@@ -13,11 +13,18 @@ export function certificateCommonName(cert: string | Buffer | undefined): string
 }
 
 /**
- * Node names (certificate CNs): they become URL path segments and log fields, so the charset is
- * narrow: 1 to 64 letters, digits, '.', '-', '_', starting with a letter or digit.
+ * The syntax of a node name (a certificate CN): 1 to 64 characters, letters, digits, `.`, `-`
+ * and `_`, starting with a letter or digit. A CN becomes a URL path segment on the gateway
+ * (`/client/NAME/…`, SPEC §4), a log field and a file name (`ca issue NAME`), so anything that
+ * could need escaping in one of those is refused (RELIABILITY §4 item 4). 64 is X.520's upper
+ * bound for a common name.
  */
 export const NODE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export function isValidNodeName(name: string): boolean {
-  return NODE_NAME_PATTERN.test(name);
+/** Says what a node name may contain, for error messages. */
+export const NODE_NAME_RULE = "1-64 letters, digits, '.', '-' or '_', starting with a letter or digit";
+
+/** True when `name` is a valid node name (see {@link NODE_NAME_PATTERN}). */
+export function isValidNodeName(name: unknown): name is string {
+  return typeof name === 'string' && NODE_NAME_PATTERN.test(name);
 }

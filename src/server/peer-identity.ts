@@ -1,5 +1,5 @@
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { isValidNodeName } from '../certificate.js';
+import { NODE_NAME_PATTERN } from '../certificate.js';
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
@@ -47,7 +47,7 @@ export function judgePeer(socket: TLSSocket): AcceptedPeer | RefusedPeer {
   if (typeof cn !== 'string') {
     return { accepted: false, reason: Array.isArray(cn) ? 'certificate has several CNs' : 'certificate has no CN', ...details };
   }
-  if (!isValidNodeName(cn)) {
+  if (!NODE_NAME_PATTERN.test(cn)) {
     return { accepted: false, reason: `certificate CN ${JSON.stringify(cn.slice(0, 80))} is not a valid node name`, ...details };
   }
   const eku = cert.ext_key_usage;

@@ -1,0 +1,125 @@
+import { ErrorCode } from '../errors.js';
+import {
+  type EventHandlerFn,
+  type HandlerContext,
+  type InboundEvent,
+  type PeerInfo,
+  type Reply,
+  ReturnCode,
+  VERBS,
+  handlerMethodName,
+  isJsonMimetype,
+  parseNoun,
+  truncate,
+} from '../event.js';
+import { type Logger, silentLogger } from '../log.js';
+import type { HandlerTable, PostData } from './handler-table.js';
+import { convertReturn, describeThrown, errorReply, exceptionReply } from './reply-forms.js';
+
+/**
+ * The JSON `error.code` of a code 255 reply for a verb and noun without a handler. It names a
+ * far-side answer, not a RestpipeError, so it is not in `ErrorCode`; the gateway answers 404.
+ */
+export const NO_HANDLER = 'no_handler';
+
+/** Options of {@link createDispatcher}. */
+export interface DispatcherOptions {
+  /** Handler exceptions are logged at warn (method name, class and message; never the body). @default silent */
+  logger?: Logger;
+  /** Which side this node is; bound into the log lines. */
+  role: 'server' | 'client';
+}
+
+const VERB_SET: ReadonlySet<string> = new Set(VERBS);
+
+/**
+ * Makes the function a pipe session calls for every event it receives (SPEC §5). It never
+ * rejects; every outcome is a reply:
+ *
+ * | case | code | body |
+ * |---|---|---|
+ * | the handler returned | per its return form (see `toReply`) | |
+ * | verb not get/post/put/delete/patch | 255 | `{"error": {"code": "method_not_allowed", …}}` |
+ * | noun malformed (bad path characters, bad percent-encoding) | 255 | `{"error": {"code": "bad_request", …}}` |
+ * | no method for verb + noun | 255 | `{"error": {"code": "no_handler", "message": "no handler for get 'foo' (method get_foo)"}}` |
+ * | JSON mimetype with a body that does not parse | 251 | exception, class `SyntaxError` |
+ * | the handler threw or rejected, or returned an invalid tuple/reply object or unencodable value | 251 | `{"exception": {"message", "traceback", "class"}}` |
+ *
+ * The handler is called `(ctx, postData, ...params)` with the percent-decoded parameters after
+ * `//` in the noun. `postData` is `[mimetype, data]`: data JSON-decoded when the mimetype is
+ * JSON (an empty JSON body decodes as `null`), else a `Buffer` view of the body (no copy),
+ * and `['', '']` for an event with neither body nor mimetype. `ctx.signal` is passed as given,
+ * so it may already be aborted when the handler starts. Events are independent: the
+ * dispatcher keeps no per-event state, so any number run concurrently.
+ */
+export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): EventHandlerFn {
+  const log = (opts.logger ?? silentLogger).child({ component: 'dispatch', role: opts.role });
+
+  return async function dispatch(event: InboundEvent, peer: PeerInfo, signal: AbortSignal): Promise<Reply> {
+    const verb = event.verb;
+    // The verb is whatever string the peer put on the wire: the Verb type is a claim to check.
+    if (!VERB_SET.has(verb)) {
+      return errorReply(
+        ReturnCode.NO_HANDLER,
+        ErrorCode.METHOD_NOT_ALLOWED,
+        `unknown verb '${truncate(String(verb))}': use ${VERBS.join(', ')}`,
+      );
+    }
+    let path: string;
+    let params: string[];
+    try {
+      ({ path, params } = parseNoun(event.noun));
+    } catch (err) {
+      return errorReply(ReturnCode.NO_HANDLER, ErrorCode.BAD_REQUEST, describeThrown(err).message);
+    }
+    const fn = table.lookup(verb, path);
+    if (fn === undefined) {
+      const method = handlerMethodName(verb, path);
+      return errorReply(ReturnCode.NO_HANDLER, NO_HANDLER, `no handler for ${verb} '${truncate(path)}' (method ${truncate(method)})`);
+    }
+
+    let postData: PostData;
+    try {
+      postData = decodePostData(event.mimetype, event.data);
+    } catch (err) {
+      // JSON.parse quotes the start of the input in its message: the log gets no body bytes.
+      log.warn({ method: handlerMethodName(verb, path), peer: peer.name, bytes: event.data.byteLength }, 'request body is not valid JSON');
+      return exceptionReply(err);
+    }
+
+    const ctx: HandlerContext = { peer, verb, noun: path, params, query: new URLSearchParams(event.query), signal };
+    let returned: unknown;
+    try {
+      returned = await fn(ctx, postData, ...params);
+    } catch (err) {
+      logException(log, handlerMethodName(verb, path), peer, err, 'handler threw');
+      return exceptionReply(err);
+    }
+    try {
+      return convertReturn(returned);
+    } catch (err) {
+      logException(log, handlerMethodName(verb, path), peer, err, 'handler returned a value that is not a valid reply');
+      return exceptionReply(err);
+    }
+  };
+}
+
+/**
+ * SPEC §5's `postData`. The Buffer shares the event's memory (no copy); the frame decoder never
+ * reuses memory it has handed out (STYLE hot path 1), so a handler may keep it.
+ * @throws SyntaxError from `JSON.parse` for a JSON mimetype whose body does not parse.
+ */
+function decodePostData(mimetype: string, data: Uint8Array): PostData {
+  if (data.byteLength === 0 && mimetype === '') return ['', ''];
+  const isJson = isJsonMimetype(mimetype);
+  // No body under a JSON mimetype is not worth a 251: the caller sent nothing, and null is
+  // JSON's nothing.
+  if (isJson && data.byteLength === 0) return [mimetype, null];
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return isJson ? [mimetype, JSON.parse(bytes.toString('utf8')) as unknown] : [mimetype, bytes];
+}
+
+function logException(log: Logger, method: string, peer: PeerInfo, err: unknown, msg: string): void {
+  const { cls, message } = describeThrown(err);
+  log.warn({ method, peer: peer.name, class: cls, message: truncate(message, 500) }, msg);
+}

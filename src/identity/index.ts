@@ -1,0 +1,70 @@
+/**
+ * Node identities: a small CA (create, issue, revoke), checks of key/certificate/CA material,
+ * atomic installation into a cert dir, and loading it back for TLS. Imports nothing from the
+ * pipe, client, server, gateway or CLI layers.
+ */
+export {
+  createCa,
+  issueCertificate,
+  createCrl,
+  normalizeSerialHex,
+  isHostname,
+  DEFAULT_CA_CN,
+  DEFAULT_CA_DAYS,
+  DEFAULT_CERT_DAYS,
+  DEFAULT_CRL_DAYS,
+  LOOPBACK_SANS,
+  type PemPair,
+  type CaMaterial,
+  type KeyType,
+  type CertUsage,
+  type CreateCaOptions,
+  type IssueCertificateOptions,
+  type IssuedCertificate,
+  type RevokedEntry,
+  type CreateCrlOptions,
+} from './ca.js';
+export { NODE_NAME_PATTERN, NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+export {
+  verifyIdentity,
+  peerCertificateSummary,
+  formatCertTime,
+  type IdentityFile,
+  type IdentityFiles,
+  type IdentityInfo,
+  type IdentityPurpose,
+  type VerifyIdentityOptions,
+  type PeerCertificateSummary,
+} from './verify.js';
+export {
+  installIdentity,
+  writeKeyPair,
+  identityFileNames,
+  SERVER_KEY_FILE,
+  SERVER_CERT_FILE,
+  CLIENT_KEY_FILE,
+  CLIENT_CERT_FILE,
+  CA_CERT_FILE,
+  KEY_FILE_MODE,
+  CERT_FILE_MODE,
+  CERT_DIR_MODE,
+  type IdentityRole,
+  type IdentitySource,
+  type InstallResult,
+} from './install.js';
+export {
+  resolveCertDir,
+  userStateDir,
+  SYSTEM_CERT_DIR,
+  CERT_DIR_ENV,
+  type CertDirSource,
+  type ResolveCertDirOptions,
+} from './cert-dir.js';
+export {
+  loadIdentity,
+  loadCrl,
+  type LoadedIdentity,
+  type LoadIdentityOptions,
+  type LoadedCrl,
+  type LoadCrlOptions,
+} from './load.js';
