@@ -8,6 +8,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 
 /** An outbound event settled (reply, error, timeout) or an inbound event was handled. */
 export interface EventSettledMessage {
+  /** The role of the node whose pipe settled the event (a process may run both, as `demo` does). */
+  role: 'server' | 'client';
   direction: 'outbound' | 'inbound';
   /** The peer's node name. */
   peer: string;

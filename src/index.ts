@@ -23,3 +23,10 @@ export { reply, exampleHandlers, type PostData, type ReplyInit } from './dispatc
 export { silentLogger, type Logger } from './log.js';
 export * from './options.js';
 export { channels, type DialMessage, type EventSettledMessage, type PipeStateMessage, type RefusalMessage } from './diagnostics.js';
+export { startNode, type NodeOptions, type RunningNode } from './node.js';
+export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions } from './gateway/gateway.js';
+export type { EventSender } from './gateway/event-sender.js';
+export { clientEventSender, serverEventSender } from './gateway/pipe-senders.js';
+export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './metrics/prometheus.js';
+// Identity (CA, certificates, install) is on the subpath 'restpipe/identity': it loads @peculiar/x509,
+// which a program that only runs pipes does not need.

@@ -1,0 +1,19 @@
+import { installIdentity, resolveCertDir } from '../../identity/index.js';
+
+/**
+ * `restpipe server|client set-identity KEY CRT [CA]`: validates the files and installs them
+ * atomically into the role's cert dir (SPEC §3); writes nothing when any check fails.
+ */
+export async function setIdentity(
+  role: 'server' | 'client',
+  args: { key: string; cert: string; ca?: string; certDir?: string },
+  env: NodeJS.ProcessEnv,
+  out: (line: string) => void,
+): Promise<number> {
+  const { dir, source } = resolveCertDir(role, { ...(args.certDir === undefined ? {} : { flag: args.certDir }), env });
+  const result = await installIdentity(role, { keyPath: args.key, certPath: args.cert, ...(args.ca === undefined ? {} : { caPath: args.ca }) }, dir);
+  out(`installed ${role} identity '${result.info.cn}' into ${result.certDir} (${source === 'flag' ? '--cert-dir' : source})`);
+  for (const file of result.written) out(`  ${file}`);
+  out(`  certificate valid until ${result.info.notAfter.toISOString()}`);
+  return 0;
+}

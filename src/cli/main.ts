@@ -1,0 +1,54 @@
+import { CommanderError } from 'commander';
+import { ErrorCode, RestpipeError } from '../errors.js';
+import { buildProgram, type CliIo } from './program.js';
+
+/**
+ * The CLI's entry: parses `argv`, runs the command, and turns any error into one line on stderr
+ * and an exit code: 2 for bad flags or values (SPEC §3), 1 for everything else.
+ */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message already; help and --version are not errors.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    }
+    io.err(`restpipe: ${describe(err)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+      return `cannot listen on ${e.address ?? ''}${e.port === undefined ? '' : `:${e.port}`}: ${code} (${e.message})`;
+    }
+    return err.message;
+  }
+  return String(err);
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof RestpipeError && (err.code === ErrorCode.INVALID_OPTION || err.code === ErrorCode.HANDLER_INVALID)) return 2;
+  return 1;
+}
+
+function defaultIo(): CliIo {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (text) => process.stderr.write(text),
+    env: process.env,
+  };
+}
+
+/** Runs the CLI as a process: exits with main's code once output is flushed. */
+export async function run(argv: string[]): Promise<never> {
+  const code = await main(argv);
+  process.exit(code);
+}

@@ -1,0 +1,101 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { caInit, caIssue } from './commands/ca.js';
+import { demo } from './commands/demo.js';
+import { runNodeCommand } from './commands/run-node.js';
+import { setIdentity } from './commands/set-identity.js';
+import { FLAGS, type Role } from './config.js';
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+/**
+ * The command tree of SPEC §3 on commander. Actions store their exit code; main() turns any
+ * thrown error into one line and an exit code.
+ */
+export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command('restpipe')
+    .description('Call programs on a central server and on machines behind firewalls as if each were a local REST API.')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    // A subcommand's flags belong to it: `server set-identity … --cert-dir D` must not be read
+    // as the run command's --cert-dir.
+    .enablePositionalOptions()
+    .configureOutput({ writeErr: io.err, writeOut: (s) => io.out(s.replace(/\n$/, '')) })
+    .exitOverride();
+
+  for (const role of ['server', 'client'] as const) {
+    const cmd = program
+      .command(role)
+      .description(role === 'server' ? 'run a server node: accept pipes from clients, serve its gateway' : 'run a client node: keep a pipe to the server, serve its gateway')
+      .configureOutput({ writeErr: io.err, writeOut: (s) => io.out(s.replace(/\n$/, '')) })
+      .enablePositionalOptions()
+      .exitOverride();
+    addRunFlags(cmd, role);
+    cmd.action(async (opts: Record<string, unknown>) => setExitCode(await runNodeCommand(role, opts, io.env)));
+    const args = role === 'server' ? '<key> <crt> <ca>' : '<key> <crt> [ca]';
+    cmd
+      .command(`set-identity ${args}`)
+      .description(
+        role === 'server'
+          ? "validate and install the server's key, certificate and CA into its cert dir (alias rp_server_set_identity)"
+          : "validate and install the client's key, certificate and CA into its cert dir (alias rp_client_set_identity; the CA may be omitted if one is installed)",
+      )
+      .option('--cert-dir <dir>', `cert dir (default: RP_${role.toUpperCase()}_CERT_PATH, else /var/lib/restpipe, else a per-user state dir)`)
+      .exitOverride()
+      .action(async (key: string, cert: string, ca: string | undefined, opts: { certDir?: string }) =>
+        setExitCode(
+          await setIdentity(role, { key, cert, ...(ca === undefined ? {} : { ca }), ...(opts.certDir === undefined ? {} : { certDir: opts.certDir }) }, io.env, io.out),
+        ),
+      );
+  }
+
+  const ca = program.command('ca').description('a small CA for restpipe identities').exitOverride();
+  ca.command('init')
+    .description('create DIR/ca.key.pem (0600) and DIR/ca.crt.pem')
+    .requiredOption('--dir <dir>', 'where to write the CA')
+    .option('--cn <name>', 'CA common name', 'restpipe-ca')
+    .option('--days <n>', 'validity in days (default 3650)')
+    .addOption(new Option('--key <type>', 'key type (default ec = ECDSA P-256)').choices(['ec', 'rsa']))
+    .exitOverride()
+    .action(async (opts: { dir: string; cn?: string; days?: string; key?: string }) => setExitCode(await caInit(opts, io.out)));
+  ca.command('issue <name>')
+    .description('create DIR/NAME.key.pem (0600) and DIR/NAME.crt.pem signed by DIR/ca.*; CN = NAME; SANs = NAME, --san, localhost, 127.0.0.1, ::1')
+    .requiredOption('--dir <dir>', 'the CA dir (from ca init); the new files go there too')
+    .option('--san <list>', 'extra subject alternative names, comma-separated host names and IPs')
+    .option('--days <n>', 'validity in days (default 825)')
+    .addOption(new Option('--key <type>', 'key type (default ec = ECDSA P-256)').choices(['ec', 'rsa']))
+    .exitOverride()
+    .action(async (name: string, opts: { dir: string; san?: string; days?: string; key?: string }) => setExitCode(await caIssue(name, opts, io.out)));
+
+  program
+    .command('demo')
+    .description('start a throw-away CA, server and client with gateways on loopback and print curl lines (--once: send the examples both ways and exit)')
+    .option('--once', 'send time and cat both ways through the gateways, print the replies, exit 0 if all succeeded')
+    .option('--log-level <level>', 'log level (default warn with --once, else info)')
+    .exitOverride()
+    .action(async (opts: { once?: boolean; logLevel?: string }) => setExitCode(await demo(opts, io.out)));
+
+  return program;
+}
+
+function addRunFlags(cmd: Command, role: Role): void {
+  cmd.option('--config <file>', 'JSON file of flag names to values (env RP_CONFIG); flags and env win over it');
+  for (const spec of FLAGS) {
+    if (!spec.roles.includes(role)) continue;
+    const envNote = spec.env.length > 0 ? ` [env ${spec.env.join(', ')}]` : '';
+    if (spec.kind === 'boolean') {
+      cmd.option(`--${spec.name}`, spec.description + envNote);
+    } else {
+      cmd.option(`--${spec.name} <${(spec.arg ?? 'value').toLowerCase()}>`, spec.description + envNote);
+    }
+    if (spec.name === 'http') cmd.option('--no-http', 'run without a local gateway');
+  }
+}
+
+export { CommanderError };

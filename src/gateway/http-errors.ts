@@ -1,0 +1,82 @@
+import { ErrorCode } from '../errors.js';
+import { ReturnCode, type Reply } from '../event.js';
+
+/**
+ * THE one place error codes meet HTTP (SPEC §4): every {@link ErrorCode} has exactly one
+ * status here, and the JSON error body has one shape. A unit test holds the table to the
+ * closed set of codes, so a new code cannot ship without a status.
+ */
+export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  [ErrorCode.NO_CONNECTION]: 503,
+  [ErrorCode.PIPE_BROKEN]: 502,
+  [ErrorCode.EVENT_TIMEOUT]: 504,
+  [ErrorCode.CLOSED]: 503,
+  [ErrorCode.TOO_MANY_IN_FLIGHT]: 503,
+  [ErrorCode.BODY_TOO_LARGE]: 413,
+  [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.METHOD_NOT_ALLOWED]: 405,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.FORBIDDEN]: 403,
+  // The far side could not be spoken to properly: the gateway is a gateway to it (RFC 9110 §15.6.3).
+  [ErrorCode.PROTOCOL_ERROR]: 502,
+  [ErrorCode.VERSION_MISMATCH]: 502,
+  [ErrorCode.TLS_REFUSED]: 502,
+  // `aborted` means the caller hung up: nobody reads the status. The others are this node's
+  // own misconfiguration, never a caller's fault.
+  [ErrorCode.ABORTED]: 500,
+  [ErrorCode.INVALID_OPTION]: 500,
+  [ErrorCode.IDENTITY_INVALID]: 500,
+  [ErrorCode.HANDLER_INVALID]: 500,
+});
+
+const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map(Object.entries(HTTP_STATUS_BY_ERROR_CODE));
+
+/** True when `code` is one of restpipe's {@link ErrorCode}s. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && STATUS_BY_CODE.has(code);
+}
+
+/** The error code of failures that are not RestpipeErrors (a bug): HTTP 500. */
+export const INTERNAL_ERROR_CODE = 'internal_error';
+
+/**
+ * The HTTP status for an error code; 500 for a string that is not an {@link ErrorCode}
+ * (an error from a foreign copy of the library or a plain `Error`).
+ */
+export function httpStatusOf(code: string): number {
+  return STATUS_BY_CODE.get(code) ?? 500;
+}
+
+/** SPEC §4's JSON error body, serialised: `{"error": {"code": "no_connection", "message": "…"}}`. */
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
+
+/**
+ * The HTTP status for a far-side reply (SPEC §4): the status the handler chose when it is a
+ * usable final status (200–599), else by return code: 0 → 200, 255 (no handler) → 404,
+ * 251 (handler threw) → 500, 252 (reply too large) → 413, 253 (far side busy) → 503, any
+ * other code → 200 (the handler returned normally and chose that code; the caller reads it in
+ * `X-Event-Return-Code`).
+ *
+ * A status of 1xx is never used as given: it is not a final status, and a peer could otherwise
+ * make the gateway write an interim response followed by a body.
+ */
+export function replyStatus(reply: Reply): number {
+  const s = reply.status;
+  if (s !== undefined && Number.isInteger(s) && s >= 200 && s <= 599) return s;
+  switch (reply.code) {
+    case ReturnCode.OK:
+      return 200;
+    case ReturnCode.NO_HANDLER:
+      return 404;
+    case ReturnCode.HANDLER_EXCEPTION:
+      return 500;
+    case ReturnCode.REPLY_TOO_LARGE:
+      return 413;
+    case ReturnCode.BUSY:
+      return 503;
+    default:
+      return 200;
+  }
+}

@@ -1,0 +1,192 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  channels,
+  type DialMessage,
+  type EventSettledMessage,
+  type PipeStateMessage,
+  type RefusalMessage,
+} from '../diagnostics.js';
+
+/**
+ * Prometheus metrics fed from the library's diagnostics channels (STYLE: metrics observe, the
+ * pipe only publishes when someone listens). Everything lives on one registry that is passed
+ * in or made here: never prom-client's global one, because `restpipe demo` runs a server and a
+ * client in one process and each has its own `/metrics`.
+ *
+ * Metric names (all with the `restpipe_` prefix):
+ *
+ * | name | type | labels | meaning |
+ * |---|---|---|---|
+ * | `restpipe_up` | gauge | | 1 when the node is ready (client: pipe open; server: listening) |
+ * | `restpipe_connected_clients` | gauge | | server: clients with an open pipe |
+ * | `restpipe_events_total` | counter | direction, outcome | events settled: outbound (sent) or inbound (handled); outcome ok, handler_error, no_handler or the error code |
+ * | `restpipe_event_duration_seconds` | histogram | direction | send → reply (outbound), handler time (inbound) |
+ * | `restpipe_pipes_opened_total` / `restpipe_pipes_closed_total` | counter | | pipes that opened (hello done) / closed |
+ * | `restpipe_dials_total` | counter | outcome | client: dial attempts, connected or failed |
+ * | `restpipe_reconnects_total` | counter | | client: successful dials after the first |
+ * | `restpipe_tls_refusals_total` | counter | reason | server: refused peers, by OpenSSL reason code |
+ *
+ * plus prom-client's Node default metrics (process, heap, event loop, GC) on the same registry.
+ */
+
+/** What the scrape-time gauges read; `serverEventSender`/`clientEventSender` fit. */
+export interface MetricsStateSource {
+  isReady(): boolean;
+  /** `clientCount` (a number) is read on the server. */
+  status(): Record<string, unknown>;
+}
+
+/** Options of {@link createPrometheusMetrics}. */
+export interface PrometheusMetricsOptions {
+  /** Which node this is: pipe state messages of the other role are ignored. */
+  role: 'server' | 'client';
+  /** The registry to fill. @default a new Registry (never the global one) */
+  register?: Registry;
+  /**
+   * Read at scrape time for `restpipe_up` and `restpipe_connected_clients`. Without it both
+   * are derived from pipe open/close messages of this role (exact only when the process runs
+   * one node of this role).
+   */
+  sender?: MetricsStateSource;
+  /** Also collect Node's default metrics on the registry. @default true */
+  defaultMetrics?: boolean;
+}
+
+/** A node's Prometheus metrics. */
+export interface PrometheusMetrics {
+  readonly register: Registry;
+  /** The exposition text for `GET /metrics`. */
+  text(): Promise<{ contentType: string; body: string }>;
+  /** Stops observing the channels. The registry keeps its last values. */
+  close(): void;
+}
+
+/**
+ * Latency buckets in seconds, from 100 µs (an event over loopback) to 60 s (the default event
+ * timeout), roughly 1-2.5-5 per decade so that quantiles stay within a factor of 2.5.
+ */
+export const EVENT_DURATION_BUCKETS_S: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+// Label values come from the library's closed sets, but refusal reasons come from OpenSSL and
+// from restpipe's own sentences: only code-like tokens become labels, so cardinality stays bounded.
+const OUTCOME_LABEL = /^[a-z_]{1,40}$/;
+const REASON_CODE = /^[A-Z][A-Z0-9_]{2,63}/;
+
+/**
+ * Creates the metrics and subscribes to the diagnostics channels.
+ * @throws Error from prom-client when the registry already holds metrics of these names
+ *   (pass `defaultMetrics: false` when it already collects Node's defaults).
+ */
+export function createPrometheusMetrics(options: PrometheusMetricsOptions): PrometheusMetrics {
+  const { role, sender } = options;
+  const register = options.register ?? new Registry();
+  const registers = [register];
+  let openPipes = 0;
+
+  new Gauge({
+    name: 'restpipe_up',
+    help: 'Whether the node is ready: a client has its pipe open, a server is listening (1) or not (0).',
+    registers,
+    collect() {
+      this.set(sender !== undefined ? Number(sender.isReady()) : Number(openPipes > 0 || role === 'server'));
+    },
+  });
+  if (role === 'server') {
+    new Gauge({
+      name: 'restpipe_connected_clients',
+      help: 'Clients with an open pipe to this server.',
+      registers,
+      collect() {
+        const count = sender?.status().clientCount;
+        this.set(typeof count === 'number' ? count : openPipes);
+      },
+    });
+  }
+  const events = new Counter({
+    name: 'restpipe_events_total',
+    help: 'Events settled, by direction (outbound: sent by this node; inbound: handled by it) and outcome.',
+    labelNames: ['direction', 'outcome'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'restpipe_event_duration_seconds',
+    help: 'Outbound: from send to reply or failure. Inbound: handler time.',
+    labelNames: ['direction'] as const,
+    buckets: [...EVENT_DURATION_BUCKETS_S],
+    registers,
+  });
+  const pipesOpened = new Counter({ name: 'restpipe_pipes_opened_total', help: 'Pipes opened (hello exchanged).', registers });
+  const pipesClosed = new Counter({ name: 'restpipe_pipes_closed_total', help: 'Pipes closed, for any reason.', registers });
+  const dials = role === 'client'
+    ? new Counter({ name: 'restpipe_dials_total', help: 'Dial attempts by outcome.', labelNames: ['outcome'] as const, registers })
+    : undefined;
+  const reconnects = role === 'client'
+    ? new Counter({ name: 'restpipe_reconnects_total', help: 'Successful dials after the first one.', registers })
+    : undefined;
+  const refusals = role === 'server'
+    ? new Counter({ name: 'restpipe_tls_refusals_total', help: 'Peers refused at the TLS layer, by reason.', labelNames: ['reason'] as const, registers })
+    : undefined;
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register });
+
+  // Pre-create the common series so they read 0 instead of being absent before the first event.
+  for (const direction of ['outbound', 'inbound']) {
+    events.inc({ direction, outcome: 'ok' }, 0);
+    duration.zero({ direction });
+  }
+  dials?.inc({ outcome: 'connected' }, 0);
+  dials?.inc({ outcome: 'failed' }, 0);
+  let connectedDials = 0;
+
+  const onEvent = (message: unknown): void => {
+    const m = message as EventSettledMessage & { role?: string };
+    if (m.role !== undefined && m.role !== role) return;
+    const outcome = OUTCOME_LABEL.test(m.outcome) ? m.outcome : 'other';
+    events.labels(m.direction, outcome).inc();
+    duration.labels(m.direction).observe(m.durationMs / 1000);
+  };
+  const onPipe = (message: unknown): void => {
+    const m = message as PipeStateMessage;
+    if (m.role !== role) return;
+    if (m.state === 'open') {
+      openPipes++;
+      pipesOpened.inc();
+    } else {
+      openPipes = Math.max(0, openPipes - 1);
+      pipesClosed.inc();
+    }
+  };
+  const onDial = (message: unknown): void => {
+    if (dials === undefined) return;
+    const m = message as DialMessage;
+    dials.labels(m.outcome).inc();
+    if (m.outcome === 'connected' && ++connectedDials > 1) reconnects?.inc();
+  };
+  const onRefusal = (message: unknown): void => {
+    if (refusals === undefined) return;
+    const m = message as RefusalMessage;
+    refusals.labels(REASON_CODE.exec(m.reason)?.[0] ?? 'other').inc();
+  };
+
+  channels.eventSettled.subscribe(onEvent);
+  channels.pipeState.subscribe(onPipe);
+  channels.dial.subscribe(onDial);
+  channels.refusal.subscribe(onRefusal);
+  let closed = false;
+
+  return {
+    register,
+    async text() {
+      return { contentType: register.contentType, body: await register.metrics() };
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      channels.eventSettled.unsubscribe(onEvent);
+      channels.pipeState.unsubscribe(onPipe);
+      channels.dial.unsubscribe(onDial);
+      channels.refusal.unsubscribe(onRefusal);
+    },
+  };
+}
