@@ -13,6 +13,8 @@ import {
 /** Receives each whole frame. `payload` may be a view into a network chunk: copy it to keep it long. */
 export type FrameSink = (type: FrameType, flags: number, id: number, payload: Buffer) => void;
 
+const CONSUMED = Buffer.alloc(0);
+
 const READ_HEADER = 0;
 const READ_PAYLOAD = 1;
 
@@ -26,10 +28,14 @@ const READ_PAYLOAD = 1;
  */
 export class FrameDecoder {
   readonly #maxPayloadBytes: number;
+  readonly #controlLimit: number;
   readonly #sink: FrameSink;
   // Unconsumed input: a list of chunks and an offset into the first, so a frame that lies in
   // one chunk is handed out as a view and only a frame that spans chunks is copied (once).
+  // The first live chunk is #chunks[#head]: Array#shift() is O(n) once V8 stops left-trimming
+  // a large array, which made a 64 KiB frame fed a byte at a time take seconds.
   readonly #chunks: Buffer[] = [];
+  #head = 0;
   #offset = 0;
   #buffered = 0;
   #state = READ_HEADER;
@@ -40,9 +46,17 @@ export class FrameDecoder {
   #failure: ProtocolError | null = null;
   #stopped = false;
 
-  /** @param maxPayloadBytes the largest payload accepted for event and reply frames. */
+  /**
+   * @param maxPayloadBytes the largest payload accepted for any frame; control frames (hello,
+   *   heartbeat, cancel, goaway) are further held to MAX_CONTROL_PAYLOAD_BYTES.
+   * @throws RangeError when maxPayloadBytes is not a non-negative integer (NaN would disable the limit).
+   */
   constructor(maxPayloadBytes: number, sink: FrameSink) {
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 0) {
+      throw new RangeError(`maxPayloadBytes must be a non-negative integer, got ${maxPayloadBytes}`);
+    }
     this.#maxPayloadBytes = maxPayloadBytes;
+    this.#controlLimit = Math.min(maxPayloadBytes, MAX_CONTROL_PAYLOAD_BYTES);
     this.#sink = sink;
   }
 
@@ -55,6 +69,7 @@ export class FrameDecoder {
   stop(): void {
     this.#stopped = true;
     this.#chunks.length = 0;
+    this.#head = 0;
     this.#buffered = 0;
     this.#offset = 0;
   }
@@ -82,7 +97,7 @@ export class FrameDecoder {
   }
 
   #readHeader(): void {
-    const first = this.#chunks[0]!;
+    const first = this.#chunks[this.#head]!;
     const header = first.length - this.#offset >= HEADER_BYTES ? first : this.#consumeCopy(HEADER_BYTES);
     const at = header === first ? this.#offset : 0;
     const type = header[at]!;
@@ -96,7 +111,9 @@ export class FrameDecoder {
     if (isReply !== isReplyType(type)) {
       this.#fail(`frame type ${frameTypeName(type)} with reply flag ${isReply ? 'set' : 'clear'}`);
     }
-    const limit = carriesBody(type) ? this.#maxPayloadBytes : MAX_CONTROL_PAYLOAD_BYTES;
+    // Control frames are also held to the body limit: a peer must send no frame bigger than the
+    // max it was told (Hello.max_frame_bytes), and it keeps one bound on what is buffered.
+    const limit = carriesBody(type) ? this.#maxPayloadBytes : this.#controlLimit;
     if (length > limit) {
       this.#fail(`${frameTypeName(type)} frame length ${length} exceeds limit ${limit}`);
     }
@@ -114,7 +131,7 @@ export class FrameDecoder {
 
   /** Takes n buffered bytes: a view when they lie in the first chunk, else one copy. */
   #consume(n: number): Buffer {
-    const first = this.#chunks[0];
+    const first = this.#chunks[this.#head];
     if (n === 0) return Buffer.alloc(0);
     if (first !== undefined && first.length - this.#offset >= n) {
       const view = first.subarray(this.#offset, this.#offset + n);
@@ -128,7 +145,7 @@ export class FrameDecoder {
     const out = Buffer.allocUnsafe(n);
     let written = 0;
     while (written < n) {
-      const chunk = this.#chunks[0]!;
+      const chunk = this.#chunks[this.#head]!;
       const take = Math.min(n - written, chunk.length - this.#offset);
       chunk.copy(out, written, this.#offset, this.#offset + take);
       written += take;
@@ -140,10 +157,21 @@ export class FrameDecoder {
   #advance(n: number): void {
     this.#offset += n;
     this.#buffered -= n;
-    const first = this.#chunks[0]!;
+    const first = this.#chunks[this.#head]!;
     if (this.#offset === first.length) {
-      this.#chunks.shift();
       this.#offset = 0;
+      // Let go of a consumed chunk at once: a stream whose frames never end on a chunk boundary
+      // never empties the list, and the slot would otherwise pin a whole network read.
+      this.#chunks[this.#head] = CONSUMED;
+      this.#head++;
+      if (this.#head === this.#chunks.length) {
+        this.#chunks.length = 0;
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= this.#chunks.length) {
+        // Drop consumed chunks in one splice once they are half the array: amortised O(1) per chunk.
+        this.#chunks.splice(0, this.#head);
+        this.#head = 0;
+      }
     }
   }
 }
