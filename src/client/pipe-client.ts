@@ -99,6 +99,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   readonly #handler: EventHandlerFn;
   #state: ClientState = 'idle';
   #session: PipeSession | undefined;
+  /** A pipe between TLS and the server's hello, so close() can end it without waiting for the hello timeout. */
+  #handshaking: PipeSession | undefined;
   #attempt = 0;
   #lastDisconnected: Date | null = null;
   #lastFailure: string | undefined;
@@ -128,7 +130,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#random = options.random ?? Math.random;
     this.#handler = handler;
     this.name = certificateCommonName(options.tls.cert);
-    this.#log = (options.logger ?? silentLogger).child({ role: 'client', server: `${this.host}:${this.port}` });
+    this.#log = (options.logger ?? silentLogger).child({ role: 'client', dial: `${this.host}:${this.port}` });
   }
 
   get state(): ClientState {
@@ -148,6 +150,11 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   /** Consecutive failed dials. */
   get attempt(): number {
     return this.#attempt;
+  }
+
+  /** Senders waiting (connect-wait) for a pipe; 0 when idle (leak checks, status). */
+  get waitingSenders(): number {
+    return this.#waiters.size;
   }
 
   /** Why the last dial or pipe failed. */
@@ -209,6 +216,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#setState('closed');
     this.#failWaiters(new RestpipeError(ErrorCode.CLOSED, 'the client is closing'));
     this.#dialAbort?.abort();
+    this.#handshaking?.destroy('client closed', GoAwayCode.SHUTDOWN);
     clearTimeout(this.#backoffTimer);
     this.#wakeBackoff?.();
     await this.#session?.close(graceMs, 'client shutting down');
@@ -286,14 +294,18 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         if (s === this.#session && !this.#isClosed()) this.#log.info({ reason }, 'the server is closing the pipe; reconnecting');
       },
     });
+    this.#handshaking = session;
     try {
       await session.handshake();
     } catch (err) {
+      if (this.#isClosed()) return { failed: false, reason: 'client closed' };
       const reason = (err as RestpipeError).code === ErrorCode.PIPE_BROKEN
         ? `the server closed the connection before its hello: our certificate was probably refused (see the server's log) [${(err as Error).message}]`
         : (err as Error).message;
       this.#publishDial('failed', reason);
       return { failed: true, reason };
+    } finally {
+      this.#handshaking = undefined;
     }
     if (this.#isClosed()) {
       session.destroy('client closed', GoAwayCode.SHUTDOWN);
@@ -320,11 +332,22 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     // Only a pipe that carried a heartbeat round trip resets the backoff: a middlebox that
     // accepts and forwards nothing (or a server that refuses us after the handshake) must not
     // turn the dial loop into a tight loop.
-    if (session.isHealthy) this.#attempt = 0;
+    // A pipe the server replaced (another live client has our certificate) counts as a failure
+    // too: otherwise the two would evict each other at reconnect-min forever (frp#5341,
+    // RELIABILITY F15); this way each eviction doubles the evicted one's backoff.
+    const replaced = session.peerGoAwayCode === GoAwayCode.REPLACED;
+    if (session.isHealthy && !replaced) this.#attempt = 0;
     if (!this.#isClosed()) {
-      this.#log.warn({ reason: info.reason }, `pipe to the server closed: ${info.reason}`);
+      if (replaced) {
+        this.#log.warn(
+          { reason: info.reason, attempt: this.#attempt + 1 },
+          `pipe to the server replaced by another connection with our identity (${this.name}); is another client using our certificate? backing off`,
+        );
+      } else {
+        this.#log.warn({ reason: info.reason }, `pipe to the server closed: ${info.reason}`);
+      }
     }
-    return { failed: !session.isHealthy, reason: `pipe closed: ${info.reason}` };
+    return { failed: !session.isHealthy || replaced, reason: `pipe closed: ${info.reason}` };
   }
 
   /** A method, not a field test, because close() can change the state across any await. */

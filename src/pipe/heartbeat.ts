@@ -25,6 +25,8 @@ export class Heartbeat {
   #lastTickAt = 0;
   #nextId = 1;
   #outstandingId = 0;
+  /** Ticks in a row that saw no inbound data. */
+  #silentTicks = 0;
   #outstandingSentAt = 0;
   /** Round-trip time of the last answered heartbeat, ms; undefined before the first. */
   rttMs: number | undefined;
@@ -45,6 +47,7 @@ export class Heartbeat {
     this.stop();
     this.#lastSeenAt = performance.now();
     this.#lastTickAt = this.#lastSeenAt;
+    this.#silentTicks = 0;
     this.#send(this.#lastSeenAt);
     this.#timer = setInterval(tick, this.#tickMs, this);
     // The socket keeps the process alive while the pipe is open; this timer must not.
@@ -79,7 +82,13 @@ export class Heartbeat {
     if (this.#seen || stalled) {
       this.#seen = false;
       this.#lastSeenAt = now;
-    } else if (now - this.#lastSeenAt >= this.#timeoutMs) {
+      this.#silentTicks = 0;
+    } else if (++this.#silentTicks * this.#tickMs >= this.#timeoutMs || now - this.#lastSeenAt >= this.#timeoutMs) {
+      // Counting silent ticks, not only reading the clock: timers run on libuv's millisecond
+      // clock, so four 100 ms ticks can measure 399.x ms by performance.now() and the clock
+      // test alone would declare death one tick late (timeout + 2 ticks after the last data).
+      // The clock test still catches time the ticks missed (a late tick fires once, not per
+      // missed period).
       this.stop();
       this.#port.onPeerSilent(now - this.#lastSeenAt);
       return;

@@ -61,8 +61,16 @@ export class InflightTable {
   /** Replies that came for an event already settled (timed out or cancelled). */
   lateReplies = 0;
 
-  constructor(onAbandon: (entry: PendingEvent) => void) {
+  /**
+   * @param firstId the first id handed out (tests start near 2^32 to see the counter wrap).
+   *   @default 1
+   */
+  constructor(onAbandon: (entry: PendingEvent) => void, firstId = 1) {
+    if (!Number.isInteger(firstId) || firstId < 1 || firstId > 0xffff_ffff) {
+      throw new RangeError(`firstId must be an integer from 1 to 2^32-1, got ${firstId}`);
+    }
     this.#onAbandon = onAbandon;
+    this.#nextId = firstId;
   }
 
   get size(): number {

@@ -127,6 +127,7 @@ export class PipeSession {
   #graceTimer: NodeJS.Timeout | undefined;
   #localGoAwaySent = false;
   #peerGoAwayReceived = false;
+  #peerGoAwayCode: GoAwayCode | undefined;
   #sendBodyLimit: number;
   #closeInfo: CloseInfo | undefined;
   readonly #closed: Promise<CloseInfo>;
@@ -177,6 +178,11 @@ export class PipeSession {
   /** True when new events may be sent on this pipe. */
   get isUsable(): boolean {
     return this.#state === 'open' && !this.#peerGoAwayReceived;
+  }
+
+  /** The code of the peer's goaway, once one arrived (REPLACED, SHUTDOWN, UNAUTHORIZED, …). */
+  get peerGoAwayCode(): GoAwayCode | undefined {
+    return this.#peerGoAwayCode;
   }
 
   /** Outbound events waiting for their reply. */
@@ -439,6 +445,7 @@ export class PipeSession {
     this.#inbound.delete(call.id);
     if (channels.eventSettled.hasSubscribers) {
       channels.eventSettled.publish({
+        role: this.role,
         direction: 'inbound',
         peer: this.peer.name,
         outcome: replyOutcome(reply.code),
@@ -465,6 +472,7 @@ export class PipeSession {
 
   #onGoAway(goAway: { code: GoAwayCode; reason: string }): void {
     const reason = goAway.reason || GoAwayCode[goAway.code] || 'no reason given';
+    this.#peerGoAwayCode ??= goAway.code;
     if (goAway.code === GoAwayCode.SHUTDOWN && this.#state !== 'hello') {
       // The peer's goaway is either its own close or its answer to ours.
       if (!this.#localGoAwaySent) this.#log.info({ reason }, 'the peer is closing the pipe; finishing in-flight events');
@@ -479,11 +487,23 @@ export class PipeSession {
     this.#log.warn({ code: GoAwayCode[goAway.code], reason }, `the peer closed the pipe: ${what}`);
     this.#peerGoAwayReceived = true;
     this.#onPeerGoAway?.(this, reason);
+    // A goaway before the hello (the server refused our certificate, speaks another version, …)
+    // must reach handshake() with the peer's reason, not as a plain broken pipe: take the waiter
+    // before #finish() rejects it with pipe_broken.
     const waiter = this.#helloWaiter;
+    this.#helloWaiter = undefined;
     this.#finish(`the peer closed the pipe (${what}): ${reason}`, goAway.code === GoAwayCode.REPLACED);
     if (waiter !== undefined) {
-      const code = goAway.code === GoAwayCode.VERSION_MISMATCH ? ErrorCode.VERSION_MISMATCH : ErrorCode.TLS_REFUSED;
-      waiter.reject(new RestpipeError(code, `${what}: ${reason}`));
+      const code =
+        goAway.code === GoAwayCode.VERSION_MISMATCH
+          ? ErrorCode.VERSION_MISMATCH
+          : goAway.code === GoAwayCode.UNAUTHORIZED
+            ? ErrorCode.TLS_REFUSED
+            : goAway.code === GoAwayCode.PROTOCOL_ERROR
+              ? ErrorCode.PROTOCOL_ERROR
+              : ErrorCode.NO_CONNECTION;
+      const peer = this.role === 'client' ? 'server' : 'client';
+      waiter.reject(new RestpipeError(code, `the ${peer} closed the pipe before its hello: ${reason.startsWith(what) ? reason : `${what}: ${reason}`}`));
     }
   }
 
@@ -533,10 +553,10 @@ export class PipeSession {
     const peer = this.peer.name;
     entry.promise.then(
       (reply) => {
-        channels.eventSettled.publish({ direction: 'outbound', peer, outcome: replyOutcome(reply.code), durationMs: performance.now() - startedAt });
+        channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer, outcome: replyOutcome(reply.code), durationMs: performance.now() - startedAt });
       },
       (err: RestpipeError) => {
-        channels.eventSettled.publish({ direction: 'outbound', peer, outcome: err.code ?? 'error', durationMs: performance.now() - startedAt });
+        channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer, outcome: err.code ?? 'error', durationMs: performance.now() - startedAt });
       },
     );
   }
@@ -565,8 +585,10 @@ export class PipeSession {
     this.#writer.close();
     if (!this.#socket.destroyed) {
       this.#socket.end();
-      // A peer that never closes its side must not hold the socket.
-      setTimeout(destroySocket, 1_000, this.#socket).unref();
+      // A peer that never closes its side must not hold the socket; the timer goes with it.
+      const timer = setTimeout(destroySocket, 1_000, this.#socket);
+      timer.unref();
+      this.#socket.once('close', () => clearTimeout(timer));
     }
     if (!wasHello && channels.pipeState.hasSubscribers) {
       channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'closed', reason });

@@ -115,6 +115,21 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     return this.#address;
   }
 
+  /** True while accepting pipes (after listen(), before close()). */
+  get listening(): boolean {
+    return this.#address !== undefined && !this.#closing;
+  }
+
+  /** Whether a client with this CN is connected (a Map lookup, for the gateway's hot path). */
+  hasClient(name: string): boolean {
+    return this.#registry.get(name) !== undefined;
+  }
+
+  /** Senders waiting (connect-wait) for a client to connect; 0 when idle (leak checks, status). */
+  get waitingSenders(): number {
+    return this.#registry.waiterCount;
+  }
+
   /** Connected clients (hello exchanged). */
   get clientCount(): number {
     return this.#registry.size;
@@ -301,7 +316,9 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       socket.write(part);
     }
     socket.end();
-    setTimeout(destroySocket, 1_000, socket).unref();
+    const timer = setTimeout(destroySocket, 1_000, socket);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   #onTlsClientError(err: Error, socket: tls.TLSSocket): void {

@@ -1,0 +1,150 @@
+// An in-process TCP relay on 127.0.0.1 that can misbehave on command (RELIABILITY §5.4):
+//
+//   pass       forward both ways
+//   blackhole  keep every socket open and forward nothing, FIN and close included: a silent
+//              partition (frp's half-open relay). New connections are accepted and go nowhere.
+//   pause      stop reading both ways (kernel buffers fill; sockets stay open)
+//   delay      forward each chunk after `delayMs`, order kept
+//   cut()      close every relayed connection now (FIN); reset() sends RST instead
+//
+// Kernel keepalive cannot see a blackhole here (the relay's kernel ACKs everything): only the
+// application's heartbeats can, which is what the tests want.
+import net, { type AddressInfo } from 'node:net';
+
+export type FaultMode = 'pass' | 'blackhole' | 'pause' | 'delay';
+
+export interface FaultProxy {
+  /** The port clients dial instead of the target's. */
+  readonly port: number;
+  readonly mode: FaultMode;
+  /** Relayed connections open now. */
+  readonly connections: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Switches mode for existing and new connections. */
+  setMode(mode: FaultMode, opts?: { delayMs?: number }): void;
+  /** Closes every relayed connection (both sides) now. */
+  cut(): void;
+  /** Resets every relayed connection (RST) now. */
+  reset(): void;
+  /** Stops listening and destroys every connection. */
+  close(): Promise<void>;
+}
+
+interface Pair {
+  down: net.Socket;
+  up: net.Socket;
+  /** Set when either side ended or closed while black-holed (not forwarded). */
+  brokenInBlackhole: boolean;
+}
+
+export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<FaultProxy> {
+  let mode: FaultMode = 'pass';
+  let delayMs = 0;
+  let accepted = 0;
+  const pairs = new Set<Pair>();
+
+  const destroyPair = (p: Pair): void => {
+    pairs.delete(p);
+    p.down.destroy();
+    p.up.destroy();
+  };
+
+  const relay = (p: Pair, from: net.Socket, to: net.Socket): void => {
+    let chain = Promise.resolve(); // keeps chunks in order under delay
+    from.on('data', (buf: Buffer) => {
+      if (mode === 'blackhole') return; // read and discard: both sockets stay open
+      if (mode === 'delay') {
+        chain = chain
+          .then(() => new Promise<void>((resolve) => setTimeout(resolve, delayMs)))
+          .then(() => {
+            if (!to.destroyed) to.write(buf);
+          });
+        return;
+      }
+      if (!to.write(buf)) {
+        from.pause();
+        to.once('drain', () => {
+          if (mode !== 'pause') from.resume();
+        });
+      }
+    });
+    from.on('end', () => {
+      if (mode === 'blackhole') {
+        p.brokenInBlackhole = true;
+        return;
+      }
+      void chain.then(() => to.end());
+    });
+  };
+
+  const server = net.createServer((down) => {
+    accepted++;
+    const up = net.connect(targetPort, targetHost);
+    const p: Pair = { down, up, brokenInBlackhole: false };
+    pairs.add(p);
+    const onGone = (): void => {
+      // A partition hides a closing peer from the other side.
+      if (mode === 'blackhole') {
+        p.brokenInBlackhole = true;
+        return;
+      }
+      destroyPair(p);
+    };
+    for (const s of [down, up]) {
+      s.on('error', onGone);
+      s.on('close', onGone);
+    }
+    relay(p, down, up);
+    relay(p, up, down);
+    if (mode === 'pause') {
+      down.pause();
+      up.pause();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    port,
+    get mode() {
+      return mode;
+    },
+    get connections() {
+      return pairs.size;
+    },
+    get accepted() {
+      return accepted;
+    },
+    setMode(next, opts = {}) {
+      const leavingBlackhole = mode === 'blackhole' && next !== 'blackhole';
+      mode = next;
+      delayMs = opts.delayMs ?? 0;
+      for (const p of [...pairs]) {
+        if (leavingBlackhole && (p.brokenInBlackhole || p.down.destroyed || p.up.destroyed)) {
+          // What closed during the partition is gone once it heals.
+          destroyPair(p);
+          continue;
+        }
+        for (const s of [p.down, p.up]) {
+          if (next === 'pause') s.pause();
+          else s.resume();
+        }
+      }
+    },
+    cut() {
+      for (const p of [...pairs]) destroyPair(p);
+    },
+    reset() {
+      for (const p of [...pairs]) {
+        pairs.delete(p);
+        p.down.resetAndDestroy();
+        p.up.resetAndDestroy();
+      }
+    },
+    close() {
+      for (const p of [...pairs]) destroyPair(p);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

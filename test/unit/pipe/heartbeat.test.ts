@@ -1,0 +1,233 @@
+// Heartbeat through a fake port, on a fake clock (setInterval and performance.now moved together
+// one millisecond at a time): it sends a heartbeat at start and every interval,
+// declares the peer dead after the timeout of silence (once, then stops), any inbound data
+// (markSeen) keeps the pipe alive, replies give the RTT, and a stalled process (SIGSTOP, a long
+// GC) is not mistaken for a silent peer.
+import { afterEach, beforeEach, test, mock } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Heartbeat, type HeartbeatPort } from '../../../src/pipe/heartbeat.js';
+
+// A fake clock: performance.now() and setInterval/clearInterval, moved one millisecond at a time.
+// (node:test's MockTimers in Node 20 re-arms an interval that clears itself from its own
+// callback, which is exactly what Heartbeat does when it declares the peer dead.)
+let now = 0;
+interface FakeInterval {
+  at: number;
+  every: number;
+  fn: (...args: unknown[]) => void;
+  args: unknown[];
+  unref(): FakeInterval;
+  ref(): FakeInterval;
+}
+const intervals = new Set<FakeInterval>();
+
+beforeEach(() => {
+  now = 1_000; // not 0, so that "never" and "at the start" differ
+  intervals.clear();
+  mock.method(performance, 'now', () => now);
+  mock.method(globalThis, 'setInterval', (fn: (...args: unknown[]) => void, every: number, ...args: unknown[]) => {
+    const t: FakeInterval = { at: now + every, every, fn, args, unref: () => t, ref: () => t };
+    intervals.add(t);
+    return t;
+  });
+  mock.method(globalThis, 'clearInterval', (t: FakeInterval | undefined) => {
+    if (t !== undefined) intervals.delete(t);
+  });
+});
+afterEach(() => {
+  mock.restoreAll();
+});
+
+/** Moves the fake clock forward `ms` milliseconds, firing due intervals, then calls `each`. */
+function advance(ms: number, each?: (t: number) => void): void {
+  for (let i = 0; i < ms; i++) {
+    now += 1;
+    for (const t of [...intervals]) {
+      if (intervals.has(t) && t.at <= now) {
+        // As Node does, the next run is one interval after this one ran (no catch-up burst).
+        t.at = now + t.every;
+        t.fn(...t.args);
+      }
+    }
+    each?.(now);
+  }
+}
+
+interface FakePort extends HeartbeatPort {
+  sent: { id: number; at: number }[];
+  dead: { silentMs: number; at: number }[];
+}
+function fakePort(): FakePort {
+  const port: FakePort = {
+    sent: [],
+    dead: [],
+    sendHeartbeat(id) {
+      port.sent.push({ id, at: now });
+    },
+    onPeerSilent(silentMs) {
+      port.dead.push({ silentMs, at: now });
+    },
+  };
+  return port;
+}
+
+test('sends one heartbeat at start and then one per interval, with increasing ids', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(200, 800, port); // ticks every 200 ms (min(interval, timeout / 4))
+  const t0 = now;
+  hb.start();
+  advance(1_000, () => hb.markSeen());
+  assert.deepEqual(port.sent.map((s) => s.at - t0), [0, 200, 400, 600, 800, 1_000]);
+  assert.deepEqual(port.sent.map((s) => s.id), [1, 2, 3, 4, 5, 6]);
+  hb.stop();
+});
+
+test('with a timeout under 4 intervals it checks more often than it sends', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(200, 400, port); // tick = 100 ms, send every 200 ms
+  const t0 = now;
+  hb.start();
+  advance(1_000, (t) => {
+    if ((t - t0) % 50 === 0) hb.markSeen();
+  });
+  assert.deepEqual(port.sent.map((s) => s.at - t0), [0, 200, 400, 600, 800, 1_000]);
+  assert.equal(port.dead.length, 0);
+  hb.stop();
+});
+
+test('declares the peer dead once the silence reaches the timeout, exactly once, then stops', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port);
+  const t0 = now;
+  hb.start();
+  advance(399);
+  assert.equal(port.dead.length, 0, 'not before the timeout');
+  advance(1);
+  assert.deepEqual(port.dead, [{ silentMs: 400, at: t0 + 400 }]);
+  const sentAtDeath = port.sent.length;
+  advance(2_000);
+  assert.equal(port.dead.length, 1, 'declared once');
+  assert.equal(port.sent.length, sentAtDeath, 'no heartbeats after death: the timer stopped');
+});
+
+test('any inbound data keeps it alive; silence after the last data is dead within timeout + one tick', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port); // tick 100
+  hb.start();
+  // Data every 350 ms (less often than the heartbeat interval, never a reply) for 3 s.
+  let lastData = now;
+  advance(3_000, (t) => {
+    if ((t - 1_000) % 350 === 0) {
+      hb.markSeen();
+      lastData = t;
+    }
+  });
+  assert.equal(port.dead.length, 0, 'alive while data flows, whatever it is');
+  advance(1_000);
+  assert.equal(port.dead.length, 1);
+  const detectedAfter = port.dead[0]!.at - lastData;
+  assert.ok(detectedAfter >= 400 && detectedAfter <= 400 + 100, `dead ${detectedAfter} ms after the last data`);
+});
+
+test('ticks that run a little short (libuv\'s millisecond clock) still declare death on the last silent tick', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port);
+  hb.start();
+  // Drive the ticks by hand: each one 99.6 ms after the previous by performance.now().
+  for (let i = 1; i <= 3; i++) {
+    now += 99.6;
+    hb.check();
+  }
+  assert.equal(port.dead.length, 0);
+  now += 99.6;
+  hb.check();
+  assert.equal(port.dead.length, 1, 'the 4th silent tick of a 400 ms timeout is the last: not one tick later');
+  assert.ok(Math.abs(port.dead[0]!.silentMs - 398.4) < 0.001);
+  hb.stop();
+});
+
+test('a tick that comes late counts the time it missed', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port);
+  hb.start();
+  now += 100;
+  hb.check();
+  now += 250; // a late tick, not late enough to count as a stall (> tick + timeout / 2)
+  hb.check();
+  assert.equal(port.dead.length, 0);
+  now += 100; // 2 more silent ticks would be needed by count; the clock says 450 ms
+  hb.check();
+  assert.equal(port.dead.length, 1);
+  hb.stop();
+});
+
+test('replies give the round-trip time of the outstanding heartbeat and count towards health', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port);
+  hb.start();
+  assert.equal(hb.rttMs, undefined);
+  assert.equal(hb.replies, 0);
+  advance(7);
+  hb.markSeen();
+  hb.onReply(port.sent[0]!.id);
+  assert.equal(hb.rttMs, 7);
+  assert.equal(hb.replies, 1);
+  hb.onReply(999); // a reply to something not outstanding: counted, no RTT change
+  assert.equal(hb.replies, 2);
+  assert.equal(hb.rttMs, 7);
+  advance(93, () => hb.markSeen()); // the next heartbeat goes out at +100
+  advance(20, () => hb.markSeen());
+  hb.onReply(port.sent[1]!.id);
+  assert.equal(hb.rttMs, 20);
+  hb.stop();
+});
+
+test('a stalled process (a tick far behind schedule) is not taken for a silent peer', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port);
+  hb.start();
+  advance(300); // 300 ms of silence: not dead yet
+  assert.equal(port.dead.length, 0);
+  // The process is frozen for 5 s (SIGSTOP): the clock jumps, then the next tick runs.
+  now += 5_000;
+  advance(1); // the late tick runs at once
+  const resumedAt = now;
+  assert.equal(port.dead.length, 0, 'the stalled tick cannot judge the peer: bytes may be waiting unread');
+  // Real silence after the stall still counts: dead one timeout after that tick.
+  advance(399);
+  assert.equal(port.dead.length, 0);
+  advance(1);
+  assert.equal(port.dead.length, 1);
+  assert.equal(port.dead[0]!.at - resumedAt, 400);
+});
+
+test('stop() clears the timer; start() again restarts cleanly with a single timer', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(100, 400, port);
+  hb.start();
+  advance(150, () => hb.markSeen());
+  hb.stop();
+  const sent = port.sent.length;
+  advance(1_000);
+  assert.equal(port.sent.length, sent, 'nothing after stop()');
+  assert.equal(port.dead.length, 0, 'a stopped heartbeat never declares death');
+
+  hb.start();
+  hb.start(); // twice: still one timer
+  const t0 = now;
+  advance(500, () => hb.markSeen());
+  const after = port.sent.filter((s) => s.at >= t0).map((s) => s.at - t0);
+  assert.deepEqual(after, [0, 0, 100, 200, 300, 400, 500], 'one send per start(), then one per interval');
+  hb.stop();
+});
+
+test('its timer does not keep the process alive (unref)', () => {
+  mock.restoreAll(); // real timers for this one
+  const hb = new Heartbeat(1_000, 4_000, { sendHeartbeat() {}, onPeerSilent() {} });
+  const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  hb.start();
+  const during = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  hb.stop();
+  assert.equal(during, before);
+});
