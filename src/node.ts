@@ -66,10 +66,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { loadCrl, loadIdentity } = await import('./identity/index.js');
   const identity: { key: string; cert: string; ca: string } =
     'certDir' in options.identity ? await loadIdentity(options.role, options.identity.certDir, { logger }) : options.identity;
-  if ('certDir' in options.identity) {
-    const loaded = identity as LoadedIdentity;
-    logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
-  }
   const tls = { key: identity.key, cert: identity.cert, ca: identity.ca };
   let crlWatcher: FSWatcher | undefined;
   let server: RestpipeServer | undefined;
@@ -77,6 +73,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let sender: EventSender;
 
   const timing: PipeTimingOptions = pickTiming(options);
+  // Logged once the pipe end exists: a handler module without handler methods is refused by
+  // createServer/createClient, and that refusal must be the only line a bad flag prints.
+  const logIdentity = (): void => {
+    if (!('certDir' in options.identity)) return;
+    const loaded = identity as LoadedIdentity;
+    logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
+  };
   if (options.role === 'server') {
     const crl = options.crlPath === undefined ? undefined : await loadCrl(options.crlPath, { caPem: identity.ca, logger });
     server = createServer({
@@ -86,6 +89,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       logger,
       ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     });
+    logIdentity();
     await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
     sender = serverEventSender(server);
   } else {
@@ -102,6 +106,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     });
+    logIdentity();
     client.start();
     sender = clientEventSender(client);
   }

@@ -1,6 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
+import { isLoopbackListenHost } from '../gateway/host-check.js';
+import {
+  DEFAULT_CONNECT_WAIT_MS,
+  DEFAULT_EVENT_TIMEOUT_MS,
+  DEFAULT_GRACE_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_MAX_INFLIGHT,
+  DEFAULT_RECONNECT_MAX_MS,
+  DEFAULT_RECONNECT_MIN_MS,
+  DEFAULT_SERVER_PORT,
+} from '../options.js';
 
 /**
  * The run flags of SPEC §3 in one table: each flag's environment names (the original's `RP_*`
@@ -21,44 +33,71 @@ export type HttpSetting = HostPort | { path: string } | null;
 
 type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean';
 
-interface FlagSpec {
+export interface FlagSpec {
   /** The flag without dashes; also the config-file key. */
   name: string;
   kind: Kind;
   roles: readonly Role[];
-  /** Environment variables, first match wins. */
+  /** Environment variables read for this flag, first match wins. */
   env: readonly string[];
-  /** For help. */
+  /**
+   * The original's environment variables that feed this flag in parts (host and port read
+   * separately, one cert path per role); read in `resolveRunSettings`, listed for help and docs.
+   */
+  alsoEnv?: readonly string[];
+  /** The default, as help and the README show it; absent when there is none (off). */
+  default?: string;
+  /** For help and the README. */
   description: string;
   /** The value's placeholder in help. */
   arg?: string;
 }
 
 const BOTH: readonly Role[] = ['server', 'client'];
+const secs = (ms: number): string => String(ms / 1000);
+
+/** The default gateway address of each role (SPEC §3: loopback only). */
+export const DEFAULT_HTTP: Record<Role, HostPort> = {
+  server: { host: '127.0.0.1', port: 1235 },
+  client: { host: '127.0.0.1', port: 1236 },
+};
+
+/** Seconds a node gives in-flight events on SIGINT/SIGTERM unless `--grace` says otherwise. */
+export const DEFAULT_GRACE_S = DEFAULT_GRACE_MS / 1000;
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: 'listen', kind: 'hostport', roles: ['server'], env: ['RP_LISTEN'], arg: 'HOST:PORT', description: 'where the server accepts pipes (default 0.0.0.0:1234; env also RP_SERVER_BIND_INTERFACE, RP_SERVER_BIND_PORT)' },
-  { name: 'server', kind: 'hostport', roles: ['client'], env: ['RP_SERVER'], arg: 'HOST:PORT', description: 'server to dial (default localhost:1234; env also RP_CLIENT_TARGET_HOSTNAME, RP_CLIENT_TARGET_PORT)' },
-  { name: 'server-name', kind: 'string', roles: ['client'], env: ['RP_SERVER_NAME'], arg: 'NAME', description: "name the server's certificate must carry (default: the dialed host)" },
-  { name: 'http', kind: 'http', roles: BOTH, env: ['RP_HTTP'], arg: 'HOST:PORT|unix:PATH', description: 'local REST gateway (default 127.0.0.1:1235 on a server, 127.0.0.1:1236 on a client)' },
-  { name: 'http-allow-remote', kind: 'boolean', roles: BOTH, env: ['RP_HTTP_ALLOW_REMOTE'], description: 'allow --http on a non-loopback address (the gateway has no authentication)' },
-  { name: 'http-allow-host', kind: 'list', roles: BOTH, env: ['RP_HTTP_ALLOW_HOST'], arg: 'NAMES', description: 'Host header values the gateway accepts besides loopback (comma-separated)' },
-  { name: 'http-allow-origin', kind: 'list', roles: BOTH, env: ['RP_HTTP_ALLOW_ORIGIN'], arg: 'ORIGINS', description: 'browser Origins the gateway accepts (comma-separated)' },
-  { name: 'handlers', kind: 'string', roles: BOTH, env: ['RP_HANDLERS', 'RP_EVENT_HANDLER_FQ_CLASS'], arg: 'MODULE[#EXPORT]', description: 'handler module (default: built-in examples)' },
-  { name: 'cert-dir', kind: 'path', roles: BOTH, env: [], arg: 'DIR', description: 'identity files (env RP_SERVER_CERT_PATH / RP_CLIENT_CERT_PATH; default /var/lib/restpipe or a per-user state dir)' },
-  { name: 'heartbeat-interval', kind: 'seconds', roles: BOTH, env: ['RP_HEARTBEAT_INTERVAL', 'RP_CLIENT_HEARTBEAT_INTERVAL_S'], arg: 'S', description: 'seconds between heartbeats (default 5)' },
-  { name: 'heartbeat-timeout', kind: 'seconds', roles: BOTH, env: ['RP_HEARTBEAT_TIMEOUT', 'RP_CLIENT_HEARTBEAT_TIMEOUT_S'], arg: 'S', description: 'a peer silent this long is dead (default 10)' },
-  { name: 'connect-wait', kind: 'seconds0', roles: BOTH, env: ['RP_CONNECT_WAIT'], arg: 'S', description: 'how long a request waits for a missing pipe (default 20)' },
-  { name: 'event-timeout', kind: 'seconds', roles: BOTH, env: ['RP_EVENT_TIMEOUT'], arg: 'S', description: 'how long a request waits for its reply (default 60)' },
-  { name: 'reconnect-min', kind: 'seconds', roles: ['client'], env: ['RP_RECONNECT_MIN'], arg: 'S', description: 'backoff floor (default 0.5)' },
-  { name: 'reconnect-max', kind: 'seconds', roles: ['client'], env: ['RP_RECONNECT_MAX'], arg: 'S', description: 'backoff ceiling (default 30)' },
-  { name: 'log-level', kind: 'level', roles: BOTH, env: ['RP_LOG_LEVEL'], arg: 'LEVEL', description: 'error, warn, info or debug (default info; DEBUG=1 means debug)' },
-  { name: 'max-body', kind: 'bytes', roles: BOTH, env: ['RP_MAX_BODY'], arg: 'BYTES', description: 'largest event body, request or reply (default 64MiB; suffixes K, M, G, KiB, MiB, GiB)' },
-  { name: 'max-inflight', kind: 'count', roles: BOTH, env: ['RP_MAX_INFLIGHT'], arg: 'N', description: 'events in flight per pipe and direction before 503 (default 4096)' },
-  { name: 'crl', kind: 'path', roles: ['server'], env: ['RP_CRL'], arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded on change and on SIGHUP' },
-  { name: 'statsd', kind: 'hostport', roles: BOTH, env: ['RP_STATSD'], arg: 'HOST:PORT', description: 'send the original metric names to statsd (env also RP_STATSD_HOST, RP_STATSD_PORT)' },
-  { name: 'grace', kind: 'seconds0', roles: BOTH, env: ['RP_GRACE'], arg: 'S', description: 'on SIGINT/SIGTERM, how long in-flight events may finish (default 10)' },
+  { name: 'listen', kind: 'hostport', roles: ['server'], env: ['RP_LISTEN'], alsoEnv: ['RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT'], default: `0.0.0.0:${DEFAULT_SERVER_PORT}`, arg: 'HOST:PORT', description: 'where the server accepts pipes' },
+  { name: 'server', kind: 'hostport', roles: ['client'], env: ['RP_SERVER'], alsoEnv: ['RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT'], default: `localhost:${DEFAULT_SERVER_PORT}`, arg: 'HOST:PORT', description: 'the server to dial' },
+  { name: 'server-name', kind: 'string', roles: ['client'], env: ['RP_SERVER_NAME'], default: 'the dialed host', arg: 'NAME', description: "the name the server's certificate must carry" },
+  { name: 'http', kind: 'http', roles: BOTH, env: ['RP_HTTP'], default: `${hostPort(DEFAULT_HTTP.server)} (server), ${hostPort(DEFAULT_HTTP.client)} (client)`, arg: 'HOST:PORT|unix:PATH', description: 'the local REST gateway; --no-http for none' },
+  { name: 'http-allow-remote', kind: 'boolean', roles: BOTH, env: ['RP_HTTP_ALLOW_REMOTE'], default: 'off', description: 'allow --http on a non-loopback address (the gateway has no authentication)' },
+  { name: 'http-allow-host', kind: 'list', roles: BOTH, env: ['RP_HTTP_ALLOW_HOST'], default: 'none', arg: 'NAMES', description: 'Host header values the gateway accepts besides loopback names (comma-separated)' },
+  { name: 'http-allow-origin', kind: 'list', roles: BOTH, env: ['RP_HTTP_ALLOW_ORIGIN'], default: 'none', arg: 'ORIGINS', description: 'browser Origins the gateway accepts (comma-separated)' },
+  { name: 'handlers', kind: 'string', roles: BOTH, env: ['RP_HANDLERS', 'RP_EVENT_HANDLER_FQ_CLASS'], default: 'built-in examples', arg: 'MODULE[#EXPORT]', description: 'handler module: its default export, or the one named after #' },
+  { name: 'cert-dir', kind: 'path', roles: BOTH, env: [], alsoEnv: ['RP_SERVER_CERT_PATH', 'RP_CLIENT_CERT_PATH'], default: '/var/lib/restpipe if writable, else a per-user state dir', arg: 'DIR', description: 'where the installed identity files are' },
+  { name: 'heartbeat-interval', kind: 'seconds', roles: BOTH, env: ['RP_HEARTBEAT_INTERVAL', 'RP_CLIENT_HEARTBEAT_INTERVAL_S'], default: secs(DEFAULT_HEARTBEAT_INTERVAL_MS), arg: 'S', description: 'seconds between heartbeats (fractions allowed)' },
+  { name: 'heartbeat-timeout', kind: 'seconds', roles: BOTH, env: ['RP_HEARTBEAT_TIMEOUT', 'RP_CLIENT_HEARTBEAT_TIMEOUT_S'], default: secs(DEFAULT_HEARTBEAT_TIMEOUT_MS), arg: 'S', description: 'seconds of silence after which the peer is dead' },
+  { name: 'connect-wait', kind: 'seconds0', roles: BOTH, env: ['RP_CONNECT_WAIT'], default: secs(DEFAULT_CONNECT_WAIT_MS), arg: 'S', description: 'seconds a request waits for a missing pipe (then 503)' },
+  { name: 'event-timeout', kind: 'seconds', roles: BOTH, env: ['RP_EVENT_TIMEOUT'], default: secs(DEFAULT_EVENT_TIMEOUT_MS), arg: 'S', description: 'seconds a request waits for its reply (then 504)' },
+  { name: 'reconnect-min', kind: 'seconds', roles: ['client'], env: ['RP_RECONNECT_MIN'], default: secs(DEFAULT_RECONNECT_MIN_MS), arg: 'S', description: 'reconnect backoff floor, seconds' },
+  { name: 'reconnect-max', kind: 'seconds', roles: ['client'], env: ['RP_RECONNECT_MAX'], default: secs(DEFAULT_RECONNECT_MAX_MS), arg: 'S', description: 'reconnect backoff ceiling, seconds' },
+  { name: 'log-level', kind: 'level', roles: BOTH, env: ['RP_LOG_LEVEL'], default: 'info (debug if DEBUG=1)', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent' },
+  { name: 'max-body', kind: 'bytes', roles: BOTH, env: ['RP_MAX_BODY'], default: '64MiB', arg: 'BYTES', description: 'largest event body, request or reply (suffixes K, M, G, KiB, MiB, GiB)' },
+  { name: 'max-inflight', kind: 'count', roles: BOTH, env: ['RP_MAX_INFLIGHT'], default: String(DEFAULT_MAX_INFLIGHT), arg: 'N', description: 'events in flight per pipe and direction before 503' },
+  { name: 'crl', kind: 'path', roles: ['server'], env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded on change and on SIGHUP' },
+  { name: 'statsd', kind: 'hostport', roles: BOTH, env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
+  { name: 'grace', kind: 'seconds0', roles: BOTH, env: ['RP_GRACE'], default: String(DEFAULT_GRACE_S), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
 ];
+
+/** The help text of a flag: its description, its default and its environment variables. */
+export function flagHelp(spec: FlagSpec): string {
+  const env = [...spec.env, ...(spec.alsoEnv ?? [])];
+  return `${spec.description}${spec.default === undefined ? '' : ` (default ${spec.default})`}${env.length === 0 ? '' : ` [env ${env.join(', ')}]`}`;
+}
+
+function hostPort(a: HostPort): string {
+  return `${a.host}:${a.port}`;
+}
 
 export type RawValues = Record<string, string | boolean | string[] | undefined>;
 
@@ -93,11 +132,6 @@ export interface RunSettings {
   grace: number;
 }
 
-export const DEFAULT_HTTP: Record<Role, HostPort> = {
-  server: { host: '127.0.0.1', port: 1235 },
-  client: { host: '127.0.0.1', port: 1236 },
-};
-
 /**
  * Merges flags (as commander parsed them, camelCase keys), the environment and the config file
  * into settings. Every bad value is one clear line naming where it came from.
@@ -110,6 +144,11 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
   for (const spec of FLAGS) {
     if (!spec.roles.includes(role)) continue;
     const fromFlag = flags[camel(spec.name)];
+    // --no-http: commander sets http to false; it beats the environment and the config file.
+    if (spec.name === 'http' && fromFlag === false) {
+      values.set('http', null);
+      continue;
+    }
     if (fromFlag !== undefined) {
       values.set(spec.name, parseValue(spec, fromFlag, `--${spec.name}`));
       continue;
@@ -121,11 +160,9 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
     }
     if (spec.name in file) values.set(spec.name, parseValue(spec, file[spec.name], `${configPath}: "${spec.name}"`));
   }
-  // --no-http (commander sets http: false) beats everything.
-  if (flags['http'] === false) values.set('http', null);
 
-  const listen = (values.get('listen') as HostPort | undefined) ?? splitEnvHostPort(env, 'RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT', { host: '0.0.0.0', port: 1234 });
-  const server = (values.get('server') as HostPort | undefined) ?? splitEnvHostPort(env, 'RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT', { host: 'localhost', port: 1234 });
+  const listen = (values.get('listen') as HostPort | undefined) ?? splitEnvHostPort(env, 'RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT', { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
+  const server = (values.get('server') as HostPort | undefined) ?? splitEnvHostPort(env, 'RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT', { host: 'localhost', port: DEFAULT_SERVER_PORT });
   const statsd =
     (values.get('statsd') as HostPort | undefined) ??
     (env['RP_STATSD_HOST'] !== undefined || env['RP_STATSD_PORT'] !== undefined
@@ -155,15 +192,25 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
     maxInflight: values.get('max-inflight') as number | undefined,
     crl: values.get('crl') as string | undefined,
     statsd,
-    grace: (values.get('grace') as number | undefined) ?? 10,
+    grace: (values.get('grace') as number | undefined) ?? DEFAULT_GRACE_S,
   };
-  const interval = s.heartbeatInterval ?? 5;
-  const timeout = s.heartbeatTimeout ?? 10;
+  // The gateway would refuse this too, but only after the pipe end has started and logged:
+  // a bad flag combination is one line (SPEC §3).
+  if (s.http !== null && 'host' in s.http && !s.httpAllowRemote && !isLoopbackListenHost(s.http.host)) {
+    throw settingError(
+      `--http ${s.http.host}:${s.http.port}: not a loopback address, and the gateway has no authentication; ` +
+        'use 127.0.0.1, ::1 or unix:PATH, or add --http-allow-remote',
+    );
+  }
+  const interval = s.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL_MS / 1000;
+  const timeout = s.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_MS / 1000;
   if (timeout <= interval) {
     throw settingError(`--heartbeat-timeout (${timeout} s) must be greater than --heartbeat-interval (${interval} s)`);
   }
-  if ((s.reconnectMax ?? 30) < (s.reconnectMin ?? 0.5)) {
-    throw settingError(`--reconnect-max (${s.reconnectMax ?? 30} s) must not be below --reconnect-min (${s.reconnectMin ?? 0.5} s)`);
+  const reconnectMin = s.reconnectMin ?? DEFAULT_RECONNECT_MIN_MS / 1000;
+  const reconnectMax = s.reconnectMax ?? DEFAULT_RECONNECT_MAX_MS / 1000;
+  if (reconnectMax < reconnectMin) {
+    throw settingError(`--reconnect-max (${reconnectMax} s) must not be below --reconnect-min (${reconnectMin} s)`);
   }
   return s;
 }

@@ -47,8 +47,21 @@ function defaultIo(): CliIo {
   };
 }
 
-/** Runs the CLI as a process: exits with main's code once output is flushed. */
-export async function run(argv: string[]): Promise<never> {
+/**
+ * How long a finished command may take to flush what its sockets still hold before the process
+ * exits anyway (something left open, such as a handler module's own timer, must not keep it up).
+ */
+const EXIT_FLUSH_MS = 2_000;
+
+/**
+ * Runs the CLI as a process and exits with main's code. Not with `process.exit()` at once:
+ * a node that has just drained still has its last replies in its sockets' write queues (the
+ * pipe was ended, not yet flushed), and exiting now would cut them off and turn a drained
+ * event into a 502 on the far side. The process exits when its event loop is empty, or after
+ * EXIT_FLUSH_MS at the latest.
+ */
+export async function run(argv: string[]): Promise<void> {
   const code = await main(argv);
-  process.exit(code);
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_FLUSH_MS).unref();
 }

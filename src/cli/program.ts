@@ -4,7 +4,7 @@ import { caInit, caIssue } from './commands/ca.js';
 import { demo } from './commands/demo.js';
 import { runNodeCommand } from './commands/run-node.js';
 import { setIdentity } from './commands/set-identity.js';
-import { FLAGS, type Role } from './config.js';
+import { FLAGS, flagHelp, type Role } from './config.js';
 
 export interface CliIo {
   out: (line: string) => void;
@@ -22,7 +22,6 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   const program = new Command('restpipe')
     .description('Call programs on a central server and on machines behind firewalls as if each were a local REST API.')
     .version(version)
-    .showHelpAfterError('(run with --help for usage)')
     // A subcommand's flags belong to it: `server set-identity … --cert-dir D` must not be read
     // as the run command's --cert-dir.
     .enablePositionalOptions()
@@ -81,18 +80,33 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .exitOverride()
     .action(async (opts: { once?: boolean; logLevel?: string }) => setExitCode(await demo(opts, io.out)));
 
+  oneLineErrors(program, 'restpipe');
   return program;
+}
+
+/**
+ * SPEC §3: a bad flag or value is one clear line. Commander writes its message and a "Did you
+ * mean" suggestion on separate lines; they are joined here, in the same `restpipe: …` form as
+ * the CLI's own errors, with the command whose help lists the options.
+ */
+function oneLineErrors(cmd: Command, path: string): void {
+  cmd.configureOutput({
+    outputError: (text, write) => {
+      const message = text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ');
+      write(`restpipe: ${message} (see: ${path} --help)\n`);
+    },
+  });
+  for (const sub of cmd.commands) oneLineErrors(sub, `${path} ${sub.name()}`);
 }
 
 function addRunFlags(cmd: Command, role: Role): void {
   cmd.option('--config <file>', 'JSON file of flag names to values (env RP_CONFIG); flags and env win over it');
   for (const spec of FLAGS) {
     if (!spec.roles.includes(role)) continue;
-    const envNote = spec.env.length > 0 ? ` [env ${spec.env.join(', ')}]` : '';
     if (spec.kind === 'boolean') {
-      cmd.option(`--${spec.name}`, spec.description + envNote);
+      cmd.option(`--${spec.name}`, flagHelp(spec));
     } else {
-      cmd.option(`--${spec.name} <${(spec.arg ?? 'value').toLowerCase()}>`, spec.description + envNote);
+      cmd.option(`--${spec.name} <${(spec.arg ?? 'value').toLowerCase()}>`, flagHelp(spec));
     }
     if (spec.name === 'http') cmd.option('--no-http', 'run without a local gateway');
   }

@@ -1,18 +1,32 @@
 import { resolveCertDir } from '../../identity/index.js';
 import { startNode, type RunningNode } from '../../node.js';
 import type { Logger } from '../../log.js';
+import { ErrorCode, RestpipeError, hasErrorCode } from '../../errors.js';
 import { resolveRunSettings, type Role, type RunSettings } from '../config.js';
 import { loadHandlerModule } from '../handler-module.js';
 import { createCliLogger } from '../logger.js';
+import { describeCertDirSource } from './set-identity.js';
 
 /** `restpipe server` / `restpipe client`: runs until SIGINT/SIGTERM, then drains and exits 0. */
 export async function runNodeCommand(role: Role, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<number> {
+  // Everything a user can get wrong on the command line is checked before anything is logged,
+  // so a bad flag, value or handler module is exactly one line on stderr (SPEC §3).
   const settings = resolveRunSettings(role, flags, env);
-  const logger = createCliLogger(settings.logLevel);
-  const certDir = resolveCertDir(role, { ...(settings.certDir === undefined ? {} : { flag: settings.certDir }), env });
-  logger.info({ certDir: certDir.dir, from: certDir.source }, `using cert dir ${certDir.dir}`);
   const handlers = settings.handlers === undefined ? undefined : await loadHandlerModule(settings.handlers);
-  const node = await startNode(nodeOptions(settings, { certDir: certDir.dir }, handlers, logger));
+  const certDir = resolveCertDir(role, { ...(settings.certDir === undefined ? {} : { flag: settings.certDir }), env });
+  const logger = createCliLogger(settings.logLevel);
+  let node: RunningNode;
+  try {
+    node = await startNode(nodeOptions(settings, { certDir: certDir.dir }, handlers, logger));
+  } catch (err) {
+    // The handler table is built (and a module without handler methods refused) inside
+    // startNode; name the flag, as for a module that does not load.
+    if (settings.handlers !== undefined && hasErrorCode(err, ErrorCode.HANDLER_INVALID)) {
+      throw new RestpipeError(ErrorCode.HANDLER_INVALID, `--handlers ${settings.handlers}: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
+  logger.info({ certDir: certDir.dir, from: certDir.source }, `using cert dir ${certDir.dir} (${describeCertDirSource(role, certDir.source)})`);
   return waitForShutdown(node, settings.grace, logger);
 }
 
@@ -54,7 +68,8 @@ export function nodeOptions(
 
 /**
  * SIGINT/SIGTERM: stop accepting, let in-flight events finish within the grace period, close,
- * exit 0. A second signal exits at once (1). SIGHUP reloads the CRL.
+ * exit 0. A second signal exits at once (1). SIGHUP reloads the CRL. The log says how many
+ * events were in flight and whether they all finished.
  */
 export function waitForShutdown(node: RunningNode, graceS: number, logger: Logger): Promise<number> {
   return new Promise((resolve) => {
@@ -66,10 +81,21 @@ export function waitForShutdown(node: RunningNode, graceS: number, logger: Logge
         return;
       }
       stopping = true;
-      logger.info({ signal, graceS }, `${signal}: shutting down; in-flight events have ${graceS} s to finish`);
-      node.close({ graceMs: Math.round(graceS * 1000) }).then(
+      const inFlight = eventsInFlight(node);
+      const graceMs = Math.round(graceS * 1000);
+      const started = performance.now();
+      logger.info(
+        { signal, graceS, inFlight },
+        `${signal}: shutting down; ${inFlight} event${inFlight === 1 ? '' : 's'} in flight, ${graceS} s to finish`,
+      );
+      node.close({ graceMs }).then(
         () => {
-          logger.info({}, 'stopped');
+          const tookS = Number(((performance.now() - started) / 1000).toFixed(3));
+          if (inFlight === 0 || performance.now() - started < graceMs) {
+            logger.info({ inFlight, tookS, drained: true }, `stopped: drained ${inFlight} in-flight event${inFlight === 1 ? '' : 's'} in ${tookS} s`);
+          } else {
+            logger.warn({ inFlight, tookS, drained: false }, `stopped: the grace period of ${graceS} s ran out; events still in flight were cancelled`);
+          }
           resolve(0);
         },
         (err: Error) => {
@@ -83,4 +109,19 @@ export function waitForShutdown(node: RunningNode, graceS: number, logger: Logge
     process.on('SIGTERM', onStop);
     process.on('SIGHUP', onHup);
   });
+}
+
+/** Events this node has in flight now, both ways: sent and waiting for a reply, or being handled. */
+function eventsInFlight(node: RunningNode): number {
+  const count = (x: unknown): number => {
+    const f = x as { outbound?: unknown; inbound?: unknown } | undefined;
+    return (typeof f?.outbound === 'number' ? f.outbound : 0) + (typeof f?.inbound === 'number' ? f.inbound : 0);
+  };
+  try {
+    const status = node.sender.status();
+    if (Array.isArray(status['clients'])) return (status['clients'] as Array<{ inFlight?: unknown }>).reduce((n, c) => n + count(c.inFlight), 0);
+    return count(status['inFlight']);
+  } catch {
+    return 0;
+  }
 }

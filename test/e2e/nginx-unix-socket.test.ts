@@ -1,0 +1,137 @@
+// README.md's nginx snippet (the block marked `# readme-nginx`), run by a real nginx in front of
+// gateways listening on unix sockets (`--http unix:PATH`), both ways: nginx → the server's
+// gateway → the pipe → a client's handler, and nginx → a client's gateway → the server's
+// handler. Needs /usr/sbin/nginx (CI's .ci/run installs it); skipped with a message without it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import net from 'node:net';
+
+import { httpRequest } from '../helpers/gateway-http.js';
+import { makePki, type Pki } from '../helpers/pki.js';
+import { markedBlocks, readReadme } from '../helpers/readme.js';
+import { E2E_HANDLERS, FAST_FLAGS, clientConnected, clientReady, freePort, killAll, startClient, startServer, startedUp, tempDir } from '../helpers/cli-processes.js';
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+const skip = NGINX === undefined ? 'nginx is not installed (/usr/sbin/nginx); .ci/run installs it' : false;
+const COMMON = ['--handlers', E2E_HANDLERS, ...FAST_FLAGS];
+
+let pki: Pki;
+let tmp: { dir: string; remove: () => Promise<void> };
+const nginxes: ChildProcess[] = [];
+let toServerGw: number; // nginx port in front of the server's gateway
+let toClientGw: number; // nginx port in front of the client's gateway
+
+/** The README's snippet, proxying 127.0.0.1:PORT to SOCKET, inside a minimal nginx.conf of its own. */
+async function startNginx(name: string, socket: string): Promise<number> {
+  const blocks = markedBlocks(readReadme(), 'readme-nginx');
+  assert.equal(blocks.length, 1, 'README.md has one nginx block marked # readme-nginx');
+  const snippet = blocks[0]!.join('\n');
+  assert.ok(snippet.includes('unix:/run/restpipe/gateway.sock') && snippet.includes('listen 127.0.0.1:8080;'), snippet);
+  const port = await freePort();
+  const prefix = join(tmp.dir, `nginx-${name}`);
+  await mkdir(prefix, { recursive: true });
+  const conf = [
+    'daemon off;',
+    'master_process off;',
+    `error_log ${prefix}/error.log info;`,
+    `pid ${prefix}/nginx.pid;`,
+    'events { worker_connections 64; }',
+    'http {',
+    '    access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${prefix}/${t};`),
+    snippet.replace('unix:/run/restpipe/gateway.sock', `unix:${socket}`).replace('listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`),
+    '}',
+    '',
+  ].join('\n');
+  await writeFile(join(prefix, 'nginx.conf'), conf);
+  const child = spawn(NGINX!, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  nginxes.push(child);
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  // Ready when it accepts connections; bounded.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`nginx exited (${child.exitCode}): ${output}\n${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`);
+    }
+    if (await canConnect(port)) return port;
+    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port} within 10 s: ${output}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  pki = await makePki();
+  tmp = await tempDir();
+  const serverSock = join(tmp.dir, 'server-gw.sock');
+  const clientSock = join(tmp.dir, 'client-gw.sock');
+  const server = await startServer(await pki.certDir('server', pki.server), [...COMMON, '--http', `unix:${serverSock}`]);
+  const gwLine = await server.proc.waitForLog((l) => l['msg'] === 'REST gateway listening', 'REST gateway listening');
+  assert.equal(gwLine['path'], serverSock);
+  const client = await startClient(await pki.certDir('client', pki.client1), server.pipePort, [...COMMON, '--http', `unix:${clientSock}`]);
+  await Promise.all([clientReady(client.proc), clientConnected(server.proc, 'client1'), startedUp(client.proc)]);
+  toServerGw = await startNginx('server', serverSock);
+  toClientGw = await startNginx('client', clientSock);
+});
+
+after(async () => {
+  for (const n of nginxes) {
+    if (n.exitCode === null && n.signalCode === null) {
+      n.kill('SIGKILL');
+      await new Promise((r) => n.once('close', r));
+    }
+  }
+  await killAll();
+  await pki?.cleanup();
+  await tmp?.remove();
+});
+
+test('through nginx to the server’s gateway: events reach the client, // parameters intact', { skip }, async () => {
+  const time = await httpRequest({ port: toServerGw }, { path: '/client/client1/time' });
+  assert.equal(time.status, 200, time.body.toString());
+  assert.equal(time.headers['x-event-return-code'], '0');
+  assert.equal(typeof time.json().time_from_client, 'number');
+  const cat = await httpRequest({ port: toServerGw }, { path: '/client/client1/cat//hello%20/world' });
+  assert.deepEqual(cat.json(), { result_from_client: 'hello world' });
+  const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
+  const echo = await httpRequest({ port: toServerGw }, { method: 'POST', path: '/client/client1/echo', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+  assert.equal(echo.status, 200);
+  assert.ok(echo.body.equals(bytes));
+  const status = await httpRequest({ port: toServerGw }, { path: '/status' });
+  assert.deepEqual((status.json() as { clients: Array<{ name: string }> }).clients.map((c) => c.name), ['client1']);
+});
+
+test('through nginx to the client’s gateway: events reach the server', { skip }, async () => {
+  const res = await httpRequest({ port: toClientGw }, { path: '/server/time' });
+  assert.equal(res.status, 200, res.body.toString());
+  assert.equal(typeof res.json().time_from_server, 'number');
+  const cat = await httpRequest({ port: toClientGw }, { path: '/server/cat//a/b' });
+  assert.deepEqual(cat.json(), { result_from_server: 'ab' });
+});
+
+test('statuses come through nginx unchanged', { skip }, async () => {
+  const boom = await httpRequest({ port: toServerGw }, { path: '/client/client1/boom' });
+  assert.equal(boom.status, 500);
+  assert.equal(boom.headers['x-event-return-code'], '251');
+  const missing = await httpRequest({ port: toServerGw }, { path: '/client/client1/nosuch' });
+  assert.equal(missing.status, 404);
+  const none = await httpRequest({ port: toServerGw }, { path: '/client/nobody/time' });
+  assert.equal(none.status, 503);
+});
