@@ -1,0 +1,139 @@
+// The variants compared, as the orchestrator starts them. Each is an HTTP request to a local
+// gateway process that gets its answer from another process (except `direct`, the lower
+// bound, which answers itself). Every process is started fresh for each measurement, so a
+// process's peak RSS belongs to that measurement alone.
+import { Child } from './lib/proc.js';
+
+export const VARIANT_IDS = ['direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s'] as const;
+export type VariantId = (typeof VARIANT_IDS)[number];
+
+export const VARIANT_LABELS: Record<VariantId, string> = {
+  direct: 'direct (node:http answers itself)',
+  'http-proxy': 'http-proxy (keep-alive reverse proxy → node:http)',
+  'socket.io': 'socket.io (wss, client certs, ack)',
+  'restpipe-s2c': 'restpipe server→client',
+  'restpipe-c2s': 'restpipe client→server',
+};
+
+export interface RunningVariant {
+  id: VariantId;
+  baseUrl: string;
+  /** GET: the small event (restpipe's built-in get_time, or its equivalent). */
+  smallPath: string;
+  /** POST: echo the body. */
+  echoPath: string;
+  /** The processes under test, the gateway first; all count for CPU per request. */
+  procs: Child[];
+  stop(): Promise<void>;
+}
+
+export interface StartContext {
+  /** Directory holding the (snapshot of the) compiled bench scripts. */
+  benchDir: string;
+  pkiPath: string;
+  /** Extra node flags for a process, by its label (profiling). */
+  nodeFlags?: (label: string) => string[];
+}
+
+function script(ctx: StartContext, rel: string): string {
+  return `${ctx.benchDir}/${rel}`;
+}
+
+async function startChild(ctx: StartContext, label: string, rel: string, args: string[]): Promise<Child> {
+  return Child.start(script(ctx, rel), args, { label, nodeFlags: ctx.nodeFlags?.(label) ?? [] });
+}
+
+async function stopAll(children: Child[]): Promise<void> {
+  await Promise.all(children.map((c) => c.stop()));
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startVariant(id: VariantId, ctx: StartContext): Promise<RunningVariant> {
+  const started: Child[] = [];
+  try {
+    switch (id) {
+      case 'direct': {
+        const server = await startChild(ctx, 'server', 'variants/http-server.js', []);
+        started.push(server);
+        return made(id, server.info.port, '/time', '/echo', [server]);
+      }
+      case 'http-proxy': {
+        const backend = await startChild(ctx, 'backend', 'variants/http-server.js', []);
+        started.push(backend);
+        const proxy = await startChild(ctx, 'proxy', 'variants/http-proxy.js', ['--target-port', String(backend.info.port)]);
+        started.push(proxy);
+        return made(id, proxy.info.port, '/time', '/echo', [proxy, backend]);
+      }
+      case 'socket.io': {
+        const gateway = await startChild(ctx, 'gateway', 'variants/socketio-gateway.js', ['--pki', ctx.pkiPath]);
+        started.push(gateway);
+        const handler = await startChild(ctx, 'handler', 'variants/socketio-handler.js', [
+          '--pki',
+          ctx.pkiPath,
+          '--port',
+          String(gateway.info.wssPort),
+        ]);
+        started.push(handler);
+        await until('the socket.io handler', () => gateway.request<boolean>({ type: 'has-handler' }));
+        return made(id, gateway.info.port, '/time', '/echo', [gateway, handler]);
+      }
+      case 'restpipe-s2c': {
+        const server = await startChild(ctx, 'server+gateway', 'variants/restpipe-node.js', [
+          '--role', 'server', '--gateway', 'yes', '--pki', ctx.pkiPath,
+        ]);
+        started.push(server);
+        const client = await startChild(ctx, 'client (handler)', 'variants/restpipe-node.js', [
+          '--role', 'client', '--gateway', 'no', '--pki', ctx.pkiPath, '--server-port', String(server.info.pipePort),
+        ]);
+        started.push(client);
+        const name = String(client.info.name);
+        await until('the client pipe on the server', () => server.request<boolean>({ type: 'has-client', name }));
+        return made(id, server.info.port, `/client/${name}/time`, `/client/${name}/echo`, [server, client]);
+      }
+      case 'restpipe-c2s': {
+        const server = await startChild(ctx, 'server (handler)', 'variants/restpipe-node.js', [
+          '--role', 'server', '--gateway', 'no', '--pki', ctx.pkiPath,
+        ]);
+        started.push(server);
+        const client = await startChild(ctx, 'client+gateway', 'variants/restpipe-node.js', [
+          '--role', 'client', '--gateway', 'yes', '--pki', ctx.pkiPath, '--server-port', String(server.info.pipePort),
+        ]);
+        started.push(client);
+        return made(id, client.info.port, '/server/time', '/server/echo', [client, server]);
+      }
+    }
+  } catch (err) {
+    await stopAll(started);
+    throw err;
+  }
+
+  function made(vid: VariantId, port: unknown, smallPath: string, echoPath: string, procs: Child[]): RunningVariant {
+    if (typeof port !== 'number') throw new Error(`${vid}: no gateway port`);
+    return { id: vid, baseUrl: `http://127.0.0.1:${port}`, smallPath, echoPath, procs, stop: () => stopAll(procs) };
+  }
+}
+
+/**
+ * Checks that a variant answers correctly before it is measured: the small event is a 200 with
+ * JSON, and a binary body comes back byte for byte.
+ */
+export async function probeVariant(v: RunningVariant): Promise<void> {
+  const small = await fetch(v.baseUrl + v.smallPath);
+  const text = await small.text();
+  if (small.status !== 200) throw new Error(`${v.id}: GET ${v.smallPath} → ${small.status} ${text}`);
+  JSON.parse(text);
+  const body = new Uint8Array(100_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7919) & 0xff;
+  const echo = await fetch(v.baseUrl + v.echoPath, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+  const back = new Uint8Array(await echo.arrayBuffer());
+  if (echo.status !== 200 || back.length !== body.length || !back.every((b, i) => b === body[i])) {
+    throw new Error(`${v.id}: POST ${v.echoPath} did not echo the body (status ${echo.status}, ${back.length} bytes)`);
+  }
+}

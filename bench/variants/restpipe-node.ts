@@ -1,0 +1,50 @@
+// `restpipe`: one node, started with the library's composition root (startNode, what the CLI
+// runs), with the built-in example handlers (get_time, get_cat) plus post_echo.
+//   --role server|client   --gateway yes|no   --pki FILE
+//   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
+import { exampleHandlers, startNode, type HandlerContext, type PostData } from '../../src/index.js';
+import { parseArgs, required, startChildAgent } from '../lib/child.js';
+import { readPki } from '../lib/pki.js';
+
+const args = parseArgs();
+const role = required(args, 'role') as 'server' | 'client';
+const pki = readPki(required(args, 'pki'));
+const identity = role === 'server' ? pki.server : pki.client;
+const gateway = args.gateway === 'yes';
+
+const handlers = {
+  ...exampleHandlers(role),
+  /** POST echo: the body back, with its mimetype. */
+  post_echo(_ctx: HandlerContext, postData: PostData): [string, number, unknown] {
+    const [mimetype, data] = postData;
+    return [mimetype || 'application/octet-stream', 0, data];
+  },
+};
+
+const node = await startNode({
+  role,
+  identity: { key: identity.keyPem, cert: identity.certPem, ca: pki.ca.certPem },
+  ...(role === 'server'
+    ? { listen: { host: '127.0.0.1', port: Number(args.port ?? 0) } }
+    : { server: { host: '127.0.0.1', port: Number(required(args, 'server-port')) } }),
+  http: gateway ? { host: '127.0.0.1', port: 0 } : null,
+  handlers,
+});
+if (role === 'client') await node.client!.waitReady(30_000);
+
+const agent = startChildAgent(
+  (msg) => {
+    if (msg.type === 'clients') return node.server?.clientCount ?? 0;
+    if (msg.type === 'has-client') return node.server?.hasClient(String(msg.name)) ?? false;
+    return undefined;
+  },
+  () => node.close({ graceMs: 0 }),
+);
+const gw = node.gateway?.address;
+agent.ready({
+  /** When the node was up (pipe port listening, gateway started), wall-clock ms. */
+  at: performance.timeOrigin + performance.now(),
+  name: node.name,
+  pipePort: node.server?.address?.port,
+  port: gw !== undefined && 'port' in gw ? gw.port : undefined,
+});
