@@ -145,8 +145,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     if (server === undefined || options.crlPath === undefined) return;
     try {
       const crl = await loadCrl(options.crlPath, { caPem: identity.ca, logger });
-      server.updateTls({ crl: crl.pem });
+      const dropping = server.updateTls({ crl: crl.pem });
       logger.info({ crl: options.crlPath, revoked: crl.revokedCount, nextUpdate: crl.nextUpdate }, 'CRL reloaded');
+      // Open pipes whose certificates the new CRL revokes are closed (each with its own log line).
+      await dropping;
     } catch (err) {
       logger.error({ crl: options.crlPath, err: (err as Error).message }, 'CRL reload failed; keeping the previous one');
     }

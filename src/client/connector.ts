@@ -108,6 +108,11 @@ function describeDialError(err: Error, phase: 'connect' | 'handshake'): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (phase === 'handshake' || /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|ERR_SSL|ERR_TLS/.test(code)) {
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `server certificate does not match the dialed name: ${err.message}`;
+    // "Is it signed by our CA?" would send someone chasing the wrong problem for a certificate
+    // that is merely out of its validity window (or a clock that is off).
+    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+      return `server certificate refused (${code}): ${err.message}; check its validity dates and both clocks`;
+    }
     if (/CERT|SELF_SIGNED|UNABLE_TO/.test(code)) return `server certificate refused (${code}): ${err.message}; is it signed by our CA?`;
     return `TLS handshake failed${code ? ` (${code})` : ''}: ${err.message}`;
   }

@@ -68,3 +68,4 @@ export {
   type LoadedCrl,
   type LoadCrlOptions,
 } from './load.js';
+export { revocationChecker } from './revocation.js';

@@ -72,7 +72,14 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #tlsMaterial: ServerTlsMaterial;
   readonly #handler: EventHandlerFn;
   readonly #log: Logger;
-  readonly #refusalLog = new RateLimitedLog(10_000, 5);
+  // A storm of refused connections (scanners, a misconfigured fleet) writes a few lines per
+  // reason and then one "N more suppressed" line per window, not one line per connection.
+  readonly #refusalLog = new RateLimitedLog(10_000, 5, (key, suppressed, windowMs) =>
+    this.#log.warn(
+      { key, suppressed, windowS: windowMs / 1000 },
+      `${suppressed} more log lines like '${key}' suppressed in the last ${windowMs / 1000} s`,
+    ),
+  );
   readonly #registry = new ClientRegistry<PipeSession>();
   /** Sessions between TLS and hello, so close() can end them too. */
   readonly #pending = new Set<PipeSession>();
@@ -80,6 +87,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #connections = new Set<Socket>();
   readonly #tlsServer: tls.Server;
   readonly #idleHookIntervalMs: number;
+  readonly #handshakeTimeoutMs: number;
+  /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
+  readonly #peerCerts = new WeakMap<PipeSession, { der: Buffer; fingerprint256: string }>();
+  /**
+   * Whether the current CRL revokes a certificate; undefined while (re)computing or without a
+   * CRL. OpenSSL checks new handshakes itself; this catches live pipes and handshakes that
+   * began under the previous CRL.
+   */
+  #isRevoked: ((der: Uint8Array) => boolean) | undefined;
+  #crlGeneration = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #idleSince = new Date();
   #closing = false;
@@ -94,13 +111,14 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#idleHookIntervalMs = durationOption('idleHookIntervalMs', options.idleHookIntervalMs, DEFAULT_IDLE_HOOK_INTERVAL_MS);
     this.name = certificateCommonName(options.tls.cert) || 'server';
     this.#log = (options.logger ?? silentLogger).child({ role: 'server' });
+    this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#tlsServer = tls.createServer({
       ...this.#secureContextOptions(options.tls),
       // A client certificate is always requested and judged in 'secureConnection' so that the
       // refusal reason reaches the log (Node drops it with rejectUnauthorized: true).
       requestCert: true,
       rejectUnauthorized: false,
-      handshakeTimeout: durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS),
+      handshakeTimeout: this.#handshakeTimeoutMs,
     });
     this.#tlsServer.on('connection', (socket: Socket) => {
       this.#connections.add(socket);
@@ -108,6 +126,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     });
     this.#tlsServer.on('secureConnection', (socket) => this.#onSecureConnection(socket));
     this.#tlsServer.on('tlsClientError', (err, socket) => this.#onTlsClientError(err, socket));
+    if (options.tls.crl !== undefined) void this.#recheckRevocations();
   }
 
   /** Where the server listens, once listening. */
@@ -188,12 +207,19 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   }
 
   /**
-   * Replaces the CRL (or the whole TLS material). New handshakes use it at once; live pipes whose
-   * certificates it revokes are not re-checked here (the caller can close them by name).
+   * Replaces the CRL (or the whole TLS material). New handshakes use it at once. A certificate
+   * revocation must also end the pipes already open with that certificate (OpenSSL only checks
+   * at the handshake, and a pipe lives for days): when `crl` is given, every live pipe whose
+   * certificate it revokes is closed with a logged reason (CERT_REVOKED) and its client is told
+   * so in a goaway. Resolves with the names of the clients dropped.
+   * @throws Error synchronously when Node refuses the material (the previous one stays).
    */
-  updateTls(material: Partial<ServerTlsMaterial>): void {
+  updateTls(material: Partial<ServerTlsMaterial>): Promise<string[]> {
+    const next = { ...this.#tlsMaterial, ...material };
+    this.#tlsServer.setSecureContext(this.#secureContextOptions(next));
     Object.assign(this.#tlsMaterial, material);
-    this.#tlsServer.setSecureContext(this.#secureContextOptions(this.#tlsMaterial));
+    if (!('crl' in material)) return Promise.resolve([]);
+    return this.#recheckRevocations();
   }
 
   /** Closes one client's pipe now (its in-flight events fail with pipe_broken). */
@@ -216,6 +242,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   async #close(graceMs: number): Promise<void> {
     this.#closing = true;
     clearInterval(this.#idleTimer);
+    this.#crlGeneration++; // a CRL parse still running must not drop pipes of a closing server
     const stopped = new Promise<void>((resolve) => this.#tlsServer.close(() => resolve()));
     this.#registry.failWaiters(new RestpipeError(ErrorCode.CLOSED, 'the server is closing'));
     for (const session of this.#pending) session.destroy('server shutting down', GoAwayCode.SHUTDOWN);
@@ -223,6 +250,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     // Sockets still in their TLS handshake are not sessions yet; end them so close() returns.
     for (const socket of this.#connections) socket.destroy();
     await stopped;
+    this.#refusalLog.close(); // reports what it suppressed, leaves no timer
     this.#log.info({}, 'server closed');
   }
 
@@ -250,6 +278,12 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       this.#refuse(socket, address, judged);
       return;
     }
+    const der = socket.getPeerCertificate().raw;
+    // A handshake that began under the previous CRL can finish after a reload revoked it.
+    if (this.#isRevoked?.(der) === true) {
+      this.#refuse(socket, address, { ...judged, accepted: false, reason: 'CERT_REVOKED', cn: judged.name });
+      return;
+    }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.#timing.heartbeatIntervalMs);
     const name = judged.name;
@@ -262,6 +296,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       logger: this.#log.child({ client: name, address }),
       onClose: (s, info) => this.#onSessionClosed(s, info.reason),
     });
+    this.#peerCerts.set(session, { der, fingerprint256: judged.fingerprint256 });
     this.#pending.add(session);
     session.handshake().then(
       () => {
@@ -324,13 +359,50 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   #onTlsClientError(err: Error, socket: tls.TLSSocket): void {
     const address = normalizeAddress(socket.remoteAddress);
     const code = (err as NodeJS.ErrnoException).code ?? 'TLS_ERROR';
-    const reason = describeSocketError(err);
+    const reason = describeTlsClientError(err, code, this.#handshakeTimeoutMs);
     this.#refusalLog.log(`tls:${code}`, (extra) =>
-      this.#log.warn({ address, reason, ...extra }, `TLS handshake with a client failed: ${reason}`),
+      this.#log.warn({ address, code, reason, ...extra }, `TLS handshake with a client failed: ${reason}`),
     );
     if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason: code, address });
     this.emit('refused', { address, reason });
     socket.destroy();
+  }
+
+  /**
+   * Parses the current CRL and closes every pipe (open or between TLS and hello) whose client
+   * certificate it revokes. Runs after each CRL change; only the latest run acts.
+   */
+  async #recheckRevocations(): Promise<string[]> {
+    const generation = ++this.#crlGeneration;
+    this.#isRevoked = undefined;
+    const crl = this.#tlsMaterial.crl;
+    if (crl === undefined) return [];
+    let isRevoked: (der: Uint8Array) => boolean;
+    try {
+      // Loaded only when a CRL is used: @peculiar/x509 is not needed on the hot path.
+      const { revocationChecker } = await import('../identity/revocation.js');
+      isRevoked = revocationChecker(crl);
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'cannot read the CRL to re-check open pipes; they stay open');
+      return [];
+    }
+    if (generation !== this.#crlGeneration) return [];
+    this.#isRevoked = isRevoked;
+    const dropped: string[] = [];
+    for (const session of [...this.#registry.pipes(), ...this.#pending]) {
+      const peerCert = this.#peerCerts.get(session);
+      if (peerCert === undefined || !isRevoked(peerCert.der)) continue;
+      const { name, address } = session.peer;
+      dropped.push(name);
+      this.#log.warn(
+        { client: name, address, reason: 'CERT_REVOKED', fingerprint256: peerCert.fingerprint256 },
+        `dropping client '${name}': its certificate is revoked by the reloaded CRL (CERT_REVOKED)`,
+      );
+      if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason: 'CERT_REVOKED', address, name });
+      this.emit('refused', { address, reason: 'CERT_REVOKED', cn: name });
+      session.destroy('certificate refused: CERT_REVOKED (revoked by the server\'s reloaded CRL)', GoAwayCode.UNAUTHORIZED);
+    }
+    return dropped;
   }
 
   #idleTick(): void {
@@ -348,6 +420,35 @@ function describeClient(session: PipeSession): ConnectedClient {
     inFlight: { outbound: session.outboundInFlight, inbound: session.inboundInFlight },
     rttMs: session.rttMs,
   };
+}
+
+/**
+ * A TLS failure before any certificate was seen, in words an operator can act on. OpenSSL's own
+ * message is a multi-line dump of internal function names and source paths; the code and the
+ * short reason are what matter, and the common cases (plain HTTP or garbage on the pipe port, a
+ * stalled handshake, a client that refused our certificate) get their own sentence.
+ */
+function describeTlsClientError(err: Error, code: string, handshakeTimeoutMs: number): string {
+  switch (code) {
+    case 'ERR_SSL_HTTP_REQUEST':
+      return 'plain HTTP request on the pipe port (it speaks TLS only; HTTP goes to the REST gateway)';
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'not TLS (garbage or a plain-TCP client on the pipe port)';
+    case 'ERR_TLS_HANDSHAKE_TIMEOUT':
+      return `TLS handshake not finished within ${handshakeTimeoutMs / 1000} s (stalled or too slow client)`;
+    case 'ECONNRESET':
+      // A Node client that refuses our certificate (unknown CA, expired, wrong name) just closes.
+      return 'the client closed the connection during the TLS handshake (if it is ours, it probably refused our certificate: see its log)';
+  }
+  // "805C…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/…:350:\n"
+  const openssl = /:SSL routines:[^:]*:([^:]+):/.exec(err.message);
+  const short = openssl?.[1] ?? err.message.trim();
+  const alert = /ALERT_(.+)$/.exec(code);
+  if (alert !== undefined && alert !== null) {
+    const name = alert[1]!.toLowerCase().replace(/_/g, ' ');
+    return `${code}: the client sent the TLS alert '${name}'${/CERTIFICATE|UNKNOWN_CA|DECRYPT/.test(code) ? ' (it probably refused our certificate: see its log)' : ''}`;
+  }
+  return `${code}: ${short}`;
 }
 
 function destroySocket(socket: Socket): void {
