@@ -6,6 +6,7 @@ import {
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
   DEFAULT_GRACE_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_MAX_INFLIGHT,
@@ -84,7 +85,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', kind: 'level', roles: BOTH, env: ['RP_LOG_LEVEL'], default: 'info (debug if DEBUG=1)', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent' },
   { name: 'max-body', kind: 'bytes', roles: BOTH, env: ['RP_MAX_BODY'], default: '64MiB', arg: 'BYTES', description: 'largest event body, request or reply (suffixes K, M, G, KiB, MiB, GiB)' },
   { name: 'max-inflight', kind: 'count', roles: BOTH, env: ['RP_MAX_INFLIGHT'], default: String(DEFAULT_MAX_INFLIGHT), arg: 'N', description: 'events in flight per pipe and direction before 503' },
-  { name: 'crl', kind: 'path', roles: ['server'], env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded on change and on SIGHUP' },
+  { name: 'crl', kind: 'path', roles: ['server'], env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded when the file at that path changes and on SIGHUP; open pipes it revokes are closed' },
+  { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
   { name: 'statsd', kind: 'hostport', roles: BOTH, env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
   { name: 'grace', kind: 'seconds0', roles: BOTH, env: ['RP_GRACE'], default: String(DEFAULT_GRACE_S), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
 ];
@@ -128,6 +130,7 @@ export interface RunSettings {
   maxBody: number | undefined;
   maxInflight: number | undefined;
   crl: string | undefined;
+  handshakeTimeout: number | undefined;
   statsd: HostPort | undefined;
   grace: number;
 }
@@ -191,6 +194,7 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
     maxBody: values.get('max-body') as number | undefined,
     maxInflight: values.get('max-inflight') as number | undefined,
     crl: values.get('crl') as string | undefined,
+    handshakeTimeout: values.get('handshake-timeout') as number | undefined,
     statsd,
     grace: (values.get('grace') as number | undefined) ?? DEFAULT_GRACE_S,
   };

@@ -60,6 +60,7 @@ export function nodeOptions(
     maxBodyBytes: s.maxBody,
     maxInflight: s.maxInflight,
     crlPath: s.crl,
+    handshakeTimeoutMs: ms(s.handshakeTimeout),
     statsd: s.statsd,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
