@@ -90,6 +90,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #handshakeTimeoutMs: number;
   /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
   readonly #peerCerts = new WeakMap<PipeSession, { der: Buffer; fingerprint256: string }>();
+  /** One timer per pipe, at its client certificate's notAfter (see #armExpiry). */
+  readonly #expiryTimers = new Map<PipeSession, NodeJS.Timeout>();
   /**
    * Whether the current CRL revokes a certificate; undefined while (re)computing or without a
    * CRL. OpenSSL checks new handshakes itself; this catches live pipes and handshakes that
@@ -297,6 +299,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       onClose: (s, info) => this.#onSessionClosed(s, info.reason),
     });
     this.#peerCerts.set(session, { der, fingerprint256: judged.fingerprint256 });
+    if (session.state !== 'closed') this.#armExpiry(session, Date.parse(socket.getPeerCertificate().valid_to));
     this.#pending.add(session);
     session.handshake().then(
       () => {
@@ -328,6 +331,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   }
 
   #onSessionClosed(session: PipeSession, reason: string): void {
+    clearTimeout(this.#expiryTimers.get(session));
+    this.#expiryTimers.delete(session);
     this.#pending.delete(session);
     if (!this.#registry.removeIf(session)) return;
     const { name, address } = session.peer;
@@ -403,6 +408,39 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       session.destroy('certificate refused: CERT_REVOKED (revoked by the server\'s reloaded CRL)', GoAwayCode.UNAUTHORIZED);
     }
     return dropped;
+  }
+
+  /**
+   * A pipe outlives the handshake that checked its certificate's dates: without this, a client
+   * whose certificate expires keeps its pipe for as long as the pipe lasts. At notAfter (+1 s:
+   * OpenSSL counts the last second as valid) the pipe is closed with CERT_HAS_EXPIRED, and its
+   * reconnect is refused by the handshake.
+   */
+  #armExpiry(session: PipeSession, validToMs: number): void {
+    if (!Number.isFinite(validToMs)) return;
+    const delayMs = validToMs + 1_000 - Date.now();
+    // setTimeout holds at most ~24.8 days; a longer-lived certificate re-arms on the way.
+    const MAX_TIMER_MS = 2_147_483_647;
+    const timer =
+      delayMs > MAX_TIMER_MS
+        ? setTimeout(() => this.#armExpiry(session, validToMs), MAX_TIMER_MS)
+        : setTimeout(() => this.#dropExpired(session, validToMs), Math.max(0, delayMs));
+    timer.unref();
+    this.#expiryTimers.set(session, timer);
+  }
+
+  #dropExpired(session: PipeSession, validToMs: number): void {
+    this.#expiryTimers.delete(session);
+    if (session.state === 'closed') return;
+    const { name, address } = session.peer;
+    const validTo = new Date(validToMs).toISOString();
+    this.#log.warn(
+      { client: name, address, reason: 'CERT_HAS_EXPIRED', validTo, fingerprint256: this.#peerCerts.get(session)?.fingerprint256 },
+      `dropping client '${name}': its certificate expired at ${validTo} (CERT_HAS_EXPIRED)`,
+    );
+    if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason: 'CERT_HAS_EXPIRED', address, name });
+    this.emit('refused', { address, reason: 'CERT_HAS_EXPIRED', cn: name });
+    session.destroy(`certificate refused: CERT_HAS_EXPIRED (it expired at ${validTo}, while the pipe was open)`, GoAwayCode.UNAUTHORIZED);
   }
 
   #idleTick(): void {
