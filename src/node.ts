@@ -142,7 +142,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   const name = server?.name ?? client?.name ?? '';
   const reloadCrl = async (): Promise<void> => {
-    if (server === undefined || options.crlPath === undefined) return;
+    if (server === undefined) return;
+    if (options.crlPath === undefined) {
+      // Someone sent SIGHUP expecting a reload: say why nothing happened.
+      logger.info({}, 'no --crl configured: nothing to reload');
+      return;
+    }
     try {
       const crl = await loadCrl(options.crlPath, { caPem: identity.ca, logger });
       const dropping = server.updateTls({ crl: crl.pem });

@@ -57,7 +57,11 @@ export interface PipeServerEvents {
   connection_removed: [name: string, count: number];
   /** While no client is connected, once per idle interval. */
   idle: [waitingSince: Date, durationS: number];
-  /** A client was refused (bad certificate, TLS failure, protocol error before hello). */
+  /**
+   * A client was refused (bad certificate, TLS failure, protocol error before hello), or its open
+   * pipe was closed because its certificate became invalid (CERT_REVOKED by a reloaded CRL,
+   * CERT_HAS_EXPIRED).
+   */
   refused: [refusal: { address: string; reason: string; cn?: string }];
 }
 

@@ -85,3 +85,11 @@ test('300 plain HTTP requests and garbage connections: a few readable lines and 
   assert.equal(server.log.filter((l) => msg(l).startsWith("client 'client1' disconnected")).length, 0);
   console.log(`CLI: ${N} plain-HTTP/garbage attempts → ${lines.length} stderr lines:\n${lines.map((l) => `  ${msg(l)}`).join('\n')}`);
 });
+
+test('SIGHUP to a server without --crl: one line saying there is nothing to reload, and it keeps running', async () => {
+  const from = server.log.length;
+  server.signal('SIGHUP');
+  await server.waitForLog((l) => server.log.indexOf(l) >= from && msg(l) === 'no --crl configured: nothing to reload', 'the no-CRL line');
+  assert.equal(server.child.exitCode, null);
+  assert.equal(client.log.filter((l) => msg(l).startsWith('pipe open to server')).length, 1);
+});
