@@ -11,6 +11,7 @@ import type { EventSender } from './event-sender.js';
 import { INTERNAL_ERROR_CODE, errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
 import { HostPolicy, isLoopbackListenHost } from './host-check.js';
 import { lingerBeforeClose } from './linger.js';
+import { answerClientError } from './client-error.js';
 import { GatewayRouteError, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, removeStaleSocket } from './unix-socket.js';
 
@@ -267,6 +268,9 @@ class HttpGateway implements Gateway {
     // With a listener here Node no longer answers `100 Continue` by itself: the client is
     // invited to send its body only once the gateway wants it (right route, Host, size).
     this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, true));
+    // Node's own answers to unparsable or too slow requests carry no JSON error (client-error.ts).
+    const limits = { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, maxHeaderBytes: http.maxHeaderSize };
+    this.#server.on('clientError', (err: Error, socket: Socket) => answerClientError(err, socket, limits, LINGER_MS));
   }
 
   get address(): GatewayAddress {

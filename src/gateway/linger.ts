@@ -19,13 +19,24 @@ import type { Socket } from 'node:net';
 export function lingerBeforeClose(req: IncomingMessage, lingerMs: number): void {
   const socket = req.socket as Socket & { destroySoon(): void };
   socket.destroySoon = function lingeringDestroySoon(this: Socket): void {
-    if (this.writable) this.end();
-    const timer = setTimeout(() => this.destroy(), lingerMs);
-    timer.unref();
-    this.once('close', () => clearTimeout(timer));
-    this.once('end', () => this.destroy());
     // A body reader that stopped at the limit paused the request (and with it the socket).
     req.resume();
-    this.resume();
+    endAndLinger(this, lingerMs);
   };
+}
+
+/**
+ * Sends FIN after what is already written (plus `last`, if given), keeps reading, and
+ * destroys the socket when the peer closes its side or after `lingerMs`, whichever is first.
+ */
+export function endAndLinger(socket: Socket, lingerMs: number, last?: string): void {
+  if (socket.writable) {
+    if (last === undefined) socket.end();
+    else socket.end(last);
+  }
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+  socket.resume();
 }
