@@ -118,6 +118,18 @@ describe('prototype names', () => {
     });
   }
 
+  test('as header names and query keys: ignored, the request is served as usual', async () => {
+    for (const route of ROUTES) {
+      const r = await rawExchange(
+        route.port(),
+        rawGet(`${route.prefix}time?__proto__[polluted]=1&constructor=x&toString=y`, '__proto__: {"polluted":true}\r\nconstructor: x\r\nhasOwnProperty: y\r\ntoString: z\r\n'),
+        10_000,
+      );
+      assert.equal(r.status, 200, `${route.name}: ${r.text.slice(0, 300)}`);
+    }
+    await integrityUnchanged();
+  });
+
   test('as the NAME of /client/NAME/NOUN: no such client (503 no_connection) or 400, never a crash', async () => {
     for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype']) {
       const r = await rawExchange(server.gateway!.port, rawGet(`/client/${name}/time`), 10_000);

@@ -197,3 +197,96 @@ test(`${REQUESTS.toLocaleString('en')} requests in flight: the excess gets 503 n
     for (const s of sockets) s.destroy();
   }
 });
+
+/** Splits a stream of HTTP/1.1 responses (each with Content-Length) into status and body. */
+function splitResponses(text: string): Array<{ status: number; body: string; head: string }> {
+  const out: Array<{ status: number; body: string; head: string }> = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end === -1) break;
+    const head = text.slice(at, end);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? NaN);
+    if (!Number.isFinite(length) || end + 4 + length > text.length) break;
+    out.push({ status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1] ?? 0), body: text.slice(end + 4, end + 4 + length), head });
+    at = end + 4 + length;
+  }
+  return out;
+}
+
+const PIPELINED = 50_000;
+
+test(`${PIPELINED.toLocaleString('en')} requests pipelined on one connection that reads nothing until late: parsing stops, memory bounded, answered in order, once each`, { timeout: 60_000 }, async () => {
+  const port = client.gateway!.port;
+  const before = processMemory(client.proc.pid);
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.pause(); // the caller does not read: only the gateway's own backpressure can bound it
+  let written = 0;
+  const pump = (): void => {
+    while (written < PIPELINED && !socket.destroyed) {
+      if (!socket.write(`GET /server/hold//p${written++} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+  };
+  pump();
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const stalled = processMemory(client.proc.pid);
+  const status = await serverStatus();
+  const heldWhileStalled = status.get('client1')?.inbound ?? -1;
+  const gw = JSON.parse((await rawExchange(port, rawGet('/status'))).body) as { gateway: { requestsInFlight: number } };
+  // Requests parsed and waiting for their turn to answer (the held ones and the 503s behind them).
+  const parsedWhileStalled = gw.gateway.requestsInFlight;
+  // The gateway stopped parsing once answers queued up behind the first, held one: it has
+  // not turned all of the requests into events or buffered answers.
+  assert.ok(heldWhileStalled <= SERVER_LIMIT, `${heldWhileStalled} held`);
+  // Node stops reading a connection whose answers queue up unread (measured: some 2,000–6,000
+  // requests in), so what one caller can pile up is bounded however much it sends.
+  assert.ok(parsedWhileStalled < PIPELINED / 4, `${parsedWhileStalled} of ${PIPELINED} requests parsed while the caller read nothing`);
+
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => {});
+  socket.resume();
+  // Let the handler go, again and again: each release lets the gateway parse the next batch.
+  const deadline = performance.now() + 45_000;
+  let responses: ReturnType<typeof splitResponses> = [];
+  let releases = 0;
+  while (performance.now() < deadline) {
+    server.proc.signal('SIGUSR2');
+    releases++;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    responses = splitResponses(Buffer.concat(chunks).toString('latin1'));
+    if (responses.length >= PIPELINED) break;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  responses = splitResponses(Buffer.concat(chunks).toString('latin1'));
+  socket.destroy();
+  const after = processMemory(client.proc.pid);
+
+  assert.equal(responses.length, PIPELINED, `${responses.length} responses of ${PIPELINED}`);
+  let ok = 0;
+  let busy = 0;
+  responses.forEach((r, i) => {
+    if (r.status === 200) {
+      assert.equal((JSON.parse(r.body) as { tag: string }).tag, `p${i}`, `response ${i} answers request ${i}`);
+      ok++;
+    } else {
+      assert.equal(r.status, 503, r.head);
+      assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'too_many_in_flight');
+      busy++;
+    }
+  });
+  assert.ok(ok >= 1, 'the first one, at least, was admitted');
+  console.log(
+    `# ${PIPELINED} pipelined on one connection: ${parsedWhileStalled} parsed and ${heldWhileStalled} events held while the caller read nothing; ` +
+      `${ok} × 200, ${busy} × 503 in ${releases} releases; client node RSS ${mib(before, 'rssMiB')} → stalled ${mib(stalled, 'rssMiB')} → peak ${mib(after, 'peakMiB')} → ${mib(after, 'rssMiB')} MiB`,
+  );
+  if (before !== undefined && stalled !== undefined) {
+    assert.ok(stalled.rssMiB - before.rssMiB < 64, `the stalled connection cost ${(stalled.rssMiB - before.rssMiB).toFixed(1)} MiB`);
+  }
+  const settled = await serverStatus();
+  assert.deepEqual(settled.get('client1'), { outbound: 0, inbound: 0 });
+});
