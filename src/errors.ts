@@ -18,6 +18,10 @@ export const ErrorCode = {
   BODY_TOO_LARGE: 'body_too_large',
   /** Malformed path, percent-encoding, node name, JSON body or timeout. */
   BAD_REQUEST: 'bad_request',
+  /** The request line and headers exceed the HTTP parser's limit. */
+  HEADERS_TOO_LARGE: 'headers_too_large',
+  /** The request's headers, or the whole request, did not arrive within the gateway's timeouts. */
+  REQUEST_TIMEOUT: 'request_timeout',
   /** An HTTP method other than GET, POST, PUT, DELETE, PATCH. */
   METHOD_NOT_ALLOWED: 'method_not_allowed',
   /** The gateway route does not exist. */

@@ -107,12 +107,24 @@ export function parseNoun(noun: string): ParsedNoun {
   return { path, params };
 }
 
+// `%` not followed by two hex digits; the other way decodeURIComponent fails is bytes that
+// are not UTF-8 (`%c0%af`, `%ff`), and the caller deserves to know which of the two it was.
+const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+
 function decodeParam(raw: string): string {
+  let param: string;
   try {
-    return decodeURIComponent(raw);
+    param = decodeURIComponent(raw);
   } catch {
-    throw new RestpipeError(ErrorCode.BAD_REQUEST, `malformed percent-encoding in parameter ${JSON.stringify(truncate(raw))}`);
+    const what = BAD_ESCAPE.test(raw) ? 'malformed percent-encoding' : 'percent-encoded bytes that are not valid UTF-8';
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, `${what} in parameter ${JSON.stringify(truncate(raw))}`);
   }
+  // A NUL cuts C strings and file names short (`report%00.pdf`), and Node's fs throws on it
+  // anyway: refuse it here, with a message, rather than deep inside some handler.
+  if (param.includes('\0')) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, `parameter ${JSON.stringify(truncate(raw))} decodes to a NUL character (%00)`);
+  }
+  return param;
 }
 
 /** The handler method an event goes to: GET `time/utc` → `get_time_utc` (SPEC §5). */

@@ -10,6 +10,8 @@ import { contentLengthError, readBody, type BodySink } from './body.js';
 import type { EventSender } from './event-sender.js';
 import { INTERNAL_ERROR_CODE, errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
 import { HostPolicy, isLoopbackListenHost } from './host-check.js';
+import { lingerBeforeClose } from './linger.js';
+import { answerClientError } from './client-error.js';
 import { GatewayRouteError, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, removeStaleSocket } from './unix-socket.js';
 
@@ -113,6 +115,8 @@ const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // X-Event-Timeout: plain decimal seconds. `Number()` alone would take '0x10', '1e3', ' '.
 const TIMEOUT_SYNTAX = /^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// How long a connection whose body we refused is drained before it is closed anyway.
+const LINGER_MS = 2_000;
 const kCall = Symbol('restpipe.gatewayCall');
 const kCalls = Symbol('restpipe.gatewayCalls');
 
@@ -264,6 +268,9 @@ class HttpGateway implements Gateway {
     // With a listener here Node no longer answers `100 Continue` by itself: the client is
     // invited to send its body only once the gateway wants it (right route, Host, size).
     this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, true));
+    // Node's own answers to unparsable or too slow requests carry no JSON error (client-error.ts).
+    const limits = { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, maxHeaderBytes: http.maxHeaderSize };
+    this.#server.on('clientError', (err: Error, socket: Socket) => answerClientError(err, socket, limits, LINGER_MS));
   }
 
   get address(): GatewayAddress {
@@ -539,6 +546,9 @@ class HttpGateway implements Gateway {
     call.responded = true;
     // Node turns `Connection: close` into closing the socket once the response is out.
     if (call.closeConnection || this.#closing) headers.push('Connection', 'close');
+    // The caller may still be sending the body we refused: a plain close would reset the
+    // connection and could take this answer with it (see linger.ts).
+    if (call.closeConnection) lingerBeforeClose(call.req, LINGER_MS);
     try {
       call.res.writeHead(status, headers);
       call.res.end(body);

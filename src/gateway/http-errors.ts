@@ -14,6 +14,8 @@ export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = Ob
   [ErrorCode.TOO_MANY_IN_FLIGHT]: 503,
   [ErrorCode.BODY_TOO_LARGE]: 413,
   [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.HEADERS_TOO_LARGE]: 431,
+  [ErrorCode.REQUEST_TIMEOUT]: 408,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.FORBIDDEN]: 403,

@@ -23,6 +23,8 @@ test('the statuses SPEC §4 fixes', () => {
     too_many_in_flight: 503,
     body_too_large: 413,
     bad_request: 400,
+    headers_too_large: 431,
+    request_timeout: 408,
     method_not_allowed: 405,
     not_found: 404,
     forbidden: 403,

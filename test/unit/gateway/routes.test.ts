@@ -95,6 +95,17 @@ describe('client node routes', () => {
     refused('GET', '/server/cat//%FF', 'client', ErrorCode.BAD_REQUEST);
   });
 
+  test('parameters that decode to bytes that are not UTF-8, or to a NUL, are 400 naming which', () => {
+    for (const url of ['/server/cat//%c0%af', '/server/cat//%FF', '/server/cat//%ed%a0%80', '/server/cat//%f4%90%80%80']) {
+      assert.match(refused('GET', url, 'client', ErrorCode.BAD_REQUEST).message, /not valid UTF-8 in parameter/, url);
+    }
+    for (const url of ['/server/cat//%00', '/server/cat//report%00.pdf', '/client/c1/cat//a/%00']) {
+      assert.match(refused('GET', url, url.startsWith('/client') ? 'server' : 'client', ErrorCode.BAD_REQUEST).message, /NUL character \(%00\)/, url);
+    }
+    // Other escaped control characters are the handler's to judge.
+    assert.equal((ok('GET', '/server/cat//a%0d%0ab', 'client') as { noun: string }).noun, 'cat//a%0d%0ab');
+  });
+
   test('a bad percent escape in the query is not the path’s business', () => {
     assert.equal((ok('GET', '/server/time?x=%zz', 'client') as { query: string }).query, 'x=%zz');
   });

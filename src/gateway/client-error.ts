@@ -1,0 +1,66 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { ErrorCode } from '../errors.js';
+import { errorBody, httpStatusOf } from './http-errors.js';
+import { endAndLinger } from './linger.js';
+
+const kAnswered = Symbol('restpipe.clientErrorAnswered');
+
+type ClientSocket = Socket & { [kAnswered]?: true; _httpMessage?: { _headerSent?: boolean } | null };
+
+/**
+ * node:http's `clientError`: a request Node could not parse (headers over the size limit, bad
+ * framing) or that did not arrive within the headers/request timeout. Node's own answer is a
+ * bare status line with no body, after which it destroys the socket at once, so a caller
+ * that is still sending (a 100 KiB header) may get a reset instead of the answer. SPEC §8
+ * wants a specific JSON error for every bad input, so it is answered here like the gateway's
+ * other errors, and closed with the same lingering close as a refused body (linger.ts).
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Socket, limits: { headersTimeoutMs: number; requestTimeoutMs: number; maxHeaderBytes: number }, lingerMs: number): void {
+  const s = socket as ClientSocket;
+  // The parser stays broken, so every later chunk of the same connection comes back here.
+  if (s[kAnswered] === true) return;
+  s[kAnswered] = true;
+  // Nobody to answer, or a response is already on the wire: only closing is left.
+  if (err.code === 'ECONNRESET' || !socket.writable || s._httpMessage?._headerSent === true) {
+    socket.destroy();
+    return;
+  }
+  let code: ErrorCode;
+
+  let message: string;
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      code = ErrorCode.HEADERS_TOO_LARGE;
+      message = `the request line and headers exceed the limit of ${limits.maxHeaderBytes} bytes`;
+      break;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      code = ErrorCode.REQUEST_TIMEOUT;
+      message =
+        `the request did not arrive in time: headers are allowed ${limits.headersTimeoutMs / 1000} s ` +
+        `and the whole request ${limits.requestTimeoutMs / 1000} s`;
+      break;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      code = ErrorCode.BODY_TOO_LARGE;
+      message = 'the chunk extensions of the request body are too large';
+      break;
+    default:
+      code = ErrorCode.BAD_REQUEST;
+      message = `malformed HTTP request (${err.code ?? 'parse error'}: ${err.message})`;
+  }
+  const status = httpStatusOf(code);
+  const body = errorBody(code, message);
+  const answer =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  if (code === ErrorCode.REQUEST_TIMEOUT) {
+    // The parser still works after a timeout: reading on could complete the late request and
+    // send its event after we answered 408. Close at once, as Node does (a slow caller is
+    // not racing us with a flood of unread bytes).
+    socket.write(answer);
+    socket.destroy();
+    return;
+  }
+  // After a parse error the parser takes nothing more, so lingering cannot start a request.
+  endAndLinger(socket, lingerMs, answer);
+}
