@@ -49,6 +49,8 @@ export interface ConnectedClient {
   /** Events in flight to it and from it. */
   inFlight: { outbound: number; inbound: number };
   rttMs: number | undefined;
+  /** Bytes waiting to go out on its pipe: in the socket, and event frames queued behind it. */
+  queuedBytes: { socket: number; events: number };
 }
 
 /** Listener signatures of a server's events; the names are SPEC §5's hooks. */
@@ -379,6 +381,7 @@ function describeClient(session: PipeSession): ConnectedClient {
     connectedSince: session.openedAt,
     inFlight: { outbound: session.outboundInFlight, inbound: session.inboundInFlight },
     rttMs: session.rttMs,
+    queuedBytes: { socket: session.queuedBytes, events: session.queuedEventBytes },
   };
 }
 

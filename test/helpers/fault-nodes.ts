@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startNode, type HandlerContext, type PostData, type RunningNode } from 'restpipe';
+import { reply, startNode, type HandlerContext, type PostData, type RunningNode } from 'restpipe';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { makePki, type Pki } from './pki.js';
 import { onceEvent } from './wait.js';
@@ -15,7 +15,8 @@ export type ExecutionTally = Map<string, number>;
 
 /**
  * Handlers for both nodes: `get_work//ID/MS` counts one execution of ID, waits MS ms (or until
- * its event is cancelled) and answers `{id}`; `post_sink` takes a body and answers its size.
+ * its event is cancelled) and answers `{id}`; `get_blob//N` answers N bytes (executions counted as id 'blob'); `post_sink` takes a
+ * body and answers its size.
  */
 export function faultHandlers(tally: ExecutionTally): Record<string, unknown> {
   return {
@@ -24,6 +25,10 @@ export function faultHandlers(tally: ExecutionTally): Record<string, unknown> {
       const wait = Number(ms);
       if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal }).catch(() => {});
       return { id };
+    },
+    get_blob(_ctx: HandlerContext, _pd: PostData, n: string) {
+      tally.set('blob', (tally.get('blob') ?? 0) + 1);
+      return reply({ mimetype: 'application/octet-stream', data: Buffer.alloc(Number(n), 0x62) });
     },
     post_sink(_ctx: HandlerContext, postData: PostData) {
       const data = postData[1];
@@ -221,5 +226,107 @@ export function startLoad(
 export function countByStatus(outcomes: readonly Outcome[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const o of outcomes) counts[o.status] = (counts[o.status] ?? 0) + 1;
+  return counts;
+}
+
+/** A stream of requests of one kind: `workers` callers, each sending the next when one ends. */
+export interface Flow {
+  name: string;
+  port: number;
+  workers: number;
+  method: 'GET' | 'POST';
+  path: (id: string) => string;
+  body?: Buffer;
+}
+
+export interface FlowOutcome {
+  flow: string;
+  id: string;
+  /** HTTP status, or 0 when no response came (an error, or our bound: a hang). */
+  status: number;
+  /** `error.code` of a JSON error body. */
+  code?: string;
+  error?: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** Runs the flows until `stop()`; every request's single outcome is recorded. */
+export function startFlows(flows: readonly Flow[], hardLimitMs: number): { outcomes: FlowOutcome[]; stop(): Promise<void> } {
+  const outcomes: FlowOutcome[] = [];
+  let stopping = false;
+  let seq = 0;
+  const agents: http.Agent[] = [];
+  const one = (flow: Flow, agent: http.Agent): Promise<void> => {
+    const id = `${flow.name}-${++seq}`;
+    const startedAt = performance.now();
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (status: number, extra: { code?: string; error?: string } = {}): void => {
+        if (done) {
+          outcomes.push({ flow: flow.name, id, status: -1, error: `second outcome: ${status}`, startedAt, endedAt: performance.now() });
+          return;
+        }
+        done = true;
+        clearTimeout(timer);
+        outcomes.push({ flow: flow.name, id, status, startedAt, endedAt: performance.now(), ...extra });
+        resolve();
+      };
+      const headers: http.OutgoingHttpHeaders = flow.body === undefined ? {} : { 'content-type': 'application/octet-stream', 'content-length': flow.body.byteLength };
+      const req = http.request({ host: '127.0.0.1', port: flow.port, method: flow.method, path: flow.path(id), agent, headers });
+      const timer = setTimeout(() => {
+        req.destroy();
+        finish(0, { error: `no response within ${hardLimitMs} ms` });
+      }, hardLimitMs);
+      req.on('error', (err) => finish(0, { error: err.message }));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => finish(0, { error: err.message }));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          let code: string | undefined;
+          if (status !== 200) {
+            try {
+              code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code;
+            } catch {
+              code = undefined;
+            }
+          }
+          finish(status, code === undefined ? {} : { code });
+        });
+      });
+      req.end(flow.body);
+    });
+  };
+  const running: Promise<void>[] = [];
+  for (const flow of flows) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: flow.workers });
+    agents.push(agent);
+    for (let i = 0; i < flow.workers; i++) {
+      running.push(
+        (async () => {
+          while (!stopping) await one(flow, agent);
+        })(),
+      );
+    }
+  }
+  return {
+    outcomes,
+    async stop() {
+      stopping = true;
+      await Promise.all(running);
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+/** Counts outcomes as `status` or `status code`, e.g. `{"200": 80, "503 too_many_in_flight": 12}`. */
+export function countFlowOutcomes(outcomes: readonly FlowOutcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) {
+    const key = o.code === undefined ? String(o.status) : `${o.status} ${o.code}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
   return counts;
 }
