@@ -26,6 +26,8 @@ export interface FaultProxy {
   readonly accepted: number;
   /** Switches mode for existing and new connections. */
   setMode(mode: FaultMode, opts?: { delayMs?: number; bytesPerSecond?: number }): void;
+  /** Chunks held in the relay's delay/throttle queues, not yet forwarded. */
+  readonly backlog: number;
   /** Bytes forwarded so far, client → server and server → client. */
   readonly forwarded: { up: number; down: number };
   /** Closes every relayed connection (both sides) now. */
@@ -49,6 +51,7 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
   let bytesPerSecond = 0;
   let accepted = 0;
   const forwarded = { up: 0, down: 0 };
+  let backlog = 0;
   const pairs = new Set<Pair>();
 
   const destroyPair = (p: Pair): void => {
@@ -63,8 +66,10 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     let linkFreeAt = 0; // throttle: when the simulated link has sent everything so far
     const enqueue = (step: () => Promise<void>): void => {
       queued++;
+      backlog++;
       chain = chain.then(step).then(() => {
         queued--;
+        backlog--;
       });
     };
     from.on('data', (buf: Buffer) => {
@@ -161,6 +166,9 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
       return accepted;
     },
     forwarded,
+    get backlog() {
+      return backlog;
+    },
     setMode(next, opts = {}) {
       if (next === 'throttle' && !((opts.bytesPerSecond ?? 0) > 0)) throw new RangeError('throttle needs bytesPerSecond > 0');
       const leavingBlackhole = mode === 'blackhole' && next !== 'blackhole';
