@@ -75,8 +75,11 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     from.on('data', (buf: Buffer) => {
       if (mode === 'blackhole') return; // read and discard: both sockets stay open
       if (mode === 'delay') {
+        // A latency, not a pacing: each chunk is due `delayMs` after it arrived, whatever
+        // waits before it (sleeping delayMs per chunk in turn would make a queue that grows).
+        const due = performance.now() + delayMs;
         enqueue(async () => {
-          await sleep(delayMs);
+          await sleep(due - performance.now());
           if (!to.destroyed) {
             forwarded[direction] += buf.byteLength;
             to.write(buf);
