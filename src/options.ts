@@ -41,7 +41,11 @@ export interface PipeTimingOptions {
   helloTimeoutMs?: number;
   /** Events in flight per pipe (each direction counted separately). @default 4096 */
   maxInflight?: number;
-  /** Outbound bytes a pipe queues before senders wait. @default 8 MiB */
+  /**
+   * Outbound bytes a pipe holds in its socket before events wait in its queue, and again the
+   * most that queue holds before new events are refused (too_many_in_flight, HTTP 503).
+   * @default 8 MiB
+   */
   maxQueuedBytes?: number;
 }
 

@@ -26,6 +26,8 @@ export class FrameWriter {
   readonly #maxQueuedBytes: number;
   readonly #waiting: QueuedFrame[] = [];
   #waitingHead = 0;
+  /** Bytes of the frames in #waiting (settled ones included until they are pruned or skipped). */
+  #waitingBytes = 0;
   #batchBytes = 0;
   #corked = false;
   #closed = false;
@@ -49,6 +51,24 @@ export class FrameWriter {
     return this.#waiting.length - this.#waitingHead;
   }
 
+  /** Bytes of the event frames waiting for room. */
+  get waitingBytes(): number {
+    return this.#waitingBytes;
+  }
+
+  /**
+   * Whether an event of about `bytes` may join the queue. The queue is bounded like the socket
+   * (at most `maxQueuedBytes`, or one frame of any size when empty): a peer or link slower than
+   * the senders must turn into refusals the callers see, not into memory. Before refusing, frames
+   * whose events already settled (timed out, cancelled) are dropped: they would never be
+   * written, but until the socket drains they would pin their bodies and the budget.
+   */
+  hasRoomFor(bytes: number): boolean {
+    if (this.waitingFrames === 0 || this.#waitingBytes + bytes <= this.#maxQueuedBytes) return true;
+    this.#pruneSettled();
+    return this.waitingFrames === 0 || this.#waitingBytes + bytes <= this.#maxQueuedBytes;
+  }
+
   /** Writes a reply or control frame now (within this tick's batch). */
   writeControl(parts: readonly Uint8Array[]): void {
     if (this.#closed) return;
@@ -69,6 +89,7 @@ export class FrameWriter {
     let bytes = 0;
     for (const p of parts) bytes += p.byteLength;
     this.#waiting.push({ parts, bytes, owner });
+    this.#waitingBytes += bytes;
   }
 
   /** Stops writing and drops queued frames (the pipe is going away). */
@@ -76,6 +97,7 @@ export class FrameWriter {
     this.#closed = true;
     this.#waiting.length = 0;
     this.#waitingHead = 0;
+    this.#waitingBytes = 0;
     if (this.#corked) this.#uncork();
   }
 
@@ -110,6 +132,7 @@ export class FrameWriter {
     while (this.waitingFrames > 0 && !this.#closed && this.#socket.writableLength < this.#maxQueuedBytes) {
       const frame = this.#waiting[this.#waitingHead]!;
       this.#waiting[this.#waitingHead++] = undefined as unknown as QueuedFrame;
+      this.#waitingBytes -= frame.bytes;
       if (frame.owner.settled) continue;
       frame.owner.sent = true;
       this.#write(frame.parts);
@@ -121,7 +144,23 @@ export class FrameWriter {
     if (this.waitingFrames === 0) {
       this.#waiting.length = 0;
       this.#waitingHead = 0;
+      this.#waitingBytes = 0;
     }
+  }
+
+  /** Compacts the queue in place, keeping the order of the frames still wanted. */
+  #pruneSettled(): void {
+    let kept = 0;
+    let bytes = 0;
+    for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
+      const frame = this.#waiting[i]!;
+      if (frame.owner.settled) continue;
+      this.#waiting[kept++] = frame;
+      bytes += frame.bytes;
+    }
+    this.#waiting.length = kept;
+    this.#waitingHead = 0;
+    this.#waitingBytes = bytes;
   }
 }
 

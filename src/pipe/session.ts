@@ -215,6 +215,11 @@ export class PipeSession {
     return this.#writer.socketQueuedBytes;
   }
 
+  /** Bytes of event frames waiting in the writer's queue for room on the socket. */
+  get queuedEventBytes(): number {
+    return this.#writer.waitingBytes;
+  }
+
   /** Resolves when the session has closed, with the reason; never rejects. */
   closed(): Promise<CloseInfo> {
     return this.#closed;
@@ -278,6 +283,17 @@ export class PipeSession {
     if (data.byteLength > this.#sendBodyLimit) {
       return Promise.reject(
         new RestpipeError(ErrorCode.BODY_TOO_LARGE, `event body of ${data.byteLength} bytes exceeds the limit of ${this.#sendBodyLimit}`),
+      );
+    }
+    // Backpressure: when the socket and the queue behind it are full (a slow link or a peer
+    // that reads slowly), refuse at once (the gateway answers 503) instead of holding more
+    // bodies in memory; the metadata is small next to the body, so the body is the measure.
+    if (!this.#writer.hasRoomFor(data.byteLength)) {
+      return Promise.reject(
+        new RestpipeError(
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          `the pipe to '${this.peer.name}' is backed up: ${this.#writer.socketQueuedBytes + this.#writer.waitingBytes} bytes waiting to be sent (limit ${this.#timing.maxQueuedBytes} queued); the peer or the link is slower than the events`,
+        ),
       );
     }
     const timeoutMs = Math.min(Math.max(1, Math.ceil(options.timeoutMs ?? this.#timing.eventTimeoutMs)), MAX_TIMER_MS);
@@ -413,6 +429,14 @@ export class PipeSession {
     this.eventsReceived++;
     if (this.#inbound.size >= this.#timing.maxInflight) {
       this.#writeReply(id, busyReply(this.#timing.maxInflight));
+      return;
+    }
+    // Replies skip the writer's queue, so a peer that reads slower than it asks (a slow link,
+    // callers that time out and retry) would grow our socket buffer without bound. Past twice
+    // the queue budget, new events are answered "busy" (503 at the caller) unhandled: the
+    // backpressure reaches the peer's callers instead of our memory.
+    if (this.#writer.socketQueuedBytes > 2 * this.#timing.maxQueuedBytes) {
+      this.#writeReply(id, backedUpReply(this.#writer.socketQueuedBytes));
       return;
     }
     // Bodies arrive as views into the network chunk; a handler that keeps one would pin
@@ -640,6 +664,13 @@ function jsonReply(code: number, status: number, body: unknown): Reply {
 function busyReply(limit: number): Reply {
   return jsonReply(ReturnCode.BUSY, 503, {
     error: { code: ErrorCode.TOO_MANY_IN_FLIGHT, message: `the receiving node already handles ${limit} events from this pipe` },
+  });
+}
+
+/** The reply for an event that arrived while the replies to earlier ones could not leave. */
+function backedUpReply(queued: number): Reply {
+  return jsonReply(ReturnCode.BUSY, 503, {
+    error: { code: ErrorCode.TOO_MANY_IN_FLIGHT, message: `the receiving node has ${queued} bytes of replies waiting for this pipe; the link or the caller's node reads too slowly` },
   });
 }
 

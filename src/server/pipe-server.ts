@@ -49,6 +49,8 @@ export interface ConnectedClient {
   /** Events in flight to it and from it. */
   inFlight: { outbound: number; inbound: number };
   rttMs: number | undefined;
+  /** Bytes waiting to go out on its pipe: in the socket, and event frames queued behind it. */
+  queuedBytes: { socket: number; events: number };
 }
 
 /** Listener signatures of a server's events; the names are SPEC §5's hooks. */
@@ -89,6 +91,13 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #pending = new Set<PipeSession>();
   /** Every TCP connection, so close() can end those still in their TLS handshake. */
   readonly #connections = new Set<Socket>();
+  /**
+   * The TCP connections that completed TLS and belong to a session. close() must not destroy
+   * these right away: their sessions have ended them gracefully, but the last replies and the
+   * goaway may still sit in the socket's buffers (destroying them turned drained replies into
+   * 502s, about 1 run in 12 of test/e2e/sigterm-drains).
+   */
+  readonly #secured = new WeakSet<Socket>();
   readonly #tlsServer: tls.Server;
   readonly #idleHookIntervalMs: number;
   readonly #handshakeTimeoutMs: number;
@@ -254,6 +263,17 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     for (const session of this.#pending) session.destroy('server shutting down', GoAwayCode.SHUTDOWN);
     await Promise.all(this.#registry.pipes().map((s) => s.close(graceMs, 'server shutting down')));
     // Sockets still in their TLS handshake are not sessions yet; end them so close() returns.
+    for (const socket of this.#connections) if (!this.#secured.has(socket)) socket.destroy();
+    // The sessions' sockets were ended (not destroyed) so their final frames reach the peer;
+    // give them a short bound to flush and close, then destroy whatever a dead or stalled
+    // peer still holds open.
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flushed = new Promise<void>((resolve) => {
+      flushTimer = setTimeout(resolve, CLOSE_FLUSH_MS);
+      flushTimer.unref();
+    });
+    await Promise.race([stopped, flushed]);
+    clearTimeout(flushTimer);
     for (const socket of this.#connections) socket.destroy();
     await stopped;
     this.#refusalLog.close(); // reports what it suppressed, leaves no timer
@@ -275,6 +295,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
 
   #onSecureConnection(socket: tls.TLSSocket): void {
     const address = normalizeAddress(socket.remoteAddress);
+    this.#markSecured(socket);
     if (this.#closing) {
       socket.destroy();
       return;
@@ -317,6 +338,19 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
         );
       },
     );
+  }
+
+  /**
+   * Finds the raw TCP connection under a TLS socket by its peer address and port (Node gives no
+   * public link between them); a linear scan, once per accepted pipe.
+   */
+  #markSecured(socket: tls.TLSSocket): void {
+    for (const raw of this.#connections) {
+      if (raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress) {
+        this.#secured.add(raw);
+        return;
+      }
+    }
   }
 
   #register(session: PipeSession, fingerprint256: string): void {
@@ -461,6 +495,7 @@ function describeClient(session: PipeSession): ConnectedClient {
     connectedSince: session.openedAt,
     inFlight: { outbound: session.outboundInFlight, inbound: session.inboundInFlight },
     rttMs: session.rttMs,
+    queuedBytes: { socket: session.queuedBytes, events: session.queuedEventBytes },
   };
 }
 
@@ -492,6 +527,9 @@ function describeTlsClientError(err: Error, code: string, handshakeTimeoutMs: nu
   }
   return `${code}: ${short}`;
 }
+
+/** How long close() lets ended pipe sockets flush their last frames before destroying them. */
+const CLOSE_FLUSH_MS = 1_000;
 
 function destroySocket(socket: Socket): void {
   socket.destroy();

@@ -1,0 +1,212 @@
+// Issue 5 item 4 (RELIABILITY F11, F12): a slow link, then a peer that stops reading, between a
+// client node and the server node, under a load of large bodies both ways through the gateways.
+//
+// (a) Slow link: the fault proxy throttles both directions to 256 KiB/s while callers post 64 KiB
+//     bodies to the server (the client node's event queue fills) and fetch 64 KiB replies from it
+//     (the server node's reply buffer fills), and the server's callers send small events to the
+//     client. Proves: the bytes each node holds for the pipe stay under a fixed bound (socket +
+//     queue ≤ 2 × max-queued + a frame or two, replies ≤ 2 × max-queued + the replies in progress);
+//     the excess reaches the callers as 503 too_many_in_flight at once, not as memory; the pipe is
+//     never declared dead (heartbeats on a busy pipe are not taken for silence: no reconnect, no
+//     502); and once the link is fast again everything drains and serves 200.
+// (b) A peer that stops reading (the proxy stops reading both ways): the sender's bytes stay
+//     under the same bound while its callers keep posting, then the heartbeat declares the pipe
+//     dead within its timeout and the client reconnects when the peer reads again.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { countFlowOutcomes, startFaultPair, startFlows, type FaultPair, type Flow } from '../helpers/fault-nodes.js';
+import { httpRequest } from '../helpers/gateway-http.js';
+import { onceEvent, record } from '../helpers/wait.js';
+
+const TIMING = {
+  heartbeatIntervalMs: 250,
+  heartbeatTimeoutMs: 1_000,
+  connectWaitMs: 1_000,
+  eventTimeoutMs: 2_000,
+  reconnectMinMs: 50,
+  reconnectMaxMs: 400,
+};
+const KIB = 1024;
+const MAX_QUEUED = 256 * KIB;
+const BODY = 512 * KIB;
+/** An event or reply frame of a BODY: the body plus headers and metadata. */
+const FRAME = BODY + 1 * KIB;
+const RATE = 512 * KIB;
+/**
+ * Enough callers that what they have outstanding (24 × 512 KiB) exceeds what the kernel's socket
+ * buffers on the way absorb (a few MiB on loopback), so the nodes' own buffers are reached.
+ */
+const WORKERS = 24;
+/** Sender side: the socket takes events below MAX_QUEUED (+ one frame), the queue holds ≤ MAX_QUEUED (+ one frame); small replies ride along. */
+const SENDER_BOUND = 2 * MAX_QUEUED + 2 * FRAME + 64 * KIB;
+/**
+ * Replier side: new events are answered busy past 2 × MAX_QUEUED; the replies of events let in
+ * before the buffer filled (at most one per caller: the first burst) may still land on top.
+ * Without the busy answer, every retry of every caller adds a reply: ~70 × 512 KiB here.
+ */
+const REPLIER_BOUND = 2 * MAX_QUEUED + WORKERS * FRAME + 64 * KIB;
+const SLOW_MS = 5_000;
+
+let pair: FaultPair | undefined;
+before(async () => {
+  pair = await startFaultPair(TIMING, { maxQueuedBytes: MAX_QUEUED, maxBodyBytes: 1024 * KIB });
+});
+after(async () => {
+  await pair?.close();
+});
+
+/** Samples the bytes each node holds for the pipe every 20 ms until stopped; returns the peaks. */
+function sampleQueues(p: FaultPair): { stop(): { client: number; server: number; clientRttMaxMs: number } } {
+  let client = 0;
+  let server = 0;
+  let rtt = 0;
+  const timer = setInterval(() => {
+    const s = p.client.client!.session;
+    if (s !== undefined) {
+      client = Math.max(client, s.queuedBytes + s.queuedEventBytes);
+      rtt = Math.max(rtt, s.rttMs ?? 0);
+    }
+    const c = p.server.server!.client('client1');
+    if (c !== undefined) server = Math.max(server, c.queuedBytes.socket + c.queuedBytes.events);
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { client, server, clientRttMaxMs: Math.round(rtt) };
+    },
+  };
+}
+
+const body = Buffer.alloc(BODY, 0x61);
+
+/**
+ * Runs `flow` for SLOW_MS over a link throttled to RATE; returns what it measured. The link is
+ * fast again when it returns, and the pipe has drained.
+ */
+async function overSlowLink(p: FaultPair, flow: Flow) {
+  const server = p.server.server!;
+  const removed = record(server, 'connection_removed');
+  const connectsBefore = p.client.client!.connects;
+  p.proxy.setMode('throttle', { bytesPerSecond: RATE });
+  const forwardedBefore = { ...p.proxy.forwarded };
+  const samples = sampleQueues(p);
+  const heapBefore = process.memoryUsage().heapUsed;
+  let heapPeak = heapBefore;
+  const heapTimer = setInterval(() => (heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed)), 50);
+  const load = startFlows([flow], TIMING.connectWaitMs + TIMING.eventTimeoutMs + 5_000);
+  await sleep(SLOW_MS);
+  const forwarded = { up: p.proxy.forwarded.up - forwardedBefore.up, down: p.proxy.forwarded.down - forwardedBefore.down };
+  await load.stop();
+  clearInterval(heapTimer);
+  const peaks = samples.stop();
+  p.proxy.setMode('pass');
+  const reconnects = p.client.client!.connects - connectsBefore;
+  const dropped = removed.items.length;
+  removed.stop();
+
+  // Fast again: the queues drain (the nodes' and the relay's, so the next test starts clean).
+  const drainDeadline = performance.now() + 5_000;
+  for (;;) {
+    const s = p.client.client!.session!;
+    const c = server.client('client1')!;
+    const held = s.queuedBytes + s.queuedEventBytes + c.queuedBytes.socket + c.queuedBytes.events;
+    if (held === 0 && s.outboundInFlight === 0 && c.inFlight.inbound === 0 && p.proxy.backlog === 0) break;
+    assert.ok(performance.now() < drainDeadline, 'the queues drain once the link is fast');
+    await sleep(10);
+  }
+  return {
+    figures: {
+      flow: flow.name,
+      rateKiBps: RATE / KIB,
+      maxQueuedKiB: MAX_QUEUED / KIB,
+      peakHeldKiB: { clientNode: Math.round(peaks.client / KIB), serverNode: Math.round(peaks.server / KIB) },
+      linkKiBps: { up: Math.round(forwarded.up / KIB / (SLOW_MS / 1000)), down: Math.round(forwarded.down / KIB / (SLOW_MS / 1000)) },
+      heapMiB: { before: Math.round(heapBefore / 2 ** 20), peak: Math.round(heapPeak / 2 ** 20) },
+      heartbeatRttMaxMs: peaks.clientRttMaxMs,
+      outcomes: countFlowOutcomes(load.outcomes),
+    },
+    peaks,
+    forwarded,
+    reconnects,
+    dropped,
+    outcomes: load.outcomes,
+  };
+}
+
+function assertBusyButAlive(r: Awaited<ReturnType<typeof overSlowLink>>): void {
+  // One allowed response each; the pipe never broke, so no 502 and no reconnect.
+  const bad = r.outcomes.filter((o) => ![200, 503, 504].includes(o.status));
+  assert.deepEqual(bad.slice(0, 5), [], `${bad.length} requests ended otherwise than 200/503/504`);
+  assert.equal(r.dropped, 0, 'the server never dropped the busy pipe');
+  assert.equal(r.reconnects, 0, 'the client never reconnected: heartbeats on the busy pipe were not taken for silence');
+  // The link was the bottleneck: nothing passed faster than its rate (a loaded machine may move
+  // less; the relay is a process like the others).
+  const moved = Math.max(r.forwarded.up, r.forwarded.down) / (SLOW_MS / 1000);
+  assert.ok(moved > 0 && moved <= RATE * 1.15, `link moved ${Math.round(moved / KIB)} KiB/s at ${RATE / KIB} KiB/s`);
+}
+
+test('(a1) posting large bodies over a slow link: the client node holds a bounded number of bytes, refuses the rest with 503, the pipe stays up', { timeout: 40_000 }, async (t) => {
+  const p = pair!;
+  const r = await overSlowLink(p, { name: 'post512k', port: p.clientHttp, workers: WORKERS, method: 'POST', path: () => '/server/sink', body });
+  t.diagnostic(`slow link, posts: ${JSON.stringify({ ...r.figures, boundKiB: Math.round(SENDER_BOUND / KIB) })}`);
+  assertBusyButAlive(r);
+  assert.ok(r.peaks.client <= SENDER_BOUND, `client node held ${r.peaks.client} bytes for the pipe (bound ${SENDER_BOUND})`);
+  assert.ok(r.outcomes.some((o) => o.status === 503 && o.code === 'too_many_in_flight'), 'the client node refused posts it had no room for (503)');
+  const up = await httpRequest({ port: p.clientHttp }, { method: 'POST', path: '/server/sink', body, headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(up.status, 200, up.body.toString());
+});
+
+test('(a2) fetching large replies over a slow link: the server node holds a bounded number of bytes, answers the rest busy (503), the pipe stays up', { timeout: 40_000 }, async (t) => {
+  const p = pair!;
+  const executedBefore = p.serverTally.get('blob') ?? 0;
+  const r = await overSlowLink(p, { name: 'get512k', port: p.clientHttp, workers: WORKERS, method: 'GET', path: () => `/server/blob//${BODY}` });
+  const executed = (p.serverTally.get('blob') ?? 0) - executedBefore;
+  t.diagnostic(`slow link, replies: ${JSON.stringify({ ...r.figures, handlerRuns: executed, boundKiB: Math.round(REPLIER_BOUND / KIB) })}`);
+  assertBusyButAlive(r);
+  assert.ok(r.peaks.server <= REPLIER_BOUND, `server node held ${r.peaks.server} bytes for the pipe (bound ${REPLIER_BOUND})`);
+  // The events that found the reply buffer full were answered busy without running the handler.
+  // Those answers wait behind the backlog on the slow link like everything else, so most
+  // callers see their own deadline first (504) rather than the 503.
+  assert.ok(executed < r.outcomes.length * 0.75, `the handler ran for ${executed} of ${r.outcomes.length} requests`);
+  const down = await httpRequest({ port: p.clientHttp }, { path: `/server/blob//${BODY}` });
+  assert.equal(down.status, 200);
+  assert.equal(down.body.byteLength, BODY);
+});
+
+test('(b) a peer that stops reading: the sender stays bounded, the heartbeat ends the pipe within its timeout, it comes back', { timeout: 40_000 }, async (t) => {
+  const p = pair!;
+  await p.connected();
+  const client = p.client.client!;
+  const down = onceEvent(client, 'status', { filter: (s: { state: string }) => s.state === 'backoff', timeoutMs: 5_000 }).then(() => performance.now());
+  const samples = sampleQueues(p);
+  const t0 = performance.now();
+  p.proxy.setMode('pause');
+  const load = startFlows([{ name: 'post512k', port: p.clientHttp, workers: WORKERS, method: 'POST', path: () => '/server/sink', body }], TIMING.connectWaitMs + TIMING.eventTimeoutMs + 5_000);
+  const downAt = await down;
+  const detectMs = downAt - t0;
+  const peaks = samples.stop();
+  // Keep posting while the path is still stopped: refused at once (no pipe within connect-wait).
+  await sleep(500);
+  const back = onceEvent(client, 'connect_success', { timeoutMs: 5_000 });
+  const tResume = performance.now();
+  p.proxy.setMode('pass');
+  await back;
+  const backMs = performance.now() - tResume;
+  await sleep(300);
+  await load.stop();
+  const outcomes = countFlowOutcomes(load.outcomes);
+  t.diagnostic(
+    `non-reading peer figures: ${JSON.stringify({ detectMs: Math.round(detectMs), reconnectAfterResumeMs: Math.round(backMs), peakHeldKiB: Math.round(peaks.client / KIB), boundKiB: Math.round(SENDER_BOUND / KIB), outcomes })}`,
+  );
+
+  const tick = Math.min(TIMING.heartbeatIntervalMs, TIMING.heartbeatTimeoutMs / 4);
+  assert.ok(detectMs <= TIMING.heartbeatTimeoutMs + tick + 300, `detected after ${detectMs.toFixed(0)} ms`);
+  assert.ok(peaks.client <= SENDER_BOUND, `client node held ${peaks.client} bytes for the stalled pipe (bound ${SENDER_BOUND})`);
+  assert.ok((outcomes['503 too_many_in_flight'] ?? 0) > 0, 'posts past the budget were refused at once');
+  const bad = load.outcomes.filter((o) => ![200, 502, 503, 504].includes(o.status));
+  assert.deepEqual(bad.slice(0, 5), [], `${bad.length} requests ended otherwise than 200/502/503/504`);
+  assert.ok(backMs <= TIMING.reconnectMaxMs + 1_000 + 300, `reconnected ${backMs.toFixed(0)} ms after the peer read again`);
+  assert.ok(load.outcomes.some((o) => o.status === 200 && o.startedAt > tResume), 'served again after the resume');
+});

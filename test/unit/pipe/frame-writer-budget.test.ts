@@ -1,0 +1,75 @@
+// FrameWriter's queue budget (issue 5 item 4): events wait in the queue only while the socket is
+// full, the queue takes at most maxQueuedBytes (or one frame of any size when empty), frames of
+// events that settled while waiting are pruned before a refusal and never written, and draining
+// writes the rest in order.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+
+import { FrameWriter } from '../../../src/pipe/frame-writer.js';
+
+/** A socket stand-in that holds everything written until `release()`. */
+function heldSocket(): { socket: Writable; written: Buffer[]; release(): void } {
+  const written: Buffer[] = [];
+  let pending: (() => void)[] = [];
+  const socket = new Writable({
+    highWaterMark: 1,
+    write(chunk: Buffer, _enc, cb) {
+      written.push(chunk);
+      pending.push(cb);
+    },
+  });
+  return {
+    socket,
+    written,
+    release() {
+      const cbs = pending;
+      pending = [];
+      for (const cb of cbs) cb();
+    },
+  };
+}
+
+const owner = () => ({ sent: false, settled: false });
+const frame = (byte: number, size: number) => [Buffer.alloc(size, byte)];
+
+test('the queue is bounded by maxQueuedBytes, prunes settled frames before refusing, and drains in order', async () => {
+  const { socket, written, release } = heldSocket();
+  const writer = new FrameWriter(socket as never, 100);
+  writer.uncorkIfCorked();
+
+  const first = owner();
+  writer.writeEvent(frame(1, 150), first); // socket empty: goes straight to it
+  assert.equal(first.sent, true);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(writer.socketQueuedBytes >= 100, 'the socket is now over budget');
+
+  assert.equal(writer.hasRoomFor(500), true, 'an empty queue takes one frame of any size');
+  const a = owner();
+  writer.writeEvent(frame(2, 60), a);
+  assert.equal(a.sent, false, 'queued behind the full socket');
+  assert.equal(writer.waitingBytes, 60);
+  assert.equal(writer.hasRoomFor(40), true, '60 + 40 ≤ 100');
+  const b = owner();
+  writer.writeEvent(frame(3, 40), b);
+  assert.equal(writer.hasRoomFor(1), false, 'full: refused');
+
+  a.settled = true; // a timed out while waiting
+  assert.equal(writer.hasRoomFor(50), true, 'the settled frame is pruned to make room');
+  assert.equal(writer.waitingBytes, 40);
+  assert.equal(writer.waitingFrames, 1);
+  const c = owner();
+  writer.writeEvent(frame(4, 50), c);
+
+  // The socket drains: b then c are written, a never.
+  release();
+  await new Promise((r) => setImmediate(r));
+  release();
+  await new Promise((r) => setImmediate(r));
+  release();
+  assert.equal(b.sent && c.sent, true);
+  assert.equal(a.sent, false);
+  assert.equal(writer.waitingBytes, 0);
+  const firstBytes = written.map((w) => w[0]);
+  assert.deepEqual([...new Set(firstBytes)], [1, 3, 4], 'written in order, the settled frame skipped');
+});
