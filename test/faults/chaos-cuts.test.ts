@@ -11,6 +11,7 @@
 //   ends 200.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { countByStatus, startFaultPair, startLoad, type FaultPair, type Outcome } from '../helpers/fault-nodes.js';
@@ -56,7 +57,14 @@ test('repeated cuts for 20 s under load both ways: one response each, allowed st
     cutTimes.push(performance.now());
   }
   const faultsStopped = performance.now();
+  // Both nodes, the proxy and the callers share this one process: when the machine is busy the
+  // process itself may not run for a while. That stall is measured and reported, and only it is
+  // added to the recovery bar; a library that waits on a timer or a backoff still fails.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   await sleep(AFTER_MS);
+  loopDelay.disable();
+  const stallMs = Math.max(0, loopDelay.max / 1e6 - 10);
   await load.stop();
   const outcomes = load.outcomes;
 
@@ -81,6 +89,7 @@ test('repeated cuts for 20 s under load both ways: one response each, allowed st
     afterFaultsPlus1s: countByStatus(afterFaults),
     latencyMs: { p50: Math.round(latencies[Math.floor(latencies.length / 2)]!), p99: Math.round(latencies[Math.floor(latencies.length * 0.99)]!), max: Math.round(latencies.at(-1)!) },
     firstOkAfterFaultsStoppedMs: { 'to-server': Math.round(recovery['to-server']), 'to-client': Math.round(recovery['to-client']) },
+    eventLoopStallAfterFaultsMs: Math.round(stallMs),
     executions: { onServer: p.serverTally.size, onClient: p.clientTally.size },
   };
   t.diagnostic(`chaos figures: ${JSON.stringify(figures)}`);
@@ -117,7 +126,9 @@ test('repeated cuts for 20 s under load both ways: one response each, allowed st
   assert.ok(afterFaults.length >= 20, `${afterFaults.length} requests after the recovery second`);
   const notOk = afterFaults.filter((o) => o.status !== 200);
   assert.deepEqual(notOk.slice(0, 5), [], `${notOk.length} requests after the recovery second were not 200`);
-  for (const [dir, ms] of Object.entries(recovery)) assert.ok(ms <= RECOVERY_MS, `${dir}: first 200 ${ms.toFixed(0)} ms after the faults stopped`);
+  for (const [dir, ms] of Object.entries(recovery)) {
+    assert.ok(ms <= RECOVERY_MS + stallMs, `${dir}: first 200 ${ms.toFixed(0)} ms after the faults stopped (this process stalled up to ${stallMs.toFixed(0)} ms)`);
+  }
 
   // Nothing left behind: no event in flight, nobody waiting for a pipe.
   await p.connected();
