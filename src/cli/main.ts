@@ -27,7 +27,10 @@ function describe(err: unknown): string {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-      return `cannot listen on ${e.address ?? ''}${e.port === undefined ? '' : `:${e.port}`}: ${code} (${e.message})`;
+      // A unix socket path comes with port -1; Node reports a missing directory as EACCES.
+      const unixSocket = e.port !== undefined && e.port < 0;
+      const hint = unixSocket && code === 'EACCES' ? '; the directory must exist and be writable by this user' : '';
+      return `cannot listen on ${e.address ?? ''}${e.port === undefined || unixSocket ? '' : `:${e.port}`}: ${code} (${e.message})${hint}`;
     }
     return err.message;
   }
