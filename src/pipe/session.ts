@@ -8,6 +8,7 @@ import {
   type InboundEvent,
   type PeerInfo,
   type Reply,
+  type SignalSource,
 } from '../event.js';
 import type { Logger } from '../log.js';
 import type { ResolvedPipeTiming } from '../options.js';
@@ -70,9 +71,15 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** What an inbound event that is being handled needs. Its reply goes out unless it was cancelled. */
-class InboundCall {
-  readonly controller = new AbortController();
+/**
+ * What an inbound event that is being handled needs. Its reply goes out unless it was cancelled.
+ * It is the handler's signal source: the AbortController is made only for a handler that asks
+ * for its signal (most never do), already aborted if the event was.
+ */
+class InboundCall implements SignalSource {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
   readonly startedAt: number;
   constructor(
     readonly session: PipeSession,
@@ -80,6 +87,21 @@ class InboundCall {
     readonly event: InboundEvent,
   ) {
     this.startedAt = performance.now();
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
   }
 
   onReply(reply: Reply): void {
@@ -428,7 +450,7 @@ export class PipeSession {
     this.#inbound.set(id, call);
     let result: Promise<Reply>;
     try {
-      result = this.#handler(call.event, this.peer, call.controller.signal);
+      result = this.#handler(call.event, this.peer, call);
     } catch (err) {
       call.onError(err);
       return;
@@ -466,7 +488,7 @@ export class PipeSession {
     const call = this.#inbound.get(id);
     if (call === undefined) return; // already answered: the cancel crossed the reply
     this.#inbound.delete(id);
-    call.controller.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
+    call.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
     this.#checkDrained();
   }
 
@@ -575,7 +597,7 @@ export class PipeSession {
 
     const broken = new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' broke: ${reason}`);
     this.#outbound.failAll(broken);
-    for (const call of this.#inbound.values()) call.controller.abort(broken);
+    for (const call of this.#inbound.values()) call.abort(broken);
     this.#inbound.clear();
     this.#helloWaiter?.reject(broken);
     this.#helloWaiter = undefined;
