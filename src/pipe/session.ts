@@ -26,11 +26,12 @@ import {
   decodeHello,
   decodeReply,
   encodeCancel,
-  encodeEvent,
+  encodeEventFrame,
   encodeGoAway,
   encodeHello,
-  encodeReply,
+  encodeReplyFrame,
   type HelloMessage,
+  type WireEvent,
 } from '../wire/messages.js';
 import { FrameWriter } from './frame-writer.js';
 import { Heartbeat } from './heartbeat.js';
@@ -307,18 +308,14 @@ export class PipeSession {
     if (channels.eventSettled.hasSubscribers) this.#observeOutbound(entry);
     this.eventsSent++;
     this.#writer.writeEvent(
-      encodeFrame(
-        FrameType.EVENT,
-        entry.id,
-        encodeEvent({
-          verb: event.verb,
-          noun: event.noun,
-          mimetype: event.mimetype ?? '',
-          data,
-          timeoutMs,
-          query: event.query ?? '',
-        }),
-      ),
+      encodeEventFrame(entry.id, {
+        verb: event.verb,
+        noun: event.noun,
+        mimetype: event.mimetype ?? '',
+        data,
+        timeoutMs,
+        query: event.query ?? '',
+      }),
       entry,
     );
     return entry.promise;
@@ -440,13 +437,8 @@ export class PipeSession {
     // Bodies arrive as views into the network chunk; a handler that keeps one would pin
     // the whole chunk, but copying every body would cost more than it saves. Handlers that
     // store data beyond the call should copy it (documented in the README).
-    const call = new InboundCall(this, id, {
-      verb: event.verb as InboundEvent['verb'],
-      noun: event.noun,
-      mimetype: event.mimetype,
-      data: event.data,
-      query: event.query,
-    });
+    // The decoded message is the event (its extra timeoutMs is not read by handlers).
+    const call = new InboundCall(this, id, event as WireEvent as InboundEvent);
     this.#inbound.set(id, call);
     let result: Promise<Reply>;
     try {
@@ -481,7 +473,7 @@ export class PipeSession {
   }
 
   #writeReply(id: number, reply: Reply): void {
-    this.#writer.writeControl(encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply)));
+    this.#writer.writeControl(encodeReplyFrame(id, reply));
   }
 
   #onCancel(id: number, reason: string): void {
