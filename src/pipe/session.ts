@@ -563,17 +563,15 @@ export class PipeSession {
   }
 
   #observeOutbound(entry: PendingEvent): void {
-    const startedAt = performance.now();
-    const peer = this.peer.name;
-    entry.promise.then(
-      (reply) => {
-        channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer, outcome: replyOutcome(reply.code), durationMs: performance.now() - startedAt });
-      },
-      (err: RestpipeError) => {
-        channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer, outcome: err.code ?? 'error', durationMs: performance.now() - startedAt });
-      },
-    );
+    entry.startedAt = performance.now();
+    entry.onSettled = this.#onOutboundSettled;
   }
+
+  /** Publishes an observed outbound event's outcome as it settles (one function per session, no closures per event). */
+  readonly #onOutboundSettled = (entry: PendingEvent, reply: Reply | undefined, err: Error | undefined): void => {
+    const outcome = reply !== undefined ? replyOutcome(reply.code) : ((err as RestpipeError | undefined)?.code ?? 'error');
+    channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer: this.peer.name, outcome, durationMs: performance.now() - entry.startedAt });
+  };
 
   /** The one place a session ends; idempotent. */
   #finish(reason: string, graceful: boolean): void {
