@@ -1,6 +1,6 @@
 import { EventEmitter, on } from 'node:events';
 import type { TLSSocket } from 'node:tls';
-import { certificateCommonName } from '../certificate.js';
+import { certificateCommonName, x509CommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
@@ -281,7 +281,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
 
     this.#setState('handshaking');
-    const serverName = certificateCommonName(socket.getPeerCertificate().raw) || this.host;
+    const serverName = x509CommonName(socket.getPeerX509Certificate()) || this.host;
     const session = new PipeSession(socket, {
       role: 'client',
       localName: this.name,
