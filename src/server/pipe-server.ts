@@ -166,15 +166,20 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
    * bad_request, no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight,
    * body_too_large, closed.
    */
-  async send(clientName: string, event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
-    validateEventRequest(event);
-    if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
-    const current = this.#registry.get(clientName);
-    const session =
-      current?.isUsable === true
-        ? current
-        : await this.#registry.waitFor(clientName, options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal);
-    return session.request(event, options);
+  send(clientName: string, event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
+    // Not async: with the client's pipe open (the hot path) the session's own promise is
+    // returned, without a wrapping promise and its extra turns. Every failure is still a rejection.
+    try {
+      validateEventRequest(event);
+      if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
+      const current = this.#registry.get(clientName);
+      if (current?.isUsable === true) return current.request(event, options);
+      return this.#registry
+        .waitFor(clientName, options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal)
+        .then((session) => session.request(event, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The connected clients. */
