@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import tls from 'node:tls';
+import { NODE_NAME_PATTERN, x509CommonName } from '../certificate.js';
 import { formatSeconds } from '../pipe/inflight.js';
 
 /** The client's TLS material: its key and certificate, and the CA that signed the server's. */
@@ -49,6 +50,14 @@ export function dialTls(o: DialOptions): Promise<tls.TLSSocket> {
       ...(servername === undefined ? {} : { servername }),
       secureContext: secureContextFor(o.tls),
       rejectUnauthorized: true,
+      // Node's own check, unchanged; the certificate object Node builds for it also gives the
+      // server's CN, which would otherwise cost a second extraction (see peerCommonName).
+      checkServerIdentity: (hostname, cert) => {
+        const err = tls.checkServerIdentity(hostname, cert);
+        const cn: unknown = cert.subject?.CN;
+        if (err === undefined && typeof cn === 'string' && NODE_NAME_PATTERN.test(cn)) serverNames.set(socket, cn);
+        return err;
+      },
     });
     let phase: 'connect' | 'handshake' = 'connect';
     let settled = false;
@@ -100,6 +109,16 @@ export function dialTls(o: DialOptions): Promise<tls.TLSSocket> {
 }
 
 function ignoreError(): void {}
+
+const serverNames = new WeakMap<tls.TLSSocket, string>();
+
+/**
+ * The CN of the server's certificate on a socket from {@link dialTls}; '' when it has none.
+ * Taken from the identity check when it is a plain node name, else read from the certificate.
+ */
+export function peerCommonName(socket: tls.TLSSocket): string {
+  return serverNames.get(socket) ?? x509CommonName(socket.getPeerX509Certificate());
+}
 
 interface CachedContext {
   key: ClientTlsMaterial['key'];

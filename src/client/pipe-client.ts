@@ -1,6 +1,6 @@
 import { EventEmitter, on } from 'node:events';
 import type { TLSSocket } from 'node:tls';
-import { certificateCommonName, x509CommonName } from '../certificate.js';
+import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
@@ -22,7 +22,7 @@ import {
 import { formatSeconds } from '../pipe/inflight.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
 import { GoAwayCode } from '../wire/messages.js';
-import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
+import { DialError, dialTls, peerCommonName, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
 
 /** idle → connecting → handshaking → ready → backoff → connecting … → closed. */
@@ -285,7 +285,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
 
     this.#setState('handshaking');
-    const serverName = x509CommonName(socket.getPeerX509Certificate()) || this.host;
+    const serverName = peerCommonName(socket) || this.host;
     const session = new PipeSession(socket, {
       role: 'client',
       localName: this.name,
