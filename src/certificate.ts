@@ -4,12 +4,17 @@ import { X509Certificate } from 'node:crypto';
 export function certificateCommonName(cert: string | Buffer | undefined): string {
   if (cert === undefined || cert.length === 0) return '';
   try {
-    const subject = new X509Certificate(cert).subject;
-    const cn = subject.split('\n').find((line) => line.startsWith('CN='));
-    return cn === undefined ? '' : cn.slice(3);
+    return x509CommonName(new X509Certificate(cert));
   } catch {
     return '';
   }
+}
+
+/** The CN of a parsed certificate (e.g. `socket.getPeerX509Certificate()`); '' when it has none. */
+export function x509CommonName(cert: X509Certificate | undefined): string {
+  if (cert === undefined) return '';
+  const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='));
+  return cn === undefined ? '' : cn.slice(3);
 }
 
 /**

@@ -73,8 +73,16 @@ export interface InboundEvent {
   query: string;
 }
 
-/** Turns an inbound event into a reply; the pipe session calls it for every event it receives. */
-export type EventHandlerFn = (event: InboundEvent, peer: PeerInfo, signal: AbortSignal) => Promise<Reply>;
+/** Gives an event's AbortSignal when asked: the pipe makes one only for a handler that looks at it. */
+export interface SignalSource {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Turns an inbound event into a reply; the pipe session calls it for every event it receives.
+ * `signal` is the event's AbortSignal, or a {@link SignalSource} that makes it on demand.
+ */
+export type EventHandlerFn = (event: InboundEvent, peer: PeerInfo, signal: AbortSignal | SignalSource) => Promise<Reply>;
 
 const NOUN_PATH = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/;
 

@@ -22,7 +22,7 @@ import {
 import { formatSeconds } from '../pipe/inflight.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
 import { GoAwayCode } from '../wire/messages.js';
-import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
+import { DialError, dialTls, peerCommonName, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
 
 /** idle → connecting → handshaking → ready → backoff → connecting … → closed. */
@@ -195,13 +195,17 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
    * bad_request, no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight,
    * body_too_large, closed. Never re-sends (at most once).
    */
-  async send(event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
-    validateEventRequest(event);
-    const session =
-      this.#session?.isUsable === true
-        ? this.#session
-        : await this.#usableSession(options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal);
-    return session.request(event, options);
+  send(event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
+    // Not async: with a pipe open (the hot path) the session's own promise is returned, without
+    // a wrapping promise and its extra turns. Every failure is still a rejection.
+    try {
+      validateEventRequest(event);
+      const session = this.#session;
+      if (session?.isUsable === true) return session.request(event, options);
+      return this.#usableSession(options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal).then((s) => s.request(event, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -281,7 +285,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
 
     this.#setState('handshaking');
-    const serverName = certificateCommonName(socket.getPeerCertificate().raw) || this.host;
+    const serverName = peerCommonName(socket) || this.host;
     const session = new PipeSession(socket, {
       role: 'client',
       localName: this.name,

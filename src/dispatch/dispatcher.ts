@@ -4,8 +4,10 @@ import {
   type HandlerContext,
   type InboundEvent,
   type PeerInfo,
+  type Verb,
   type Reply,
   ReturnCode,
+  type SignalSource,
   VERBS,
   handlerMethodName,
   isJsonMimetype,
@@ -55,7 +57,7 @@ const VERB_SET: ReadonlySet<string> = new Set(VERBS);
 export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): EventHandlerFn {
   const log = (opts.logger ?? silentLogger).child({ component: 'dispatch', role: opts.role });
 
-  return async function dispatch(event: InboundEvent, peer: PeerInfo, signal: AbortSignal): Promise<Reply> {
+  return async function dispatch(event: InboundEvent, peer: PeerInfo, signal: AbortSignal | SignalSource): Promise<Reply> {
     const verb = event.verb;
     // The verb is whatever string the peer put on the wire: the Verb type is a claim to check.
     if (!VERB_SET.has(verb)) {
@@ -87,7 +89,7 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
       return exceptionReply(err);
     }
 
-    const ctx: HandlerContext = { peer, verb, noun: path, params, query: new URLSearchParams(event.query), signal };
+    const ctx: HandlerContext = new Context(peer, verb, path, params, event.query, signal);
     let returned: unknown;
     try {
       returned = await fn(ctx, postData, ...params);
@@ -102,6 +104,37 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
       return exceptionReply(err);
     }
   };
+}
+
+/**
+ * A handler's `ctx`. `query` and `signal` are made when first read: most handlers read neither,
+ * and an URLSearchParams and an AbortController per event were a good part of the event's cost.
+ */
+class Context implements HandlerContext {
+  #query: URLSearchParams | undefined;
+  readonly #rawQuery: string;
+  readonly #signal: AbortSignal | SignalSource;
+
+  constructor(
+    readonly peer: PeerInfo,
+    readonly verb: Verb,
+    readonly noun: string,
+    readonly params: string[],
+    rawQuery: string,
+    signal: AbortSignal | SignalSource,
+  ) {
+    this.#rawQuery = rawQuery;
+    this.#signal = signal;
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.#rawQuery));
+  }
+
+  get signal(): AbortSignal {
+    const s = this.#signal;
+    return s instanceof AbortSignal ? s : s.signal;
+  }
 }
 
 /**

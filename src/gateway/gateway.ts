@@ -1,5 +1,6 @@
 import dns from 'node:dns';
 import { chmod, unlink } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -119,6 +120,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const LINGER_MS = 2_000;
 const kCall = Symbol('restpipe.gatewayCall');
 const kCalls = Symbol('restpipe.gatewayCalls');
+const kAbort = Symbol('restpipe.gatewayAbort');
 
 /** One request: the only per-request object besides what node:http and the AbortController make. */
 class GatewayCall implements BodySink {
@@ -156,7 +158,23 @@ class GatewayCall implements BodySink {
 }
 
 type ResponseWithCall = ServerResponse & { [kCall]?: GatewayCall };
-type SocketWithCalls = Socket & { [kCalls]?: Set<GatewayCall> };
+type SocketWithCalls = Socket & { [kCalls]?: Set<GatewayCall>; [kAbort]?: AbortController };
+
+/**
+ * The AbortController of a connection's events. A caller hangs up by closing the connection
+ * (a response closes unfinished only when its socket goes), which ends every request on it: so
+ * the events of one connection share one controller instead of paying for one per request.
+ */
+function connectionController(socket: SocketWithCalls): AbortController {
+  let controller = socket[kAbort];
+  if (controller === undefined || controller.signal.aborted) {
+    controller = new AbortController();
+    // Pipelined requests each listen while in flight; that is no leak.
+    setMaxListeners(0, controller.signal);
+    socket[kAbort] = controller;
+  }
+  return controller;
+}
 
 /** res 'close': the request is over; if the response had not finished, the caller hung up. */
 function onResponseClose(this: ResponseWithCall): void {
@@ -446,7 +464,7 @@ class HttpGateway implements Gateway {
         target = name;
       }
       if (!call.canRespond) return; // the caller left during the lookup
-      call.controller = new AbortController();
+      call.controller = connectionController(call.req.socket as SocketWithCalls);
       const event: EventRequest = { verb: route.verb, noun: route.noun, mimetype, data, query: route.query };
       const reply = await this.#sender.send(target, event, { signal: call.controller.signal, timeoutMs: call.timeoutMs });
       this.#writeReply(call, reply);

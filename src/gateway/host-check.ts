@@ -24,6 +24,8 @@ export class HostPolicy {
   readonly #allowedOrigins: ReadonlySet<string>;
   readonly #anyHost: boolean;
   readonly #anyOrigin: boolean;
+  /** Host header values already found to be loopback: the check is a pure function of the string. */
+  readonly #loopbackHosts = new Set<string>();
 
   constructor(allowedHosts: readonly string[], allowedOrigins: readonly string[]) {
     this.#anyHost = allowedHosts.includes('*');
@@ -36,7 +38,7 @@ export class HostPolicy {
   check(headers: IncomingHttpHeaders): RestpipeError | undefined {
     const host = headers.host;
     // No Host at all (HTTP/1.0) cannot come from a browser; Node refuses it on HTTP/1.1.
-    if (host !== undefined && !this.#anyHost && !isLoopbackHostHeader(host) && !this.#isAllowedHost(host)) {
+    if (host !== undefined && !this.#anyHost && !this.#isLoopbackHost(host) && !this.#isAllowedHost(host)) {
       return new RestpipeError(
         ErrorCode.FORBIDDEN,
         `Host ${JSON.stringify(truncate(host))} is not a loopback name or address (DNS-rebinding protection); allow it explicitly to accept it`,
@@ -50,6 +52,14 @@ export class HostPolicy {
       );
     }
     return undefined;
+  }
+
+  #isLoopbackHost(host: string): boolean {
+    if (this.#loopbackHosts.has(host)) return true;
+    if (!isLoopbackHostHeader(host)) return false;
+    if (this.#loopbackHosts.size >= 64) this.#loopbackHosts.clear();
+    this.#loopbackHosts.add(host);
+    return true;
   }
 
   #isAllowedHost(host: string): boolean {
@@ -66,7 +76,9 @@ export function isLoopbackName(name: string): boolean {
   const n = name.toLowerCase();
   if (n === 'localhost' || n.endsWith('.localhost')) return true;
   const family = isIP(n);
-  return family !== 0 && LOOPBACK.check(n, family === 4 ? 'ipv4' : 'ipv6');
+  // A valid dotted quad has no leading zeros, so 127.0.0.0/8 is exactly the '127.' prefix.
+  if (family === 4) return n.startsWith('127.');
+  return family !== 0 && LOOPBACK.check(n, 'ipv6');
 }
 
 /** A listen address (`127.0.0.1`, `[::1]`, `localhost`) that is loopback. */

@@ -104,11 +104,23 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       },
     });
   }
+  // Settled events are counted here and added to the counter when it is read (collect): a Map
+  // lookup per event instead of prom-client's label validation and hashing.
+  const pendingEvents = new Map<string, Map<string, { labels: { direction: string; outcome: string }; n: number }>>();
   const events = new Counter({
     name: 'restpipe_events_total',
     help: 'Events settled, by direction (outbound: sent by this node; inbound: handled by it) and outcome.',
     labelNames: ['direction', 'outcome'] as const,
     registers,
+    collect() {
+      for (const byOutcome of pendingEvents.values()) {
+        for (const p of byOutcome.values()) {
+          if (p.n === 0) continue;
+          this.inc(p.labels, p.n);
+          p.n = 0;
+        }
+      }
+    },
   });
   const duration = new Histogram({
     name: 'restpipe_event_duration_seconds',
@@ -135,6 +147,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     events.inc({ direction, outcome: 'ok' }, 0);
     duration.zero({ direction });
   }
+  const durationBy = new Map<string, ReturnType<typeof duration.labels>>();
   dials?.inc({ outcome: 'connected' }, 0);
   dials?.inc({ outcome: 'failed' }, 0);
   let connectedDials = 0;
@@ -142,9 +155,18 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   const onEvent = (message: unknown): void => {
     const m = message as EventSettledMessage & { role?: string };
     if (m.role !== undefined && m.role !== role) return;
-    const outcome = OUTCOME_LABEL.test(m.outcome) ? m.outcome : 'other';
-    events.labels(m.direction, outcome).inc();
-    duration.labels(m.direction).observe(m.durationMs / 1000);
+    let byOutcome = pendingEvents.get(m.direction);
+    if (byOutcome === undefined) pendingEvents.set(m.direction, (byOutcome = new Map()));
+    let pending = byOutcome.get(m.outcome);
+    if (pending === undefined) {
+      const outcome = OUTCOME_LABEL.test(m.outcome) ? m.outcome : 'other';
+      pending = byOutcome.get(outcome) ?? { labels: { direction: m.direction, outcome }, n: 0 };
+      byOutcome.set(m.outcome, pending);
+    }
+    pending.n++;
+    let observe = durationBy.get(m.direction);
+    if (observe === undefined) durationBy.set(m.direction, (observe = duration.labels(m.direction)));
+    observe.observe(m.durationMs / 1000);
   };
   const onPipe = (message: unknown): void => {
     const m = message as PipeStateMessage;

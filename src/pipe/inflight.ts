@@ -17,6 +17,10 @@ export class PendingEvent {
   sent = false;
   /** Set when the event settled; a queued frame of a settled event is never written. */
   settled = false;
+  /** An observer (the session's metrics), called once right after the event settled. */
+  onSettled: ((entry: PendingEvent, reply: Reply | undefined, err: Error | undefined) => void) | undefined;
+  /** When the event was sent, for that observer (performance.now()). */
+  startedAt = 0;
   readonly #table: InflightTable;
 
   constructor(table: InflightTable, id: number) {
@@ -101,6 +105,7 @@ export class InflightTable {
       return false;
     }
     entry.resolve(reply);
+    entry.onSettled?.(entry, reply, undefined);
     return true;
   }
 
@@ -109,12 +114,16 @@ export class InflightTable {
     const entry = this.#take(id);
     if (entry === undefined) return;
     entry.reject(err);
+    entry.onSettled?.(entry, undefined, err);
     this.#onAbandon(entry);
   }
 
   /** Fails one event without telling the far side (it never got it). */
   fail(id: number, err: Error): void {
-    this.#take(id)?.reject(err);
+    const entry = this.#take(id);
+    if (entry === undefined) return;
+    entry.reject(err);
+    entry.onSettled?.(entry, undefined, err);
   }
 
   /** Fails every event, e.g. with pipe_broken when the pipe dies. */
@@ -123,6 +132,7 @@ export class InflightTable {
     for (const entry of entries) {
       this.#take(entry.id);
       entry.reject(err);
+      entry.onSettled?.(entry, undefined, err);
     }
   }
 

@@ -8,6 +8,7 @@ import {
   type InboundEvent,
   type PeerInfo,
   type Reply,
+  type SignalSource,
 } from '../event.js';
 import type { Logger } from '../log.js';
 import type { ResolvedPipeTiming } from '../options.js';
@@ -25,11 +26,12 @@ import {
   decodeHello,
   decodeReply,
   encodeCancel,
-  encodeEvent,
+  encodeEventFrame,
   encodeGoAway,
   encodeHello,
-  encodeReply,
+  encodeReplyFrame,
   type HelloMessage,
+  type WireEvent,
 } from '../wire/messages.js';
 import { FrameWriter } from './frame-writer.js';
 import { Heartbeat } from './heartbeat.js';
@@ -70,9 +72,15 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** What an inbound event that is being handled needs. Its reply goes out unless it was cancelled. */
-class InboundCall {
-  readonly controller = new AbortController();
+/**
+ * What an inbound event that is being handled needs. Its reply goes out unless it was cancelled.
+ * It is the handler's signal source: the AbortController is made only for a handler that asks
+ * for its signal (most never do), already aborted if the event was.
+ */
+class InboundCall implements SignalSource {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
   readonly startedAt: number;
   constructor(
     readonly session: PipeSession,
@@ -80,6 +88,21 @@ class InboundCall {
     readonly event: InboundEvent,
   ) {
     this.startedAt = performance.now();
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
   }
 
   onReply(reply: Reply): void {
@@ -301,18 +324,14 @@ export class PipeSession {
     if (channels.eventSettled.hasSubscribers) this.#observeOutbound(entry);
     this.eventsSent++;
     this.#writer.writeEvent(
-      encodeFrame(
-        FrameType.EVENT,
-        entry.id,
-        encodeEvent({
-          verb: event.verb,
-          noun: event.noun,
-          mimetype: event.mimetype ?? '',
-          data,
-          timeoutMs,
-          query: event.query ?? '',
-        }),
-      ),
+      encodeEventFrame(entry.id, {
+        verb: event.verb,
+        noun: event.noun,
+        mimetype: event.mimetype ?? '',
+        data,
+        timeoutMs,
+        query: event.query ?? '',
+      }),
       entry,
     );
     return entry.promise;
@@ -442,17 +461,12 @@ export class PipeSession {
     // Bodies arrive as views into the network chunk; a handler that keeps one would pin
     // the whole chunk, but copying every body would cost more than it saves. Handlers that
     // store data beyond the call should copy it (documented in the README).
-    const call = new InboundCall(this, id, {
-      verb: event.verb as InboundEvent['verb'],
-      noun: event.noun,
-      mimetype: event.mimetype,
-      data: event.data,
-      query: event.query,
-    });
+    // The decoded message is the event (its extra timeoutMs is not read by handlers).
+    const call = new InboundCall(this, id, event as WireEvent as InboundEvent);
     this.#inbound.set(id, call);
     let result: Promise<Reply>;
     try {
-      result = this.#handler(call.event, this.peer, call.controller.signal);
+      result = this.#handler(call.event, this.peer, call);
     } catch (err) {
       call.onError(err);
       return;
@@ -483,14 +497,14 @@ export class PipeSession {
   }
 
   #writeReply(id: number, reply: Reply): void {
-    this.#writer.writeControl(encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply)));
+    this.#writer.writeControl(encodeReplyFrame(id, reply));
   }
 
   #onCancel(id: number, reason: string): void {
     const call = this.#inbound.get(id);
     if (call === undefined) return; // already answered: the cancel crossed the reply
     this.#inbound.delete(id);
-    call.controller.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
+    call.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
     this.#checkDrained();
   }
 
@@ -573,17 +587,15 @@ export class PipeSession {
   }
 
   #observeOutbound(entry: PendingEvent): void {
-    const startedAt = performance.now();
-    const peer = this.peer.name;
-    entry.promise.then(
-      (reply) => {
-        channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer, outcome: replyOutcome(reply.code), durationMs: performance.now() - startedAt });
-      },
-      (err: RestpipeError) => {
-        channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer, outcome: err.code ?? 'error', durationMs: performance.now() - startedAt });
-      },
-    );
+    entry.startedAt = performance.now();
+    entry.onSettled = this.#onOutboundSettled;
   }
+
+  /** Publishes an observed outbound event's outcome as it settles (one function per session, no closures per event). */
+  readonly #onOutboundSettled = (entry: PendingEvent, reply: Reply | undefined, err: Error | undefined): void => {
+    const outcome = reply !== undefined ? replyOutcome(reply.code) : ((err as RestpipeError | undefined)?.code ?? 'error');
+    channels.eventSettled.publish({ role: this.role, direction: 'outbound', peer: this.peer.name, outcome, durationMs: performance.now() - entry.startedAt });
+  };
 
   /** The one place a session ends; idempotent. */
   #finish(reason: string, graceful: boolean): void {
@@ -599,7 +611,7 @@ export class PipeSession {
 
     const broken = new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' broke: ${reason}`);
     this.#outbound.failAll(broken);
-    for (const call of this.#inbound.values()) call.controller.abort(broken);
+    for (const call of this.#inbound.values()) call.abort(broken);
     this.#inbound.clear();
     this.#helloWaiter?.reject(broken);
     this.#helloWaiter = undefined;

@@ -23,6 +23,9 @@ import { GoAwayCode, encodeGoAway } from '../wire/messages.js';
 import { ClientRegistry } from './client-registry.js';
 import { judgePeer, normalizeAddress, type RefusedPeer } from './peer-identity.js';
 
+/** Pending connections the kernel may queue for accept (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** The server's TLS material: its key and certificate, the CA that signs clients, an optional CRL. */
 export interface ServerTlsMaterial {
   key: string | Buffer;
@@ -174,7 +177,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#tlsServer.once('error', onError);
-      this.#tlsServer.listen(port, host, () => {
+      // A restarted server is dialed by all its clients at once: Node's default accept queue
+      // (511) overflows, and every SYN dropped comes back only after TCP's 1 s, 3 s, 7 s
+      // retransmission steps. The kernel caps this at net.core.somaxconn.
+      this.#tlsServer.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.#tlsServer.removeListener('error', onError);
         // Accept errors after listen (EMFILE and the like) must not kill the process.
         this.#tlsServer.on('error', (err) => this.#log.error({ err: describeSocketError(err) }, 'server socket error'));
@@ -194,15 +200,20 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
    * bad_request, no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight,
    * body_too_large, closed.
    */
-  async send(clientName: string, event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
-    validateEventRequest(event);
-    if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
-    const current = this.#registry.get(clientName);
-    const session =
-      current?.isUsable === true
-        ? current
-        : await this.#registry.waitFor(clientName, options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal);
-    return session.request(event, options);
+  send(clientName: string, event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
+    // Not async: with the client's pipe open (the hot path) the session's own promise is
+    // returned, without a wrapping promise and its extra turns. Every failure is still a rejection.
+    try {
+      validateEventRequest(event);
+      if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
+      const current = this.#registry.get(clientName);
+      if (current?.isUsable === true) return current.request(event, options);
+      return this.#registry
+        .waitFor(clientName, options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal)
+        .then((session) => session.request(event, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The connected clients. */

@@ -4,17 +4,24 @@ import fc from 'fast-check';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ProtocolError } from '../../src/errors.js';
 import { EventReplySchema, EventSchema } from '../../src/wire/gen/restpipe_pb.js';
+import { FrameType } from '../../src/wire/frame.js';
+import { encodeFrame } from '../../src/wire/frame-encoder.js';
 import {
   decodeCancel,
   decodeEvent,
+  decodeEventReference,
   decodeGoAway,
   decodeHello,
   decodeReply,
+  decodeReplyReference,
   encodeCancel,
   encodeEvent,
+  encodeEventFrame,
   encodeGoAway,
   encodeHello,
   encodeReply,
+  encodeReplyFrame,
+  INLINE_DATA_BYTES,
   type GoAwayCode,
   type HelloMessage,
   type WireEvent,
@@ -96,6 +103,61 @@ describe('message properties', () => {
     );
   });
 
+  // The hand-written hot path (encodeEventFrame/encodeReplyFrame, and the fast decoders inside
+  // decodeEvent/decodeReply) against the generated code, on the shapes it takes (ASCII) and the
+  // ones it hands over (anything else), across the inline-body threshold.
+  const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 40 });
+  const hotText = fc.oneof({ weight: 3, arbitrary: ascii }, { weight: 1, arbitrary: text });
+  const hotU32 = fc.oneof(u32, fc.integer({ min: 0, max: 300 }), fc.constantFrom(0, 127, 128, 16_383, 16_384, 0x0fff_ffff, 0x1000_0000));
+  const hotBytes = fc.oneof(
+    { weight: 6, arbitrary: bytes },
+    { weight: 1, arbitrary: fc.integer({ min: INLINE_DATA_BYTES - 2, max: INLINE_DATA_BYTES + 2 }).map((n) => new Uint8Array(n).fill(7)) },
+    { weight: 1, arbitrary: fc.integer({ min: 16_385, max: 70_000 }).map((n) => Buffer.alloc(n, 3)) },
+  );
+  const hotEventArb: fc.Arbitrary<WireEvent> = fc.record({
+    verb: fc.oneof(fc.constantFrom('get', 'post', 'put', 'delete', 'patch'), hotText),
+    noun: hotText,
+    mimetype: hotText,
+    data: hotBytes,
+    timeoutMs: hotU32,
+    query: hotText,
+  });
+  const hotReplyArb: fc.Arbitrary<WireReply> = fc
+    .record({ code: hotU32, mimetype: hotText, data: hotBytes, status: fc.option(hotU32, { nil: undefined }) })
+    .map(({ status, ...rest }) => (status === undefined ? rest : { ...rest, status }));
+
+  it('encodeEventFrame writes the bytes of encodeFrame(EVENT, id, encodeEvent(e)); decodeEvent agrees with the generated decoder', () => {
+    fc.assert(
+      fc.property(hotEventArb, u32, (event, id) => {
+        const fast = encodeEventFrame(id, event);
+        const reference = join(encodeFrame(FrameType.EVENT, id, encodeEvent(event)));
+        assert.deepEqual(join(fast), reference);
+        if (event.data.byteLength > INLINE_DATA_BYTES) assert.equal(fast[fast.length - 1], event.data);
+        else assert.equal(fast.length, 1);
+        const payload = reference.subarray(10);
+        assert.deepEqual(hexData(decodeEvent(payload)), hexData(decodeEventReference(payload)));
+        assert.deepEqual(hexData(decodeEvent(payload)), hexData(event));
+      }),
+      fcParams(1000),
+    );
+  });
+
+  it('encodeReplyFrame writes the bytes of encodeFrame(EVENT_REPLY, id, encodeReply(r)); decodeReply agrees with the generated decoder', () => {
+    fc.assert(
+      fc.property(hotReplyArb, u32, (reply, id) => {
+        const fast = encodeReplyFrame(id, reply);
+        const reference = join(encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply)));
+        assert.deepEqual(join(fast), reference);
+        if (reply.data.byteLength > INLINE_DATA_BYTES) assert.equal(fast[fast.length - 1], reply.data);
+        else assert.equal(fast.length, 1);
+        const payload = reference.subarray(10);
+        assert.deepEqual(hexData(decodeReply(payload)), hexData(decodeReplyReference(payload)));
+        assert.deepEqual(hexData(decodeReply(payload)), hexData(reply));
+      }),
+      fcParams(1000),
+    );
+  });
+
   it('round-trips any Hello, Cancel and GoAway', () => {
     fc.assert(
       fc.property(helloArb, text, u32, text, (hello, cancel, code, reason) => {
@@ -131,6 +193,38 @@ describe('message properties', () => {
       return Buffer.concat([kept, tail]);
     });
   const anyBytes = fc.oneof(fc.uint8Array({ maxLength: 100 }), garbleArb);
+
+  const hotGarbleArb = fc
+    .record({
+      payload: fc.oneof(hotEventArb.map((e) => join(encodeEvent(e))), hotReplyArb.map((r) => join(encodeReply(r)))),
+      edits: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 0, maxLength: 4 }),
+      cut: fc.option(fc.nat(), { nil: undefined }),
+      tail: fc.uint8Array({ maxLength: 8 }),
+    })
+    .map(({ payload, edits, cut, tail }) => {
+      const out = Buffer.from(payload);
+      for (const [at, value] of edits) if (out.length > 0) out[at % out.length] = value;
+      const kept = cut === undefined ? out : out.subarray(0, cut % (out.length + 1));
+      return Buffer.concat([kept, tail]);
+    });
+
+  it('decodeEvent and decodeReply give what the generated decoder gives (value or error), whatever the bytes', () => {
+    const outcome = (decode: (p: Uint8Array) => unknown, payload: Uint8Array): unknown => {
+      try {
+        const m = decode(payload) as { data: Uint8Array };
+        return { ok: hexData(m), type: Object.getPrototypeOf(m.data) };
+      } catch (err) {
+        return { error: (err as Error).message, cls: (err as Error).constructor };
+      }
+    };
+    fc.assert(
+      fc.property(fc.oneof(anyBytes, hotGarbleArb), (payload) => {
+        assert.deepEqual(outcome(decodeEvent, payload), outcome(decodeEventReference, payload));
+        assert.deepEqual(outcome(decodeReply, payload), outcome(decodeReplyReference, payload));
+      }),
+      fcParams(5000),
+    );
+  });
 
   const decoders = [
     ['EVENT', decodeEvent],
