@@ -257,8 +257,9 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#setState('connecting');
     this.#dialAbort = new AbortController();
     let socket: TLSSocket;
+    let serverCn: string;
     try {
-      socket = await dialTls({
+      ({ socket, serverCn } = await dialTls({
         host: this.host,
         port: this.port,
         ...(this.#servername === undefined ? {} : { servername: this.#servername }),
@@ -267,7 +268,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         handshakeTimeoutMs: this.#handshakeTimeoutMs,
         keepAliveMs: this.#timing.heartbeatIntervalMs,
         signal: this.#dialAbort.signal,
-      });
+      }));
     } catch (err) {
       const reason = err instanceof DialError ? err.message : String(err);
       this.#publishDial('failed', reason);
@@ -281,7 +282,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
 
     this.#setState('handshaking');
-    const serverName = certificateCommonName(socket.getPeerCertificate().raw) || this.host;
+    const serverName = serverCn || this.host;
     const session = new PipeSession(socket, {
       role: 'client',
       localName: this.name,
