@@ -165,7 +165,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#tlsServer.once('error', onError);
-      this.#tlsServer.listen(port, host, () => {
+      // After a restart every client redials within about a second; Node's default backlog (511)
+      // drops the SYNs beyond it while the loop is busy with handshakes, and each dropped SYN
+      // costs its client a 1 s (then 3 s) retransmission. The kernel caps this at somaxconn.
+      this.#tlsServer.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.#tlsServer.removeListener('error', onError);
         // Accept errors after listen (EMFILE and the like) must not kill the process.
         this.#tlsServer.on('error', (err) => this.#log.error({ err: describeSocketError(err) }, 'server socket error'));
@@ -492,6 +495,9 @@ function describeTlsClientError(err: Error, code: string, handshakeTimeoutMs: nu
   }
   return `${code}: ${short}`;
 }
+
+/** The pipe port's accept queue: room for a reconnect storm's burst of SYNs (see listen()). */
+const LISTEN_BACKLOG = 8_192;
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
