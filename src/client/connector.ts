@@ -92,6 +92,17 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
         return tls.checkServerIdentity(hostname, cert);
       },
     });
+    // Node's name check runs on `this.getPeerCertificate(true)`: the detailed form also builds
+    // the issuer chain and costs ~0.45 ms per handshake here, against ~0.03 ms for the leaf
+    // alone, and checkServerIdentity reads only the leaf's subject and subjectaltname. The chain
+    // itself is verified by OpenSSL (Node checks verifyError before the name), so during the
+    // handshake the detailed request is answered with the leaf; the override is removed as soon
+    // as the dial settles, so the socket behaves as usual afterwards.
+    Object.defineProperty(socket, 'getPeerCertificate', {
+      configurable: true,
+      writable: true,
+      value: () => tls.TLSSocket.prototype.getPeerCertificate.call(socket, false),
+    });
     let phase: 'connect' | 'handshake' = 'connect';
     let settled = false;
     const onTimeout = (): void => {
@@ -101,6 +112,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
     let timer = setTimeout(onTimeout, o.connectTimeoutMs);
     const cleanUp = (): void => {
       settled = true;
+      delete (socket as { getPeerCertificate?: unknown }).getPeerCertificate;
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', fail);
