@@ -34,6 +34,9 @@ let connectFails = 0;
 let stormBack = 0;
 let stormReady = 0;
 let stormArmedAt = 0;
+/** After arming: why dials failed (reason with numbers stripped → count), and the longest backoff chosen. */
+let failReasons: Record<string, number> = {};
+let maxBackoffMs = 0;
 
 function makeClient(i: number): Slot {
   const id = pki.clients[i]!;
@@ -46,6 +49,11 @@ function makeClient(i: number): Slot {
   const slot: Slot = { client, armed: false, stages: {}, readyAt: 0, servedAt: 0, probing: false };
   client.on('status', (st) => {
     if (slot.armed && slot.stages[st.state] === undefined) slot.stages[st.state] = now();
+    if (slot.armed && st.state === 'backoff' && st.attempt > 0) {
+      const key = (st.reason ?? '?').replace(/[0-9.]+/g, 'N').slice(0, 90);
+      failReasons[key] = (failReasons[key] ?? 0) + 1;
+      maxBackoffMs = Math.max(maxBackoffMs, st.delayMs ?? 0);
+    }
   });
   client.on('connect_fail', () => {
     connectFails++;
@@ -92,6 +100,8 @@ function finishStorm(): void {
     servedAt: slots.map((s) => s.servedAt),
     stages: stageMedians(),
     connectFails,
+    failReasons,
+    maxBackoffMs,
   });
 }
 
@@ -138,6 +148,8 @@ const agent = startChildAgent(async (msg: Message) => {
       stormBack = 0;
       stormReady = 0;
       connectFails = 0;
+      failReasons = {};
+      maxBackoffMs = 0;
       for (const s of slots) {
         s.armed = true;
         s.stages = {};
@@ -146,7 +158,7 @@ const agent = startChildAgent(async (msg: Message) => {
       }
       return true;
     case 'storm-status':
-      return { ready: stormReady, serving: stormBack, total: slots.length, connectFails, states: countStates() };
+      return { ready: stormReady, serving: stormBack, total: slots.length, connectFails, states: countStates(), failReasons, maxBackoffMs };
     default:
       throw new Error(`unknown message ${msg.type}`);
   }

@@ -159,6 +159,7 @@ export async function runScale(n: number, ctx: StartContext, d: ScaleDurations, 
     // The killed server was idle; what it used after the kill is nil.
     const foreignCores = Math.max(0, (readSystemCpuUs().busyUs - sys0 - (serverCpuS + lgCpuS) * 1e6 - me.user - me.system) / stormUs);
     let storm: StormResult;
+    if (msg !== undefined) log(`  storm: failed dials by reason ${JSON.stringify(msg.failReasons)}; longest backoff ${msg.maxBackoffMs} ms; server CPU ${serverCpuS.toFixed(1)} s, load generator CPU ${lgCpuS.toFixed(1)} s`);
     if (msg !== undefined) {
       const readyAt = (msg.readyAt as number[]).filter((t) => t > 0);
       const servedAt = (msg.servedAt as number[]).filter((t) => t > 0);

@@ -22,7 +22,7 @@ import {
 import { formatSeconds } from '../pipe/inflight.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
 import { GoAwayCode } from '../wire/messages.js';
-import { DialError, dialTls, peerCommonName, type ClientTlsMaterial } from './connector.js';
+import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
 
 /** idle → connecting → handshaking → ready → backoff → connecting … → closed. */
@@ -261,8 +261,9 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#setState('connecting');
     this.#dialAbort = new AbortController();
     let socket: TLSSocket;
+    let serverCn: string;
     try {
-      socket = await dialTls({
+      ({ socket, serverCn } = await dialTls({
         host: this.host,
         port: this.port,
         ...(this.#servername === undefined ? {} : { servername: this.#servername }),
@@ -271,7 +272,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         handshakeTimeoutMs: this.#handshakeTimeoutMs,
         keepAliveMs: this.#timing.heartbeatIntervalMs,
         signal: this.#dialAbort.signal,
-      });
+      }));
     } catch (err) {
       const reason = err instanceof DialError ? err.message : String(err);
       this.#publishDial('failed', reason);
@@ -285,7 +286,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
 
     this.#setState('handshaking');
-    const serverName = peerCommonName(socket) || this.host;
+    const serverName = serverCn || this.host;
     const session = new PipeSession(socket, {
       role: 'client',
       localName: this.name,

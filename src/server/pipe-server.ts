@@ -316,10 +316,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       this.#refuse(socket, address, judged);
       return;
     }
-    const der = socket.getPeerCertificate().raw;
+    const der = judged.der;
     // A handshake that began under the previous CRL can finish after a reload revoked it.
     if (this.#isRevoked?.(der) === true) {
-      this.#refuse(socket, address, { ...judged, accepted: false, reason: 'CERT_REVOKED', cn: judged.name });
+      this.#refuse(socket, address, { accepted: false, reason: 'CERT_REVOKED', cn: judged.name, fingerprint256: judged.fingerprint256, validTo: judged.validTo });
       return;
     }
     socket.setNoDelay(true);
@@ -335,7 +335,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       onClose: (s, info) => this.#onSessionClosed(s, info.reason),
     });
     this.#peerCerts.set(session, { der, fingerprint256: judged.fingerprint256 });
-    if (session.state !== 'closed') this.#armExpiry(session, Date.parse(socket.getPeerCertificate().valid_to));
+    if (session.state !== 'closed') this.#armExpiry(session, Date.parse(judged.validTo));
     this.#pending.add(session);
     session.handshake().then(
       () => {
@@ -541,6 +541,7 @@ function describeTlsClientError(err: Error, code: string, handshakeTimeoutMs: nu
 
 /** How long close() lets ended pipe sockets flush their last frames before destroying them. */
 const CLOSE_FLUSH_MS = 1_000;
+
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
