@@ -57,3 +57,10 @@ test('RP_SERVER_CERT_PATH=/nonexistent beats the config file’s cert dir (the w
   assert.notEqual(r.code, 0, r.stderr);
   assert.match(r.stderr, /\/nonexistent\/restpipe\.server\.(key|crt)\.pem: not found/);
 });
+
+test('an empty --cert-dir: the error says to run set-identity with that --cert-dir', async () => {
+  const empty = join(tmp.dir, 'empty-cert-dir');
+  const r = await runCli(['server', '--cert-dir', empty, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`not found: run \`restpipe server set-identity --cert-dir ${empty} KEY CRT CA\` first`));
+});
