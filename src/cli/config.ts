@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { isLoopbackListenHost } from '../gateway/host-check.js';
+import { CERT_DIR_ENV } from '../identity/cert-dir.js';
 import {
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
@@ -108,6 +109,9 @@ export function settingError(message: string): RestpipeError {
   return new RestpipeError(ErrorCode.INVALID_OPTION, message);
 }
 
+/** Where a setting's value came from. */
+export type SettingSource = 'flag' | 'env' | 'config';
+
 /** Fully resolved settings of a `server` or `client` run, in SPEC units (seconds). */
 export interface RunSettings {
   role: Role;
@@ -120,6 +124,8 @@ export interface RunSettings {
   httpAllowOrigin: string[];
   handlers: string | undefined;
   certDir: string | undefined;
+  /** Where `certDir` came from (undefined: not set, the cert dir default applies). */
+  certDirFrom?: SettingSource | undefined;
   heartbeatInterval: number | undefined;
   heartbeatTimeout: number | undefined;
   connectWait: number | undefined;
@@ -144,33 +150,43 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
   const configPath = str(flags['config']) ?? env['RP_CONFIG'];
   const file = configPath === undefined ? {} : readConfigFile(configPath, role);
   const values = new Map<string, unknown>();
+  const sources = new Map<string, SettingSource>();
   for (const spec of FLAGS) {
     if (!spec.roles.includes(role)) continue;
     const fromFlag = flags[camel(spec.name)];
     // --no-http: commander sets http to false; it beats the environment and the config file.
     if (spec.name === 'http' && fromFlag === false) {
       values.set('http', null);
+      sources.set('http', 'flag');
       continue;
     }
     if (fromFlag !== undefined) {
       values.set(spec.name, parseValue(spec, fromFlag, `--${spec.name}`));
+      sources.set(spec.name, 'flag');
       continue;
     }
     const envName = spec.env.find((e) => env[e] !== undefined && env[e] !== '');
     if (envName !== undefined) {
       values.set(spec.name, parseValue(spec, env[envName], envName));
+      sources.set(spec.name, 'env');
       continue;
     }
-    if (spec.name in file) values.set(spec.name, parseValue(spec, file[spec.name], `${configPath}: "${spec.name}"`));
+    // The original's split variables are environment too: they beat the config file.
+    const fromSplitEnv = splitEnvValue(spec.name, role, env);
+    if (fromSplitEnv !== undefined) {
+      values.set(spec.name, fromSplitEnv);
+      sources.set(spec.name, 'env');
+      continue;
+    }
+    if (spec.name in file) {
+      values.set(spec.name, parseValue(spec, file[spec.name], `${configPath}: "${spec.name}"`));
+      sources.set(spec.name, 'config');
+    }
   }
 
-  const listen = (values.get('listen') as HostPort | undefined) ?? splitEnvHostPort(env, 'RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT', { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
-  const server = (values.get('server') as HostPort | undefined) ?? splitEnvHostPort(env, 'RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT', { host: 'localhost', port: DEFAULT_SERVER_PORT });
-  const statsd =
-    (values.get('statsd') as HostPort | undefined) ??
-    (env['RP_STATSD_HOST'] !== undefined || env['RP_STATSD_PORT'] !== undefined
-      ? splitEnvHostPort(env, 'RP_STATSD_HOST', 'RP_STATSD_PORT', { host: 'localhost', port: 8125 })
-      : undefined);
+  const listen = (values.get('listen') as HostPort | undefined) ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT };
+  const server = (values.get('server') as HostPort | undefined) ?? { host: 'localhost', port: DEFAULT_SERVER_PORT };
+  const statsd = values.get('statsd') as HostPort | undefined;
   const logLevel = (values.get('log-level') as string | undefined) ?? (isTruthy(env['DEBUG']) ? 'debug' : 'info');
 
   const s: RunSettings = {
@@ -184,6 +200,7 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
     httpAllowOrigin: (values.get('http-allow-origin') as string[] | undefined) ?? [],
     handlers: values.get('handlers') as string | undefined,
     certDir: values.get('cert-dir') as string | undefined,
+    certDirFrom: sources.get('cert-dir') as SettingSource | undefined,
     heartbeatInterval: values.get('heartbeat-interval') as number | undefined,
     heartbeatTimeout: values.get('heartbeat-timeout') as number | undefined,
     connectWait: values.get('connect-wait') as number | undefined,
@@ -352,10 +369,31 @@ function parseLevel(raw: string, where: string): string {
   return t;
 }
 
-function splitEnvHostPort(env: NodeJS.ProcessEnv, hostVar: string, portVar: string, fallback: HostPort): HostPort {
+/**
+ * A flag's value from the original's split environment variables (`alsoEnv`): host and port
+ * read separately, one cert path per role. Undefined when none of them is set.
+ */
+function splitEnvValue(name: string, role: Role, env: NodeJS.ProcessEnv): unknown {
+  switch (name) {
+    case 'listen':
+      return splitEnvHostPort(env, 'RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT', { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
+    case 'server':
+      return splitEnvHostPort(env, 'RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT', { host: 'localhost', port: DEFAULT_SERVER_PORT });
+    case 'statsd':
+      return splitEnvHostPort(env, 'RP_STATSD_HOST', 'RP_STATSD_PORT', { host: 'localhost', port: 8125 });
+    case 'cert-dir': {
+      const v = env[CERT_DIR_ENV[role]];
+      return v === undefined || v === '' ? undefined : v;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function splitEnvHostPort(env: NodeJS.ProcessEnv, hostVar: string, portVar: string, fallback: HostPort): HostPort | undefined {
   const host = env[hostVar];
   const port = env[portVar];
-  if (host === undefined && port === undefined) return fallback;
+  if (host === undefined && port === undefined) return undefined;
   return parseHostPort(`${host ?? fallback.host}:${port ?? fallback.port}`, `${hostVar}/${portVar}`);
 }
 

@@ -58,7 +58,7 @@ export function contentLengthError(headers: IncomingHttpHeaders, maxBytes: numbe
   // disagrees with a second one, with its own 400.
   if (declared === undefined) return undefined;
   const n = Number(declared);
-  return n > maxBytes ? tooLarge(`request body of ${declared} bytes exceeds the limit of ${maxBytes}`) : undefined;
+  return n > maxBytes ? tooLarge(`request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (maxBodyBytes, --max-body)`) : undefined;
 }
 
 /**
@@ -103,7 +103,7 @@ function onData(this: ReadableRequest, chunk: Buffer): void {
     // stream's buffer is full. The caller answers 413 with `Connection: close`, after which
     // Node closes the socket.
     this.pause();
-    s.sink.onBodyError(tooLarge(`request body exceeds the limit of ${s.maxBytes} bytes`));
+    s.sink.onBodyError(tooLarge(`request body exceeds the limit of ${s.maxBytes} bytes (maxBodyBytes, --max-body)`));
     return;
   }
   if (s.first === undefined) s.first = chunk;

@@ -41,14 +41,14 @@ export class HostPolicy {
     if (host !== undefined && !this.#anyHost && !this.#isLoopbackHost(host) && !this.#isAllowedHost(host)) {
       return new RestpipeError(
         ErrorCode.FORBIDDEN,
-        `Host ${JSON.stringify(truncate(host))} is not a loopback name or address (DNS-rebinding protection); allow it explicitly to accept it`,
+        `Host ${JSON.stringify(truncate(host))} is not a loopback name or address (DNS-rebinding protection); to accept it, allow it with httpAllowedHosts (--http-allow-host)`,
       );
     }
     const origin = headers.origin;
     if (origin !== undefined && !this.#anyOrigin && !this.#allowedOrigins.has(origin.toLowerCase())) {
       return new RestpipeError(
         ErrorCode.FORBIDDEN,
-        `requests from browser origin ${JSON.stringify(truncate(origin))} are refused (cross-site protection); allow the origin explicitly to accept it`,
+        `requests from browser origin ${JSON.stringify(truncate(origin))} are refused (cross-site protection); to accept it, allow the origin with httpAllowedOrigins (--http-allow-origin)`,
       );
     }
     return undefined;

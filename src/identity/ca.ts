@@ -129,6 +129,13 @@ export interface IssueCertificateOptions {
 /** An issued key and certificate, with the certificate's serial number (lower-case hex). */
 export interface IssuedCertificate extends PemPair {
   serialHex: string;
+  /** The certificate's end of validity. */
+  notAfter: Date;
+  /**
+   * True when `days` (or its default) from now would have outlived the CA, so `notAfter` is the
+   * CA's own notAfter instead: a certificate cannot be trusted past its CA's expiry anyway.
+   */
+  cappedAtCaExpiry: boolean;
 }
 
 /**
@@ -136,6 +143,8 @@ export interface IssuedCertificate extends PemPair {
  * address), each of `sans`, then localhost, 127.0.0.1 and ::1, without duplicates;
  * basicConstraints CA:FALSE, keyUsage digitalSignature (+ keyEncipherment for RSA), extended key
  * usage from `usage`, subject and authority key identifiers, a random positive 128-bit serial.
+ * A lifetime of `days` from now that would outlive the CA is cut to the CA's notAfter
+ * (`cappedAtCaExpiry`); explicit `notBefore`/`notAfter` are used as given.
  *
  * @throws RestpipeError `invalid_option` for an invalid node name, SAN, days, key type or
  *   validity window; IdentityError when the CA key or certificate does not parse, the
@@ -151,8 +160,24 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
     throw invalidOption(`usage must be 'node', 'client' or 'server', got ${JSON.stringify(usage)}`);
   }
   const sans = buildSans(opts.name, opts.sans ?? [], opts.loopbackSans ?? true);
-  const { notBefore, notAfter } = validityWindow(opts, DEFAULT_CERT_DAYS);
+  const window = validityWindow(opts, DEFAULT_CERT_DAYS);
+  const { notBefore } = window;
+  let { notAfter } = window;
   const ca = await openCa(opts.ca);
+  // A lifetime counted in days from now ends no later than the CA. Explicit notBefore/notAfter
+  // are left alone (tests make not-yet-valid and expired certificates on purpose), and so is a
+  // CA that has already expired: nothing it signs is trusted, and verification says why.
+  const caNotAfter = ca.cert.notAfter;
+  let cappedAtCaExpiry = false;
+  if (
+    opts.notAfter === undefined &&
+    opts.notBefore === undefined &&
+    notAfter.getTime() > caNotAfter.getTime() &&
+    Math.floor(caNotAfter.getTime() / 1000) > Math.floor(notBefore.getTime() / 1000)
+  ) {
+    notAfter = caNotAfter;
+    cappedAtCaExpiry = true;
+  }
   const keys = await generateKeys(keyType);
 
   const ekus =
@@ -184,7 +209,7 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
     },
     nodeCrypto,
   );
-  return { keyPem: exportPkcs8(keys.privateKey), certPem: cert.toString('pem') + '\n', serialHex };
+  return { keyPem: exportPkcs8(keys.privateKey), certPem: cert.toString('pem') + '\n', serialHex, notAfter: cert.notAfter, cappedAtCaExpiry };
 }
 
 /** One revoked certificate in a CRL. */

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { resolveCertDir } from './cert-dir.js';
 import { type IdentityRole, identityFileNames } from './install.js';
 import { type IdentityInfo, formatCertTime, verifyIdentity } from './verify.js';
 import { nodeCrypto, x509 } from './x509.js';
@@ -35,7 +36,8 @@ export interface LoadIdentityOptions {
  * the key file is readable by group or others (RELIABILITY S16).
  *
  * @throws IdentityError naming the file: missing ("not found: run `restpipe ROLE set-identity
- *   KEY CRT CA` first"), unreadable, or failing verification.
+ *   KEY CRT CA` first", with `--cert-dir DIR` when set-identity would not pick this dir by
+ *   itself), unreadable, or failing verification.
  */
 export async function loadIdentity(
   role: IdentityRole,
@@ -46,7 +48,10 @@ export async function loadIdentity(
   const dir = resolve(certDir);
   const names = identityFileNames(role);
   const files = { key: join(dir, names.key), cert: join(dir, names.cert), ca: join(dir, names.ca) };
-  const hint = `run \`restpipe ${role} set-identity KEY CRT CA\` first`;
+  // set-identity installs into the dir it resolves by itself (RP_*_CERT_PATH, else the default);
+  // when that is not this dir, the command to run needs --cert-dir.
+  const certDirFlag = resolveCertDir(role).dir === dir ? '' : ` --cert-dir ${shellWord(dir)}`;
+  const hint = `run \`restpipe ${role} set-identity${certDirFlag} KEY CRT CA\` first`;
 
   const [key, cert, ca] = await Promise.all([
     readInstalled(files.key, hint),
@@ -141,6 +146,11 @@ export async function loadCrl(path: string, opts: LoadCrlOptions = {}): Promise<
     nextUpdate: crl.nextUpdate,
     revokedCount: crl.entries.length,
   };
+}
+
+/** A path as one shell word: as it is when that is safe, else in single quotes. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 async function readInstalled(path: string, hint: string): Promise<string> {

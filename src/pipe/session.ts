@@ -298,7 +298,7 @@ export class PipeSession {
       return Promise.reject(
         new RestpipeError(
           ErrorCode.TOO_MANY_IN_FLIGHT,
-          `${this.#outbound.size} events already in flight to '${this.peer.name}' (limit ${this.#timing.maxInflight})`,
+          `${this.#outbound.size} events already in flight to '${this.peer.name}' (limit ${this.#timing.maxInflight}: maxInflight, --max-inflight)`,
         ),
       );
     }

@@ -149,7 +149,7 @@ test(`${REQUESTS.toLocaleString('en')} requests in flight: the excess gets 503 n
       } else {
         counts.near[via]!++;
         assert.equal(code, undefined, r.text.slice(0, 300));
-        assert.match(err.message, new RegExp(`events already in flight to 'server' \\(limit ${CLIENT2_LIMIT}\\)`));
+        assert.match(err.message, new RegExp(`events already in flight to 'server' \\(limit ${CLIENT2_LIMIT}: maxInflight, --max-inflight\\)`));
       }
     }
     const half = [Math.ceil(REQUESTS / 2), Math.floor(REQUESTS / 2)];

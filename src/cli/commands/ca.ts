@@ -1,7 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { IdentityError } from '../../errors.js';
-import { createCa, issueCertificate, writeKeyPair, type KeyType } from '../../identity/index.js';
+import { DEFAULT_CERT_DAYS, createCa, issueCertificate, writeKeyPair, type KeyType } from '../../identity/index.js';
 import { settingError } from '../config.js';
 
 export interface CaInitFlags {
@@ -40,6 +41,10 @@ export async function caIssue(name: string, flags: CaIssueFlags, out: (line: str
     keyPath: join(dir, 'ca.key.pem'),
     certPath: join(dir, 'ca.crt.pem'),
   };
+  const caNotAfter = caExpiry(ca.certPem);
+  if (caNotAfter !== undefined && caNotAfter.getTime() <= Date.now()) {
+    throw new IdentityError(ca.certPath, `the CA expired on ${caNotAfter.toISOString()}: nothing it signs would be trusted; make a new one with restpipe ca init`);
+  }
   const sans = flags.san === undefined ? [] : flags.san.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const issued = await issueCertificate({
     ca,
@@ -51,7 +56,19 @@ export async function caIssue(name: string, flags: CaIssueFlags, out: (line: str
   const { keyPath, certPath } = await writeKeyPair(dir, name, issued);
   out(`issued ${name}: key ${keyPath} (mode 0600), certificate ${certPath}`);
   out(`  CN=${name}; SANs: ${[name, ...sans, 'localhost', '127.0.0.1', '::1'].filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
+  if (issued.cappedAtCaExpiry) {
+    out(`  note: valid until ${issued.notAfter.toISOString()}, not ${flags.days ?? DEFAULT_CERT_DAYS} days: capped at the expiry of the CA ${ca.certPath}`);
+  }
   return 0;
+}
+
+/** The CA certificate's notAfter; undefined when it does not parse (issueCertificate says why). */
+function caExpiry(pem: string): Date | undefined {
+  try {
+    return new Date(new X509Certificate(pem).validTo);
+  } catch {
+    return undefined;
+  }
 }
 
 async function readCaFile(path: string): Promise<string> {

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { resolveCertDir } from '../../identity/index.js';
 import { startNode, type RunningNode } from '../../node.js';
 import type { Logger } from '../../log.js';
@@ -5,7 +6,7 @@ import { ErrorCode, RestpipeError, hasErrorCode } from '../../errors.js';
 import { resolveRunSettings, type Role, type RunSettings } from '../config.js';
 import { loadHandlerModule } from '../handler-module.js';
 import { createCliLogger } from '../logger.js';
-import { describeCertDirSource } from './set-identity.js';
+import { type CertDirLogSource, describeCertDirSource } from './set-identity.js';
 
 /** `restpipe server` / `restpipe client`: runs until SIGINT/SIGTERM, then drains and exits 0. */
 export async function runNodeCommand(role: Role, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<number> {
@@ -13,7 +14,10 @@ export async function runNodeCommand(role: Role, flags: Record<string, unknown>,
   // so a bad flag, value or handler module is exactly one line on stderr (SPEC §3).
   const settings = resolveRunSettings(role, flags, env);
   const handlers = settings.handlers === undefined ? undefined : await loadHandlerModule(settings.handlers);
-  const certDir = resolveCertDir(role, { ...(settings.certDir === undefined ? {} : { flag: settings.certDir }), env });
+  // A cert dir from a flag, the environment or the config file was resolved with the others
+  // (flag > environment > --config); without one, the default applies.
+  const certDir: { dir: string; source: CertDirLogSource } =
+    settings.certDir === undefined ? resolveCertDir(role, { env }) : { dir: resolvePath(settings.certDir), source: settings.certDirFrom ?? 'flag' };
   const logger = createCliLogger(settings.logLevel);
   let node: RunningNode;
   try {

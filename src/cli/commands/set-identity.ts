@@ -18,13 +18,18 @@ export async function setIdentity(
   return 0;
 }
 
+/** Where a run's cert dir came from: {@link CertDirSource}, or the `--config` file's "cert-dir". */
+export type CertDirLogSource = CertDirSource | 'config';
+
 /** Why this cert dir, for the line that names it (SPEC §3: the path used is logged). */
-export function describeCertDirSource(role: 'server' | 'client', source: CertDirSource): string {
+export function describeCertDirSource(role: 'server' | 'client', source: CertDirLogSource): string {
   switch (source) {
     case 'flag':
       return '--cert-dir';
     case 'env':
       return CERT_DIR_ENV[role];
+    case 'config':
+      return '"cert-dir" in the --config file';
     case 'default':
       return 'the default';
     case 'user-state':

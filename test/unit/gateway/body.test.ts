@@ -171,6 +171,11 @@ describe('readBody', () => {
     assert.equal(contentLengthError({ 'content-length': String(LIMIT) }, LIMIT), undefined);
     assert.equal(contentLengthError({}, LIMIT), undefined);
     assert.equal(contentLengthError({ 'content-length': String(LIMIT + 1) }, LIMIT)?.code, ErrorCode.BODY_TOO_LARGE);
+    // The message names the option and the CLI flag that raise the limit.
+    assert.equal(
+      contentLengthError({ 'content-length': String(LIMIT + 1) }, LIMIT)?.message,
+      `request body of ${LIMIT + 1} bytes exceeds the limit of ${LIMIT} bytes (maxBodyBytes, --max-body)`,
+    );
   });
 
   test('a chunked body is refused as soon as it passes the limit, and reading stops', async () => {

@@ -30,6 +30,18 @@ test('HostPolicy: loopback Host passes, others and any Origin are forbidden', ()
   assert.equal(p.check({ host: 'localhost', origin: 'http://localhost:3000' })?.code, 'forbidden');
 });
 
+test('HostPolicy: a refusal says which option (and CLI flag) allows it', () => {
+  const p = new HostPolicy([], []);
+  assert.equal(
+    p.check({ host: 'evil.example' })?.message,
+    'Host "evil.example" is not a loopback name or address (DNS-rebinding protection); to accept it, allow it with httpAllowedHosts (--http-allow-host)',
+  );
+  assert.equal(
+    p.check({ host: 'localhost', origin: 'http://localhost:3000' })?.message,
+    'requests from browser origin "http://localhost:3000" are refused (cross-site protection); to accept it, allow the origin with httpAllowedOrigins (--http-allow-origin)',
+  );
+});
+
 test('HostPolicy: allow-lists, with and without ports, case-insensitive; * allows all', () => {
   const p = new HostPolicy(['Files.Example', 'api.example:8443'], ['HTTP://App.Example']);
   assert.equal(p.check({ host: 'files.example:1234' }), undefined);

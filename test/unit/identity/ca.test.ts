@@ -184,6 +184,28 @@ describe('issueCertificate', () => {
     assert.equal(new Date(new X509Certificate(later.certPem).validTo).toISOString(), '2099-01-31T00:00:00.000Z', 'days count from notBefore');
   });
 
+  it('caps a lifetime in days at the CA’s own expiry, and says so', async () => {
+    const shortCa = await createCa({ days: 10 });
+    const caTo = new Date(new X509Certificate(shortCa.certPem).validTo).getTime();
+    const leaf = await issueCertificate({ ca: shortCa, name: 'n1' });
+    assert.equal(leaf.cappedAtCaExpiry, true);
+    assert.equal(new Date(new X509Certificate(leaf.certPem).validTo).getTime(), caTo, 'not after the CA');
+    assert.equal(leaf.notAfter.getTime(), caTo);
+    assert.equal(verifyIdentity(files(leaf, shortCa)).cn, 'n1');
+
+    const inside = await issueCertificate({ ca: shortCa, name: 'n2', days: 5 });
+    assert.equal(inside.cappedAtCaExpiry, false);
+    assert.ok(inside.notAfter.getTime() < caTo);
+    assert.equal(new Date(new X509Certificate(inside.certPem).validTo).getTime(), inside.notAfter.getTime());
+  });
+
+  it('leaves the lifetime alone when the CA has already expired (verification reports the CA)', async () => {
+    const oldCa = await createCa({ notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2020-06-01T00:00:00Z') });
+    const leaf = await issueCertificate({ ca: oldCa, name: 'n3', days: 30 });
+    assert.equal(leaf.cappedAtCaExpiry, false);
+    assert.ok(leaf.notAfter.getTime() > Date.now());
+  });
+
   it('signs with a CA key in SEC1 or PKCS#1 form (a CA made by openssl)', async () => {
     const sec1 = { ...ca, keyPem: createPrivateKey(ca.keyPem).export({ type: 'sec1', format: 'pem' }).toString() };
     assert.match(sec1.keyPem, /BEGIN EC PRIVATE KEY/);

@@ -50,17 +50,43 @@ describe('loadIdentity', () => {
     assert.deepEqual(logger.warnings, [], 'a 0600 key draws no warning');
   });
 
-  it('says how to install a missing identity', async () => {
+  it('says how to install a missing identity, with --cert-dir when set-identity would not pick the dir by itself', async () => {
     const dir = await pki.certDir('client', pki.client1);
     await rm(join(dir, CA_CERT_FILE));
     await assert.rejects(loadIdentity('client', dir), (err: unknown) => {
       assert.ok(err instanceof IdentityError);
       assert.equal(err.file, join(dir, CA_CERT_FILE));
-      assert.equal(err.problem, 'not found: run `restpipe client set-identity KEY CRT CA` first');
+      assert.equal(err.problem, `not found: run \`restpipe client set-identity --cert-dir ${dir} KEY CRT CA\` first`);
       return true;
     });
     // The client's directory holds no server files at all.
-    await assert.rejects(loadIdentity('server', dir), /restpipe\.server\.key\.pem: not found: run `restpipe server set-identity KEY CRT CA` first/);
+    await assert.rejects(loadIdentity('server', dir), new RegExp(`restpipe\\.server\\.key\\.pem: not found: run \`restpipe server set-identity --cert-dir ${dir} KEY CRT CA\` first`));
+  });
+
+  it('leaves --cert-dir out when set-identity resolves the same dir (RP_CLIENT_CERT_PATH)', async () => {
+    const dir = await pki.certDir('client', pki.client1);
+    await rm(join(dir, CA_CERT_FILE));
+    const saved = process.env['RP_CLIENT_CERT_PATH'];
+    process.env['RP_CLIENT_CERT_PATH'] = dir;
+    try {
+      await assert.rejects(loadIdentity('client', dir), (err: unknown) => {
+        assert.ok(err instanceof IdentityError);
+        assert.equal(err.problem, 'not found: run `restpipe client set-identity KEY CRT CA` first');
+        return true;
+      });
+    } finally {
+      if (saved === undefined) delete process.env['RP_CLIENT_CERT_PATH'];
+      else process.env['RP_CLIENT_CERT_PATH'] = saved;
+    }
+  });
+
+  it('quotes a --cert-dir with spaces', async () => {
+    const dir = join(await pki.certDir('client', pki.client1), "it's here");
+    await assert.rejects(loadIdentity('client', dir), (err: unknown) => {
+      assert.ok(err instanceof IdentityError);
+      assert.equal(err.problem, `not found: run \`restpipe client set-identity --cert-dir '${dir.replace("'", "'\\''")}' KEY CRT CA\` first`);
+      return true;
+    });
   });
 
   it('warns when the key is readable by group or others', async () => {

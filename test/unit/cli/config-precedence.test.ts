@@ -1,0 +1,85 @@
+// resolveRunSettings: flag > environment (the original's split variables included) > --config >
+// default, for every flag the original fed from split variables, and where the cert dir came from.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { resolveRunSettings } from '../../../src/cli/config.js';
+
+let dir: string;
+let config: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'restpipe-config-'));
+  config = join(dir, 'c.json');
+  await writeFile(
+    config,
+    JSON.stringify({ listen: '127.0.0.1:1241', server: 'cfg.example:1241', statsd: 'cfg.example:8000', 'cert-dir': 'state/from-config', http: '127.0.0.1:1242' }),
+  );
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('the original split environment variables beat the --config file (server)', () => {
+  const s = resolveRunSettings('server', { config }, {
+    RP_SERVER_BIND_INTERFACE: '127.0.0.1',
+    RP_SERVER_BIND_PORT: '1243',
+    RP_HTTP: '127.0.0.1:1244',
+    RP_SERVER_CERT_PATH: '/nonexistent',
+    RP_STATSD_HOST: 'env.example',
+    RP_STATSD_PORT: '9000',
+  });
+  assert.deepEqual(s.listen, { host: '127.0.0.1', port: 1243 });
+  assert.deepEqual(s.http, { host: '127.0.0.1', port: 1244 });
+  assert.equal(s.certDir, '/nonexistent');
+  assert.equal(s.certDirFrom, 'env');
+  assert.deepEqual(s.statsd, { host: 'env.example', port: 9000 });
+});
+
+test('the original split environment variables beat the --config file (client)', () => {
+  const s = resolveRunSettings('client', { config }, { RP_CLIENT_TARGET_PORT: '5555', RP_CLIENT_CERT_PATH: '/client/env', RP_SERVER_CERT_PATH: '/server/env' });
+  // A lone port keeps the default host, as before.
+  assert.deepEqual(s.server, { host: 'localhost', port: 5555 });
+  assert.equal(s.certDir, '/client/env');
+  assert.equal(s.certDirFrom, 'env');
+});
+
+test('the --config file beats the default and says so', () => {
+  const s = resolveRunSettings('server', { config }, {});
+  assert.deepEqual(s.listen, { host: '127.0.0.1', port: 1241 });
+  assert.deepEqual(s.statsd, { host: 'cfg.example', port: 8000 });
+  assert.equal(s.certDir, 'state/from-config');
+  assert.equal(s.certDirFrom, 'config');
+  const c = resolveRunSettings('client', { config }, { RP_SERVER_CERT_PATH: '/server/env' });
+  assert.deepEqual(c.server, { host: 'cfg.example', port: 1241 });
+  assert.equal(c.certDirFrom, 'config', "the server's variable does not set the client's cert dir");
+});
+
+test('flags beat the environment, split variables included', () => {
+  const s = resolveRunSettings('server', { config, listen: '127.0.0.1:7', certDir: '/from/flag', statsd: 'flag.example:1' }, {
+    RP_SERVER_BIND_PORT: '1243',
+    RP_SERVER_CERT_PATH: '/nonexistent',
+    RP_STATSD_PORT: '9000',
+  });
+  assert.deepEqual(s.listen, { host: '127.0.0.1', port: 7 });
+  assert.equal(s.certDir, '/from/flag');
+  assert.equal(s.certDirFrom, 'flag');
+  assert.deepEqual(s.statsd, { host: 'flag.example', port: 1 });
+});
+
+test('RP_LISTEN beats the split variables; with nothing set the defaults apply', () => {
+  assert.deepEqual(resolveRunSettings('server', {}, { RP_LISTEN: '127.0.0.1:9', RP_SERVER_BIND_PORT: '1243' }).listen, { host: '127.0.0.1', port: 9 });
+  const d = resolveRunSettings('server', {}, {});
+  assert.deepEqual(d.listen, { host: '0.0.0.0', port: 1234 });
+  assert.equal(d.statsd, undefined);
+  assert.equal(d.certDir, undefined);
+  assert.equal(d.certDirFrom, undefined);
+});
+
+test('a bad split variable still names the variables', () => {
+  assert.throws(() => resolveRunSettings('server', { config }, { RP_SERVER_BIND_PORT: 'x' }), /RP_SERVER_BIND_INTERFACE\/RP_SERVER_BIND_PORT: port must be 0-65535/);
+});
