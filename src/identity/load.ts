@@ -53,11 +53,12 @@ export async function loadIdentity(
   const certDirFlag = resolveCertDir(role).dir === dir ? '' : ` --cert-dir ${shellWord(dir)}`;
   const hint = `run \`restpipe ${role} set-identity${certDirFlag} KEY CRT CA\` first`;
 
-  const [key, cert, ca] = await Promise.all([
-    readInstalled(files.key, hint),
-    readInstalled(files.cert, hint),
-    readInstalled(files.ca, hint),
-  ]);
+  // Read together, but report the first missing file in a fixed order (key, certificate, CA):
+  // with Promise.all the error named whichever read failed first, so the same empty dir gave
+  // different messages from run to run.
+  const reads = await Promise.allSettled([readInstalled(files.key, hint), readInstalled(files.cert, hint), readInstalled(files.ca, hint)]);
+  for (const r of reads) if (r.status === 'rejected') throw r.reason;
+  const [key, cert, ca] = reads.map((r) => (r as PromiseFulfilledResult<string>).value) as [string, string, string];
 
   const keyStat = await stat(files.key);
   if ((keyStat.mode & 0o077) !== 0) {
