@@ -7,17 +7,8 @@
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { runChaos } from '../helpers/chaos.js';
+import { CHAOS_TIMING as TIMING, runChaos } from '../helpers/chaos.js';
 import { startFaultPair, type FaultPair } from '../helpers/fault-nodes.js';
-
-const TIMING = {
-  heartbeatIntervalMs: 200,
-  heartbeatTimeoutMs: 800,
-  connectWaitMs: 2_000,
-  eventTimeoutMs: 2_000,
-  reconnectMinMs: 50,
-  reconnectMaxMs: 400,
-};
 
 let pair: FaultPair | undefined;
 before(async () => {

@@ -19,6 +19,16 @@ export interface ChaosPlan {
   minFaults: number;
 }
 
+/** Heartbeats, waits and backoff short enough for a 20 s run to see dozens of reconnects. */
+export const CHAOS_TIMING: FaultTiming = {
+  heartbeatIntervalMs: 200,
+  heartbeatTimeoutMs: 800,
+  connectWaitMs: 2_000,
+  eventTimeoutMs: 2_000,
+  reconnectMinMs: 50,
+  reconnectMaxMs: 400,
+};
+
 /** Scheduling noise on a loaded 2-core machine shared with other test runs. */
 const MARGIN_MS = 750;
 const AFTER_MS = 3_000;
