@@ -13,7 +13,10 @@ export interface EventSender {
    * a missing pipe. Rejects with a RestpipeError whose code the gateway maps to a status.
    */
   send(target: string | undefined, event: EventRequest, options: { signal: AbortSignal; timeoutMs?: number }): Promise<Reply>;
-  /** Server node: whether a client with this CN is connected now. */
+  /**
+   * Server node: whether `name` is a client's CN (connected now, or earlier since the server
+   * started): such a NAME is sent to as a CN, without resolving it as a host name.
+   */
   hasClient?(name: string): boolean;
   /** Server node: the CNs of the clients connected from this IP address. */
   clientsAt?(address: string): string[];

@@ -474,14 +474,14 @@ class HttpGateway implements Gateway {
   }
 
   /**
-   * NAME of `/client/NAME/NOUN` → the CN to send to (SPEC §4): a connected CN as is; an IP
+   * NAME of `/client/NAME/NOUN` → the CN to send to (SPEC §4): a known CN (connected now or since the server started) as is; an IP
    * address → the client connected from it; a host name → the client connected from one of
    * its addresses. Several candidates → 400 naming them; none → NAME is taken as a CN, so the
    * send waits connect-wait for it and then answers 503.
    */
   #resolveTarget(name: string): string | RestpipeError | Promise<string | RestpipeError> {
     const sender = this.#sender;
-    if (sender.hasClient?.(name) !== false) return name; // connected, or the sender cannot tell
+    if (sender.hasClient?.(name) !== false) return name; // a known CN, or the sender cannot tell
     if (sender.clientsAt === undefined) return name;
     if (isIP(name) !== 0) return pickClient(name, sender.clientsAt(name), name);
     return this.#resolveByDns(name, sender.clientsAt.bind(sender));

@@ -57,7 +57,7 @@ export function serverEventSender(server: RestpipeServer): EventSender {
       return server.send(target, event, options);
     },
     hasClient(name: string): boolean {
-      return server.hasClient(name);
+      return server.knowsClient(name);
     },
     clientsAt(address: string): string[] {
       return server.clientsAt(address).map((c) => c.name);

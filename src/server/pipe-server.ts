@@ -106,6 +106,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
    */
   readonly #secured = new WeakSet<Socket>();
   readonly #tlsServer: tls.Server;
+  /** CNs that have had a pipe (see knowsClient); bounded so a CA issuing endless names cannot grow it. */
+  readonly #knownNames = new Set<string>();
   readonly #idleHookIntervalMs: number;
   readonly #handshakeTimeoutMs: number;
   /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
@@ -167,6 +169,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   /** Whether a client with this CN is connected (a Map lookup, for the gateway's hot path). */
   hasClient(name: string): boolean {
     return this.#registry.get(name) !== undefined;
+  }
+
+  /**
+   * Whether `name` is the CN of a client connected now or at any time since this server
+   * started. The gateway sends to such a name as a CN straight away (waiting connect-wait for
+   * its pipe) instead of first trying it as a host name: a DNS lookup of a CN that is between
+   * two pipes can take seconds where no resolver answers.
+   */
+  knowsClient(name: string): boolean {
+    return this.#registry.get(name) !== undefined || this.#knownNames.has(name);
   }
 
   /** Senders waiting (connect-wait) for a client to connect; 0 when idle (leak checks, status). */
@@ -367,6 +379,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   #register(session: PipeSession, fingerprint256: string): void {
     const { name, address } = session.peer;
     const previous = this.#registry.add(session);
+    if (this.#knownNames.size < MAX_KNOWN_NAMES) this.#knownNames.add(name);
     if (previous !== undefined) {
       this.#log.warn(
         { client: name, address, previousAddress: previous.peer.address },
@@ -538,6 +551,9 @@ function describeTlsClientError(err: Error, code: string, handshakeTimeoutMs: nu
   }
   return `${code}: ${short}`;
 }
+
+/** How many client CNs knowsClient() remembers beyond those connected. */
+const MAX_KNOWN_NAMES = 100_000;
 
 /** A connection's peer address and port: unique among open connections to one listening port. */
 function peerKey(socket: Socket): string {
