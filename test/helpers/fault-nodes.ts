@@ -165,43 +165,13 @@ export function startLoad(
     const path = dir === 'to-server' ? `/server/work//${id}/${o.handlerMs()}` : `/client/client1/work//${id}/${o.handlerMs()}`;
     const port = dir === 'to-server' ? pair.clientHttp : pair.serverHttp;
     const startedAt = performance.now();
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (status: number, extra: { error?: string; replyId?: string } = {}): void => {
-        if (done) {
-          // A second ending of the same request would be a double answer: record it loudly.
-          outcomes.push({ dir, id, status: -1, error: `second outcome: ${status} ${extra.error ?? ''}`, startedAt, endedAt: performance.now() });
-          return;
-        }
-        done = true;
-        clearTimeout(timer);
-        outcomes.push({ dir, id, status, startedAt, endedAt: performance.now(), ...extra });
-        resolve();
-      };
-      const req = http.request({ host: '127.0.0.1', port, path, agent, headers: o.extraHeaders ?? {} });
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish(0, { error: `no response within ${o.hardLimitMs} ms` });
-      }, o.hardLimitMs);
-      req.on('error', (err) => finish(0, { error: err.message }));
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => finish(0, { error: err.message }));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          let replyId: string | undefined;
-          if (status === 200) {
-            try {
-              replyId = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: string }).id;
-            } catch {
-              replyId = undefined;
-            }
-          }
-          finish(status, replyId === undefined ? {} : { replyId });
-        });
-      });
-      req.end();
+    const record = (status: number, extra: { error?: string; replyId?: string } = {}): void => {
+      outcomes.push({ dir, id, status, startedAt, endedAt: performance.now(), ...extra });
+    };
+    return boundedRequest({ host: '127.0.0.1', port, path, agent, headers: o.extraHeaders ?? {} }, undefined, o.hardLimitMs, (status, body, error) => {
+      if (error !== undefined) return record(status, { error });
+      const replyId = status === 200 ? jsonField(body, (j) => (j as { id?: string }).id) : undefined;
+      record(status, replyId === undefined ? {} : { replyId });
     });
   };
   const worker = async (dir: Outcome['dir'], agent: http.Agent): Promise<void> => {
@@ -220,6 +190,54 @@ export function startLoad(
     },
     agentSockets: () => agents.reduce((n, a) => n + Object.values(a.sockets).reduce((m, l) => m + (l?.length ?? 0), 0), 0),
   };
+}
+
+/**
+ * One request, bounded: `outcome` gets the status and body, or status 0 and an error when no
+ * response came (an error, or `hardLimitMs` passed: a hang). Should the request ever end a
+ * second time, `outcome` is called again with status -1: a double answer the tests fail on.
+ */
+function boundedRequest(
+  options: http.RequestOptions,
+  body: Buffer | undefined,
+  hardLimitMs: number,
+  outcome: (status: number, body: Buffer | undefined, error?: string) => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (status: number, responseBody: Buffer | undefined, error?: string): void => {
+      if (done) {
+        outcome(-1, undefined, `second outcome: ${status} ${error ?? ''}`);
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      outcome(status, responseBody, error);
+      resolve();
+    };
+    const req = http.request(options);
+    const timer = setTimeout(() => {
+      req.destroy();
+      finish(0, undefined, `no response within ${hardLimitMs} ms`);
+    }, hardLimitMs);
+    req.on('error', (err) => finish(0, undefined, err.message));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err) => finish(0, undefined, err.message));
+      res.on('end', () => finish(res.statusCode ?? 0, Buffer.concat(chunks)));
+    });
+    req.end(body);
+  });
+}
+
+/** A field of a JSON body, or undefined when the body is not JSON. */
+function jsonField(body: Buffer | undefined, pick: (json: unknown) => string | undefined): string | undefined {
+  try {
+    return body === undefined ? undefined : pick(JSON.parse(body.toString('utf8')));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Counts outcomes by status, e.g. `{200: 812, 502: 40}`. */
@@ -260,43 +278,12 @@ export function startFlows(flows: readonly Flow[], hardLimitMs: number): { outco
   const one = (flow: Flow, agent: http.Agent): Promise<void> => {
     const id = `${flow.name}-${++seq}`;
     const startedAt = performance.now();
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (status: number, extra: { code?: string; error?: string } = {}): void => {
-        if (done) {
-          outcomes.push({ flow: flow.name, id, status: -1, error: `second outcome: ${status}`, startedAt, endedAt: performance.now() });
-          return;
-        }
-        done = true;
-        clearTimeout(timer);
-        outcomes.push({ flow: flow.name, id, status, startedAt, endedAt: performance.now(), ...extra });
-        resolve();
-      };
-      const headers: http.OutgoingHttpHeaders = flow.body === undefined ? {} : { 'content-type': 'application/octet-stream', 'content-length': flow.body.byteLength };
-      const req = http.request({ host: '127.0.0.1', port: flow.port, method: flow.method, path: flow.path(id), agent, headers });
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish(0, { error: `no response within ${hardLimitMs} ms` });
-      }, hardLimitMs);
-      req.on('error', (err) => finish(0, { error: err.message }));
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => finish(0, { error: err.message }));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          let code: string | undefined;
-          if (status !== 200) {
-            try {
-              code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code;
-            } catch {
-              code = undefined;
-            }
-          }
-          finish(status, code === undefined ? {} : { code });
-        });
-      });
-      req.end(flow.body);
+    const headers: http.OutgoingHttpHeaders = flow.body === undefined ? {} : { 'content-type': 'application/octet-stream', 'content-length': flow.body.byteLength };
+    const request = { host: '127.0.0.1', port: flow.port, method: flow.method, path: flow.path(id), agent, headers };
+    return boundedRequest(request, flow.body, hardLimitMs, (status, body, error) => {
+      const code = error === undefined && status !== 200 ? jsonField(body, (j) => (j as { error?: { code?: string } }).error?.code) : undefined;
+      const extra = error !== undefined ? { error } : code !== undefined ? { code } : {};
+      outcomes.push({ flow: flow.name, id, status, startedAt, endedAt: performance.now(), ...extra });
     });
   };
   const running: Promise<void>[] = [];
