@@ -5,13 +5,33 @@ import {
   createClient,
   createServer,
   type ClientOptions,
+  type EventRequest,
   type Logger,
+  type Reply,
+  type RequestOptions,
   type RestpipeClient,
   type RestpipeServer,
   type ServerOptions,
 } from 'restpipe';
 import { makePki, type Pki, type PkiIdentity } from './pki.js';
 import { onceEvent } from './wait.js';
+
+/** Which way an event goes between a test bed's server and its client 'client1'. */
+export type Direction = 'client→server' | 'server→client';
+export const DIRECTIONS: readonly Direction[] = ['client→server', 'server→client'];
+
+/** Sends `event` from client1 to the server, or from the server to client1. */
+export function sendWay(
+  ends: { server: RestpipeServer; client: RestpipeClient },
+  dir: Direction,
+  event: EventRequest,
+  options: RequestOptions = {},
+): Promise<Reply> {
+  return dir === 'client→server' ? ends.client.send(event, options) : ends.server.send('client1', event, options);
+}
+
+/** The node that handles an event sent `dir`. */
+export const farSide = (dir: Direction): string => (dir === 'client→server' ? 'server' : 'client1');
 
 /** Heartbeats for tests: dead after 400 ms of silence, checked every 100 ms. */
 export const HEARTBEAT = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 400 } as const;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 
 import { hasErrorCode, type EventRequest, type HandlerContext, type Reply, type RestpipeClient, type RestpipeServer } from 'restpipe';
-import { startTestBed, type TestBed } from '../helpers/nodes.js';
+import { DIRECTIONS, farSide, sendWay, startTestBed, type Direction, type TestBed } from '../helpers/nodes.js';
 import { onceEvent, timed, waitUntil } from '../helpers/wait.js';
 
 /** Emits `started` (side, tag) and `aborted` (side, tag, reason, msSinceStart) from handlers. */
@@ -48,12 +48,9 @@ after(async () => {
   await bed?.close();
 });
 
-type Direction = 'client→server' | 'server→client';
-const send = (dir: Direction, event: EventRequest, signal: AbortSignal): Promise<Reply> =>
-  dir === 'client→server' ? client.send(event, { signal }) : server.send('client1', event, { signal });
-const farSide = (dir: Direction): string => (dir === 'client→server' ? 'server' : 'client1');
+const send = (dir: Direction, event: EventRequest, signal: AbortSignal): Promise<Reply> => sendWay({ server, client }, dir, event, { signal });
 
-for (const dir of ['client→server', 'server→client'] as Direction[]) {
+for (const dir of DIRECTIONS) {
   describe(dir, () => {
     test('abort → send rejects with aborted at once, and the far handler\'s ctx.signal fires', async () => {
       const tag = `t-${dir.length}-${Math.random().toString(36).slice(2)}`;

@@ -14,7 +14,7 @@ import {
   type RestpipeClient,
   type RestpipeServer,
 } from 'restpipe';
-import { startTestBed, type TestBed } from '../helpers/nodes.js';
+import { DIRECTIONS, farSide, sendWay, startTestBed, type Direction, type TestBed } from '../helpers/nodes.js';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
@@ -67,12 +67,7 @@ after(async () => {
 });
 
 /** Sends `event` one way or the other. */
-type Direction = 'client→server' | 'server→client';
-const DIRECTIONS: Direction[] = ['client→server', 'server→client'];
-function send(dir: Direction, event: EventRequest): Promise<Reply> {
-  return dir === 'client→server' ? client.send(event) : server.send('client1', event);
-}
-const far = (dir: Direction): string => (dir === 'client→server' ? 'server' : 'client1');
+const send = (dir: Direction, event: EventRequest): Promise<Reply> => sendWay({ server, client }, dir, event);
 const near = (dir: Direction): string => (dir === 'client→server' ? 'client1' : 'server');
 const json = (r: Reply): any => JSON.parse(Buffer.from(r.data).toString('utf8'));
 
@@ -152,7 +147,7 @@ for (const dir of DIRECTIONS) {
       const raw = await send(dir, { verb: 'patch', noun: 'nested/path//hello%20/w%2Fo%2Frld/%E2%9C%93', query: 'x=1&y=two&x=3&sp=a%20b' });
       assert.equal(raw.code, 0, 'PATCH nested/path goes to patch_nested_path');
       const r = json(raw);
-      assert.equal(r.node, far(dir));
+      assert.equal(r.node, farSide(dir));
       assert.equal(r.verb, 'patch');
       assert.equal(r.noun, 'nested/path');
       assert.deepEqual(r.params, ['hello ', 'w/o/rld', '✓']);
@@ -175,12 +170,12 @@ for (const dir of DIRECTIONS) {
       const value = await send(dir, { verb: 'get', noun: 'value' });
       assert.equal(value.code, 0);
       assert.equal(value.mimetype, 'application/json');
-      assert.deepEqual(json(value), { from: far(dir), list: [1, 2, 3] });
+      assert.deepEqual(json(value), { from: farSide(dir), list: [1, 2, 3] });
 
       const tuple = await send(dir, { verb: 'get', noun: 'tuple' });
       assert.equal(tuple.code, 0);
       assert.equal(tuple.mimetype, 'text/plain; charset=utf-8');
-      assert.equal(Buffer.from(tuple.data).toString(), `tuple from ${far(dir)}`);
+      assert.equal(Buffer.from(tuple.data).toString(), `tuple from ${farSide(dir)}`);
 
       const tuple7 = await send(dir, { verb: 'get', noun: 'tuple7' });
       assert.equal(tuple7.code, 7);
@@ -213,7 +208,7 @@ for (const dir of DIRECTIONS) {
       assert.equal(boom.code, ReturnCode.HANDLER_EXCEPTION);
       const { exception } = json(boom);
       assert.equal(exception.class, 'RangeError');
-      assert.equal(exception.message, `boom from ${far(dir)}`);
+      assert.equal(exception.message, `boom from ${farSide(dir)}`);
       assert.match(exception.traceback, /RangeError: boom/);
 
       // The pipe is unharmed by either.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 
 import { hasErrorCode, type EventRequest, type HandlerContext, type Reply, type RestpipeClient, type RestpipeServer } from 'restpipe';
-import { startTestBed, type TestBed } from '../helpers/nodes.js';
+import { DIRECTIONS, farSide, sendWay, startTestBed, type Direction, type TestBed } from '../helpers/nodes.js';
 import { onceEvent, record, timed, trackLibraryTimers, waitUntil } from '../helpers/wait.js';
 
 const timers = trackLibraryTimers();
@@ -44,10 +44,7 @@ after(async () => {
   timers.disable();
 });
 
-type Direction = 'client→server' | 'server→client';
-const send = (dir: Direction, event: EventRequest, opts: { timeoutMs?: number } = {}): Promise<Reply> =>
-  dir === 'client→server' ? client.send(event, opts) : server.send('client1', event, opts);
-const farSide = (dir: Direction): string => (dir === 'client→server' ? 'server' : 'client1');
+const send = (dir: Direction, event: EventRequest, opts: { timeoutMs?: number } = {}): Promise<Reply> => sendWay({ server, client }, dir, event, opts);
 
 function inFlight(): { server: { outbound: number; inbound: number } | undefined; client: { outbound: number; inbound: number } } {
   return {
@@ -57,7 +54,7 @@ function inFlight(): { server: { outbound: number; inbound: number } | undefined
 }
 const RESTING = { server: { outbound: 0, inbound: 0 }, client: { outbound: 0, inbound: 0 } };
 
-for (const dir of ['client→server', 'server→client'] as Direction[]) {
+for (const dir of DIRECTIONS) {
   describe(dir, () => {
     test('the event rejects with event_timeout at its deadline; other events succeed meanwhile; the far handler is cancelled', async () => {
       const baselineTimers = timers.count();
