@@ -59,6 +59,7 @@ const CALLEE_CACHE_SIZE = 64;
 /** A compiled rules file. Immutable; a reload makes a new one. */
 export class RuleSet {
   readonly #callees = new Map<string, CalleeRules>();
+  #last: CalleeRules | undefined;
 
   constructor(readonly document: RulesDocument) {}
 
@@ -69,6 +70,9 @@ export class RuleSet {
 
   /** The rules as they apply to one receiving node, compiled (and cached). */
   forCallee(callee: Callee): CalleeRules {
+    // A node always asks for itself: answer that without building a key.
+    const last = this.#last;
+    if (last !== undefined && last.role === callee.role && last.name === callee.name) return last;
     const key = `${callee.role}\0${callee.name ?? ''}`;
     let compiled = this.#callees.get(key);
     if (compiled === undefined) {
@@ -76,6 +80,7 @@ export class RuleSet {
       compiled = new CalleeRules(this.document.rules, callee);
       this.#callees.set(key, compiled);
     }
+    this.#last = compiled;
     return compiled;
   }
 
@@ -120,7 +125,13 @@ export class CalleeRules {
   readonly #allow: Array<TrieNode | undefined>;
   readonly #applies = new Map<string, Uint8Array>();
 
+  /** The node these rules are compiled for. */
+  readonly role: NodeRole;
+  readonly name: string | undefined;
+
   constructor(allRules: readonly Rule[], callee: Callee) {
+    this.role = callee.role;
+    this.name = callee.name;
     this.#hasRules = allRules.length > 0;
     this.#rules = allRules.filter((rule) => subjectMatches(rule.to, callee.role, callee.name));
     this.#callerRole = callerRole(callee.role);
