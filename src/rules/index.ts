@@ -7,6 +7,8 @@ export { loadRules, readRulesFile } from './load.js';
 export { compileCnGlob, compileNounGlob, matchCnGlob, matchNounGlob, nounSegments, type CnGlob, type GlobProblem, type NounGlob } from './match.js';
 export { parseRules } from './parse.js';
 export {
+  callerRole,
+  subjectMatches,
   MAX_PATTERN_LENGTH,
   MAX_PATTERNS,
   MAX_PATTERNS_PER_LIST,

@@ -1,7 +1,6 @@
 import { isValidNodeName, NODE_NAME_RULE } from '../../certificate.js';
 import { isVerb, VERBS } from '../../event.js';
-import { compileRules, describeDecision, describeRules, formatRulesReport, readRulesFile, type Callee, type NodeRole } from '../../rules/index.js';
-import { callerRole, subjectMatches } from '../../rules/rule.js';
+import { callerRole, compileRules, describeDecision, describeRules, formatRulesReport, readRulesFile, subjectMatches, type Callee, type NodeRole } from '../../rules/index.js';
 import { settingError } from '../config.js';
 
 /** The flags of `restpipe rules check`. */

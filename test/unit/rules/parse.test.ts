@@ -99,6 +99,8 @@ describe('rule errors name the JSON path and the place', () => {
     ['rules not a list', '{"rules": {}}', /^rules\.json:1:11: rules: expected a list \[ … \], not an object$/],
     ['unknown file key, near miss', '{"rule": []}', /^rules\.json:1:2: unknown key "rule" in the file: did you mean "rules"\?$/],
     ['unknown file key', '{"rules": [], "version": 2}', /^rules\.json:1:15: unknown key "version" in the file: the keys are rules, comment$/],
+    ['__proto__ as a key', '{"rules": [], "__proto__": {"rules": 1}}', /^rules\.json:1:15: unknown key "__proto__" in the file: the keys are rules, comment$/],
+    ['constructor as a rule key', file('{"from": "a", "allow": ["get x"], "constructor": "x"}'), /^rules\.json:2:35: rules\[0\]: unknown key "constructor" in a rule/],
     ['unknown rule key, near miss', file('{"form": "a", "allow": ["get x"]}'), /^rules\.json:2:2: rules\[0\]: unknown key "form" in a rule: did you mean "from"\?$/],
     ['unknown rule key, Allow', file('{"from": "a", "Allow": ["get x"]}'), /^rules\.json:2:15: rules\[0\]: unknown key "Allow" in a rule: did you mean "allow"\?$/],
     ['unknown rule key', file('{"from": "a", "allow": ["get x"], "priority": 1}'), /rules\.json:2:35: rules\[0\]: unknown key "priority" in a rule: the keys are from, to, allow, deny, comment$/],
