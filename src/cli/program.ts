@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { caInit, caIssue } from './commands/ca.js';
 import { demo } from './commands/demo.js';
+import { rulesCheck } from './commands/rules.js';
 import { runNodeCommand } from './commands/run-node.js';
 import { setIdentity } from './commands/set-identity.js';
 import { FLAGS, flagHelp, type Role } from './config.js';
@@ -71,6 +72,19 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .addOption(new Option('--key <type>', 'key type (default ec = ECDSA P-256)').choices(['ec', 'rsa']))
     .exitOverride()
     .action(async (name: string, opts: { dir: string; san?: string; days?: string; key?: string }) => setExitCode(await caIssue(name, opts, io.out)));
+
+  const rules = program.command('rules').description('access rules: which identity may call what (see the README, "Access rules")').exitOverride();
+  rules
+    .command('check <file> [verb] [noun]')
+    .description(
+      'validate a rules file and print what each identity it names may call on whom; with --as, --to, VERB and NOUN, say whether that one call is allowed and by which rule (exit 0 allowed, 1 refused, 2 broken file)',
+    )
+    .option('--as <cn>', 'the calling node\'s CN')
+    .option('--to <node>', 'the receiving node: server, client, server:NAME or client:NAME')
+    .exitOverride()
+    .action(async (file: string, verb: string | undefined, noun: string | undefined, opts: { as?: string; to?: string }) =>
+      setExitCode(await rulesCheck(file, verb, noun, opts, io.out)),
+    );
 
   program
     .command('demo')

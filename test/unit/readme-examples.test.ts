@@ -13,7 +13,7 @@ const root = join(README_PATH, '..');
 test('README.md shows the handler examples and the library example', () => {
   assert.deepEqual(
     fileBlocks(readReadme()).map((b) => b.path),
-    ['examples/fileserver.js', 'examples/webserver.ts', 'test/fixtures/library-example.ts'],
+    ['examples/fileserver.js', 'examples/webserver.ts', 'test/fixtures/library-example.ts', 'examples/rules.json'],
   );
 });
 
