@@ -11,7 +11,7 @@ export {
   createCrl,
   normalizeSerialHex,
   isHostname,
-  DEFAULT_CA_CN,
+  DEFAULT_CA_CN_PREFIX,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,
