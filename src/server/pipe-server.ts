@@ -83,9 +83,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #log: Logger;
   // A storm of refused connections (scanners, a misconfigured fleet) writes a few lines per
   // reason and then one "N more suppressed" line per window, not one line per connection.
+  // The field is `like`, not `key`: the CLI's logger redacts a field named `key` (issue 9).
   readonly #refusalLog = new RateLimitedLog(10_000, 5, (key, suppressed, windowMs) =>
     this.#log.warn(
-      { key, suppressed, windowS: windowMs / 1000 },
+      { like: key, suppressed, windowS: windowMs / 1000 },
       `${suppressed} more log lines like '${key}' suppressed in the last ${windowMs / 1000} s`,
     ),
   );
