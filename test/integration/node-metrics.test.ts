@@ -5,51 +5,27 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
 
 import { createServer, startNode, type RestpipeServer, type RunningNode } from '../../src/index.js';
 import { HEARTBEAT } from '../helpers/gateway-nodes.js';
+import { StatsdListener, metricValue } from '../helpers/metrics.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 
 let pki: Pki;
 let server: RestpipeServer;
-let udp: dgram.Socket;
-const lines: string[] = [];
+let statsd: StatsdListener;
 
 before(async () => {
   pki = await makePki();
   server = createServer({ tls: pki.server.tls, ...HEARTBEAT });
   await server.listen({ host: '127.0.0.1', port: 0 });
-  udp = dgram.createSocket('udp4');
-  udp.on('message', (msg) => lines.push(...msg.toString().split('\n').filter(Boolean)));
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
+  statsd = await StatsdListener.start();
 });
 after(async () => {
   await server?.close({ graceMs: 0 });
-  udp?.close();
+  statsd?.close();
   await pki?.cleanup();
 });
-
-/** Waits (bounded, on arriving datagrams) until every pattern has matched some line. */
-async function received(patterns: RegExp[], timeoutMs = 5_000): Promise<void> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  for (;;) {
-    const missing = patterns.filter((p) => !lines.some((l) => p.test(l)));
-    if (missing.length === 0) return;
-    try {
-      await once(udp, 'message', { signal: deadline });
-    } catch {
-      assert.fail(`statsd lines missing: ${missing.join(', ')}; got ${JSON.stringify(lines)}`);
-    }
-  }
-}
-
-function metricValue(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
 
 test("a client node's first dial and first pipe reach statsd and Prometheus", async () => {
   let node: RunningNode | undefined;
@@ -59,11 +35,11 @@ test("a client node's first dial and first pipe reach statsd and Prometheus", as
       identity: pki.client1.tls,
       server: { host: '127.0.0.1', port: server.address!.port },
       http: null,
-      statsd: { host: '127.0.0.1', port: udp.address().port },
+      statsd: { host: '127.0.0.1', port: statsd.port },
       ...HEARTBEAT,
     });
     await node.client!.waitReady(5_000);
-    await received([/^client\.connect\.new\.tick:1\|c$/, /^client\.connect\.connected\.tick:1\|c$/]);
+    await statsd.received([/^client\.connect\.new\.tick:1\|c$/, /^client\.connect\.connected\.tick:1\|c$/]);
     const text = (await node.metrics.text()).body;
     assert.equal(metricValue(text, 'restpipe_dials_total{outcome="connected"}'), 1);
     assert.equal(metricValue(text, 'restpipe_pipes_opened_total'), 1);
@@ -86,14 +62,13 @@ test('the statsd bridge sends without unix-dgram (hot-shots loads it only for un
     (async () => {
       const { createStatsdBridge } = await import(${JSON.stringify(new URL('../../src/metrics/statsd.js', import.meta.url).href)});
       const { channels } = await import(${JSON.stringify(new URL('../../src/diagnostics.js', import.meta.url).href)});
-      const bridge = createStatsdBridge({ host: '127.0.0.1', port: ${udp.address().port}, prefix: 'nounixdgram' });
+      const bridge = createStatsdBridge({ host: '127.0.0.1', port: ${statsd.port}, prefix: 'nounixdgram' });
       channels.dial.publish({ server: '127.0.0.1:1234', outcome: 'connected', attempt: 1 });
       await bridge.close();
     })();
   `;
-  lines.length = 0;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /unix-dgram was loaded/);
-  return received([/^nounixdgram\.client\.connect\.new\.tick:1\|c$/, /^nounixdgram\.client\.connect\.connected\.tick:1\|c$/]);
+  return statsd.received([/^nounixdgram\.client\.connect\.new\.tick:1\|c$/, /^nounixdgram\.client\.connect\.connected\.tick:1\|c$/]);
 });
