@@ -5,7 +5,8 @@
 // node_modules (so the test needs no registry), `npm pkg set type=module` as written, then the
 // README's `npx tsc …` line on the README's TypeScript handlers and on its library example; the
 // output must load and run. In this repository (`# readme-typescript-repo`): its lines (a
-// tsconfig.json in my/, then `npx tsc -p my`) on a handler in a directory beside the README. Both compilers are
+// tsconfig.json in my/, then `npx tsc -p my`) on a handler in a directory beside the README,
+// with TypeScript 7. Both compilers are
 // devDependencies: `typescript` (5.x, the project's own build) and `typescript-7` (an npm alias).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,8 +132,10 @@ describe('in this repository, a handler beside the README', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  for (const { major, tsc } of COMPILERS) {
-    test(`TypeScript ${major}: the README's in-repository tsc line`, async () => {
+  // TypeScript 7 only: 5.x loads every @types package here by itself and compiles this the same
+  // way, and on 2 busy cores it takes ~15 s more.
+  for (const { major, tsc } of COMPILERS.filter((c) => c.major === 7)) {
+    test(`TypeScript ${major}: the README's in-repository tsc lines`, async () => {
       await rm(join(dir, 'handlers.js'), { force: true });
       const rel = relative(REPO_ROOT, dir);
       // `my` in the README's lines is this test's directory; the echo line is run by sh as written.
