@@ -1,3 +1,9 @@
+/// <reference types="node" preserve="true" />
+// The directive above is kept in the published .d.ts (preserve="true"): the declarations use
+// Node's types (Buffer, node:tls, the EventEmitter that RestpipeServer and RestpipeClient extend),
+// and TypeScript 6 and later no longer load @types/node unless a file asks for it (`types`
+// defaults to []). Without it, a project compiled with TypeScript 7 sees `Cannot find name
+// 'Buffer'` in these files and `Property 'on' does not exist on type 'PipeServer'` (issue 9).
 /**
  * restpipe's public library: start a server or a client node's pipe end and send events both
  * ways, with no HTTP hop. The CLI and the gateway are built on exactly this.

@@ -70,7 +70,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let crlWatcher: FSWatcher | undefined;
   let server: RestpipeServer | undefined;
   let client: RestpipeClient | undefined;
-  let sender: EventSender;
+  let sender: EventSender | undefined;
 
   const timing: PipeTimingOptions = pickTiming(options);
   // Logged once the pipe end exists: a handler module without handler methods is refused by
@@ -80,47 +80,52 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const loaded = identity as LoadedIdentity;
     logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
   };
-  if (options.role === 'server') {
-    const crl = options.crlPath === undefined ? undefined : await loadCrl(options.crlPath, { caPem: identity.ca, logger });
-    server = createServer({
-      ...timing,
-      tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) },
-      handlers: options.handlers,
-      logger,
-      ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-    });
-    logIdentity();
-    await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
-    sender = serverEventSender(server);
-  } else {
-    client = createClient({
-      ...timing,
-      host: options.server?.host ?? 'localhost',
-      port: options.server?.port ?? DEFAULT_SERVER_PORT,
-      ...(options.server?.servername === undefined ? {} : { servername: options.server.servername }),
-      tls,
-      handlers: options.handlers,
-      logger,
-      ...(options.reconnectMinMs === undefined ? {} : { reconnectMinMs: options.reconnectMinMs }),
-      ...(options.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: options.reconnectMaxMs }),
-      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
-      ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-    });
-    logIdentity();
-    client.start();
-    sender = clientEventSender(client);
-  }
+  const crl = options.role === 'server' && options.crlPath !== undefined ? await loadCrl(options.crlPath, { caPem: identity.ca, logger }) : undefined;
 
-  const metrics = createPrometheusMetrics({ role: options.role, sender });
+  // Metrics subscribe before the pipe end exists, so that they see everything from its first
+  // dial on (issue 9: the statsd bridge, imported after client.start(), missed the first
+  // connection's ticks). The scrape-time gauges read the sender made below through this.
+  const metrics = createPrometheusMetrics({
+    role: options.role,
+    sender: { isReady: () => sender?.isReady() ?? false, status: () => sender?.status() ?? {} },
+  });
   let statsd: StatsdBridge | undefined;
-  if (options.statsd !== undefined) {
-    // hot-shots is loaded only when statsd is asked for.
-    const { createStatsdBridge } = await import('./metrics/statsd.js');
-    statsd = createStatsdBridge({ ...options.statsd, role: options.role, logger });
-  }
-
   let gateway: Gateway | undefined;
   try {
+    if (options.statsd !== undefined) {
+      // hot-shots is loaded only when statsd is asked for.
+      const { createStatsdBridge } = await import('./metrics/statsd.js');
+      statsd = createStatsdBridge({ ...options.statsd, role: options.role, logger });
+    }
+    if (options.role === 'server') {
+      server = createServer({
+        ...timing,
+        tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) },
+        handlers: options.handlers,
+        logger,
+        ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      });
+      logIdentity();
+      await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
+      sender = serverEventSender(server);
+    } else {
+      client = createClient({
+        ...timing,
+        host: options.server?.host ?? 'localhost',
+        port: options.server?.port ?? DEFAULT_SERVER_PORT,
+        ...(options.server?.servername === undefined ? {} : { servername: options.server.servername }),
+        tls,
+        handlers: options.handlers,
+        logger,
+        ...(options.reconnectMinMs === undefined ? {} : { reconnectMinMs: options.reconnectMinMs }),
+        ...(options.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: options.reconnectMaxMs }),
+        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+        ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      });
+      logIdentity();
+      client.start();
+      sender = clientEventSender(client);
+    }
     gateway =
       options.http === null
         ? undefined

@@ -59,7 +59,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   ca.command('init')
     .description('create DIR/ca.key.pem (0600) and DIR/ca.crt.pem')
     .requiredOption('--dir <dir>', 'where to write the CA')
-    .option('--cn <name>', 'CA common name', 'restpipe-ca')
+    .option('--cn <name>', 'CA common name (default: restpipe-ca- and 8 random hex digits)')
     .option('--days <n>', 'validity in days (default 3650)')
     .addOption(new Option('--key <type>', 'key type (default ec = ECDSA P-256)').choices(['ec', 'rsa']))
     .exitOverride()

@@ -38,8 +38,12 @@ export const DEFAULT_CA_DAYS = 3650;
 export const DEFAULT_CERT_DAYS = 825;
 /** Default CRL lifetime in days (OpenSSL's `default_crl_days` in RELIABILITY §5.6). */
 export const DEFAULT_CRL_DAYS = 7;
-/** Default CA common name. */
-export const DEFAULT_CA_CN = 'restpipe-ca';
+/**
+ * The default CA common name is this, a dash and 8 random hex digits (`restpipe-ca-1f0c9a2e`):
+ * two CAs made with the defaults get different names, so a certificate of one checked against
+ * the other reads as issued by another CA instead of "issued by restpipe-ca, CA is restpipe-ca".
+ */
+export const DEFAULT_CA_CN_PREFIX = 'restpipe-ca';
 /** SANs every issued certificate gets, so that local tests and `restpipe demo` verify. */
 export const LOOPBACK_SANS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
 
@@ -54,7 +58,7 @@ const OID_CRL_NUMBER = '2.5.29.20';
 
 /** Options of {@link createCa}. */
 export interface CreateCaOptions {
-  /** Common name of the CA. @default 'restpipe-ca' */
+  /** Common name of the CA. @default `restpipe-ca-` and 8 random hex digits ({@link DEFAULT_CA_CN_PREFIX}) */
   cn?: string;
   /** Lifetime in days, counted from `notBefore` when given, else from now. @default 3650 */
   days?: number;
@@ -74,7 +78,7 @@ export interface CreateCaOptions {
  * @throws RestpipeError `invalid_option` for a bad cn, days, key type or validity window.
  */
 export async function createCa(opts: CreateCaOptions = {}): Promise<PemPair> {
-  const cn = opts.cn ?? DEFAULT_CA_CN;
+  const cn = opts.cn ?? `${DEFAULT_CA_CN_PREFIX}-${randomBytes(4).toString('hex')}`;
   if (typeof cn !== 'string' || cn.length === 0 || cn.length > 64 || /[\u0000-\u001f\u007f]/.test(cn)) {
     throw invalidOption(`CA common name must be 1-64 printable characters, got ${JSON.stringify(cn)}`);
   }

@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// Kept in the published .d.ts so that TypeScript 6 and later load @types/node for it (see src/index.ts).
 /**
  * Node identities: a small CA (create, issue, revoke), checks of key/certificate/CA material,
  * atomic installation into a cert dir, and loading it back for TLS. Imports nothing from the
@@ -9,7 +11,7 @@ export {
   createCrl,
   normalizeSerialHex,
   isHostname,
-  DEFAULT_CA_CN,
+  DEFAULT_CA_CN_PREFIX,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,

@@ -71,15 +71,7 @@ export function verifyIdentity(files: IdentityFiles, opts: VerifyIdentityOptions
   }
 
   const issuer = cas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
-  if (issuer === undefined) {
-    const sameName = cas.some((ca) => cert.checkIssued(ca));
-    throw new IdentityError(
-      files.cert.path,
-      sameName
-        ? `certificate signature does not verify with the CA in ${files.ca.path} (same CA name, different key)`
-        : `certificate is not signed by the CA in ${files.ca.path}: issued by "${oneLine(cert.issuer)}", CA is "${cas.map((c) => oneLine(c.subject)).join('", "')}"`,
-    );
-  }
+  if (issuer === undefined) throw new IdentityError(files.cert.path, notSignedBy(cert, cas, files.ca.path));
 
   const notBefore = parseOpenSslTime(cert.validFrom);
   const notAfter = parseOpenSslTime(cert.validTo);
@@ -193,6 +185,24 @@ function parseKey(file: IdentityFile): KeyObject {
   } catch (err) {
     throw new IdentityError(file.path, `private key does not parse: ${errorReason(err)}`, { cause: err });
   }
+}
+
+/**
+ * Why no CA in the bundle signed `cert`. Two CAs can have the same name (two `ca init` with
+ * the same `--cn`), and then the names alone read "issued by X, CA is X": the fingerprints
+ * tell the CAs apart (`openssl x509 -noout -fingerprint -sha256 -in ca.crt.pem` prints them).
+ */
+function notSignedBy(cert: X509Certificate, cas: X509Certificate[], caPath: string): string {
+  const issuerName = oneLine(cert.issuer);
+  const namesake = cas.filter((ca) => oneLine(ca.subject) === issuerName);
+  if (namesake.length === 0) {
+    return `certificate is not signed by the CA in ${caPath}: issued by "${issuerName}", CA is "${cas.map((c) => oneLine(c.subject)).join('", "')}"`;
+  }
+  return (
+    `certificate is not signed by the CA in ${caPath} but by another CA of the same name "${issuerName}" ` +
+    `(the one in ${caPath} has SHA-256 fingerprint ${namesake.map((c) => c.fingerprint256).join(', ')}): ` +
+    'install the CA certificate that issued it'
+  );
 }
 
 function parseCert(file: IdentityFile): X509Certificate {

@@ -21,6 +21,7 @@ import { FrameType } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import { GoAwayCode, encodeGoAway } from '../wire/messages.js';
 import { ClientRegistry } from './client-registry.js';
+import { NeverConnectedLog } from './never-connected-log.js';
 import { judgePeer, normalizeAddress, type RefusedPeer } from './peer-identity.js';
 
 /** Pending connections the kernel may queue for accept (capped by net.core.somaxconn). */
@@ -83,12 +84,14 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #log: Logger;
   // A storm of refused connections (scanners, a misconfigured fleet) writes a few lines per
   // reason and then one "N more suppressed" line per window, not one line per connection.
+  // The field is `like`, not `key`: the CLI's logger redacts a field named `key` (issue 9).
   readonly #refusalLog = new RateLimitedLog(10_000, 5, (key, suppressed, windowMs) =>
     this.#log.warn(
-      { key, suppressed, windowS: windowMs / 1000 },
+      { like: key, suppressed, windowS: windowMs / 1000 },
       `${suppressed} more log lines like '${key}' suppressed in the last ${windowMs / 1000} s`,
     ),
   );
+  readonly #neverConnectedLog: NeverConnectedLog;
   readonly #registry = new ClientRegistry<PipeSession>();
   /** Sessions between TLS and hello, so close() can end them too. */
   readonly #pending = new Set<PipeSession>();
@@ -135,6 +138,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#idleHookIntervalMs = durationOption('idleHookIntervalMs', options.idleHookIntervalMs, DEFAULT_IDLE_HOOK_INTERVAL_MS);
     this.name = certificateCommonName(options.tls.cert) || 'server';
     this.#log = (options.logger ?? silentLogger).child({ role: 'server' });
+    this.#neverConnectedLog = new NeverConnectedLog(this.#log);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#tlsServer = tls.createServer({
       ...this.#secureContextOptions(options.tls),
@@ -227,8 +231,12 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
       const current = this.#registry.get(clientName);
       if (current?.isUsable === true) return current.request(event, options);
+      const waitMs = options.connectWaitMs ?? this.#timing.connectWaitMs;
+      if (current === undefined && !this.#knownNames.has(clientName)) {
+        this.#neverConnectedLog.waiting(clientName, waitMs, () => this.#registry.pipes().map((p) => p.peer.name));
+      }
       return this.#registry
-        .waitFor(clientName, options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal)
+        .waitFor(clientName, waitMs, options.signal)
         .then((session) => session.request(event, options));
     } catch (err) {
       return Promise.reject(err);
@@ -307,6 +315,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     for (const socket of this.#connections.values()) socket.destroy();
     await stopped;
     this.#refusalLog.close(); // reports what it suppressed, leaves no timer
+    this.#neverConnectedLog.close();
     this.#log.info({}, 'server closed');
   }
 

@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// Kept in the published .d.ts so that TypeScript 6 and later load @types/node for it (see src/index.ts).
 /**
  * The wire codec, public on `restpipe/wire` for fuzzers, benchmarks and bridges: framing
  * (SPEC §7) and the protobuf messages. No sockets here.

@@ -5,9 +5,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { httpRequest } from '../helpers/gateway-http.js';
-import { REPO_ROOT, cleanEnv, killAll, runCli, spawnCli } from '../helpers/cli-processes.js';
+import { REPO_ROOT, cleanEnv, killAll, runCli, spawnCli, tempDir } from '../helpers/cli-processes.js';
 
 after(() => killAll());
 
@@ -32,10 +34,24 @@ test('node bin/restpipe.js demo --once: 4 replies, both directions, exit 0', asy
   assert.equal(r.stderr, '', 'nothing on stderr at the default level of --once');
 });
 
-/** Runs a command from the repository root through npm's npx, bounded. */
-function npx(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs a command from the repository root through npm's npx, bounded, as a new user's first run:
+ * with an npm cache of its own that starts empty, and offline (npx links this repository into
+ * that cache; nothing needs the registry).
+ */
+async function npx(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cache = await tempDir('restpipe-npx-cache-');
+  try {
+    return await npxIn(cache.dir, args, timeoutMs);
+  } finally {
+    await cache.remove();
+  }
+}
+
+function npxIn(cache: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--no-install', ...args], { cwd: REPO_ROOT, env: cleanEnv({ npm_config_update_notifier: 'false' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = cleanEnv({ npm_config_update_notifier: 'false', npm_config_cache: cache, npm_config_offline: 'true' });
+    const child = spawn('npx', ['--no-install', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -55,10 +71,14 @@ function npx(args: string[], timeoutMs = 60_000): Promise<{ code: number | null;
   });
 }
 
-test('npx restpipe demo --once from the repository root', async () => {
+test('npx restpipe demo --once from the repository root, first run: runs the build as it is', async () => {
+  // npx runs `prepare` when it links the repository into its cache; that must not rebuild
+  // dist/ (issue 9: ~15 s of silence before the first reply). tsc rewrites every output file.
+  const builtAt = (await stat(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'))).mtimeMs;
   const r = await npx(['restpipe', 'demo', '--once']);
   assert.equal(r.code, 0, r.stderr);
   assertDemoOutput(r.stdout);
+  assert.equal((await stat(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'))).mtimeMs, builtAt, 'dist/ was not rebuilt');
 });
 
 test('npx rp_server_set_identity and rp_client_set_identity resolve to the aliases', async () => {

@@ -1,7 +1,7 @@
 // SPEC §4 routing over real processes: on the server's gateway `/client/NAME/…` reaches a client
 // by its certificate CN, by its IP address (as the original routed) and by a host name that
 // resolves to its address; two clients behind one address make the address ambiguous (400),
-// and a name nobody has is a 503 after --connect-wait.
+// and a name nobody has is a 503 after --connect-wait, with an info line naming the clients there are.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -58,10 +58,21 @@ test('two clients behind one address: the address is ambiguous (400), the CNs ar
   assert.deepEqual(status.clients.map((c) => c.name).sort(), ['client1', 'client2']);
 });
 
-test('a name no client has: 503 after --connect-wait; a malformed one: 400', async () => {
-  const res = await ask('/client/client9/time');
-  assert.equal(res.status, 503);
-  assert.equal((res.json() as { error: { code: string } }).error.code, 'no_connection');
+test('a name no client has: 503 after --connect-wait, with one info line saying why; a malformed one: 400', async () => {
+  const from = server.proc.log.length;
+  for (let i = 0; i < 2; i++) {
+    const res = await ask('/client/client9/time');
+    assert.equal(res.status, 503);
+    assert.equal((res.json() as { error: { code: string } }).error.code, 'no_connection');
+  }
+  // Logged as the request starts waiting (before its 503), once per name per minute.
+  const why = await server.proc.waitForLog((l) => server.proc.log.indexOf(l) >= from && l['client'] === 'client9', 'the waiting line');
+  assert.equal(why['level'], 30, 'info');
+  assert.equal(
+    why['msg'],
+    'a request for client "client9" waits up to 0.5 s (connect-wait) for it: no client of that name has connected since the server started; connected now: client1, client2',
+  );
+  assert.equal(server.proc.log.slice(from).filter((l) => l['client'] === 'client9').length, 1, 'not once per request');
   const bad = await ask('/client/bad!name/time');
   assert.equal(bad.status, 400);
 });

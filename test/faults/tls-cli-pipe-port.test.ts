@@ -78,6 +78,8 @@ test('300 plain HTTP requests and garbage connections: a few readable lines and 
   const summaries = lines.filter((l) => /more log lines like '.*' suppressed in the last 10 s/.test(msg(l)));
   assert.equal(accounted(), N);
   assert.ok(summaries.length >= 2, 'one summary per reason (HTTP, garbage)');
+  // The summary's fields say what it summarises (a field named `key` came out "[redacted]").
+  for (const s of summaries) assert.equal(msg(s), `${String(s['suppressed'])} more log lines like '${String(s['like'])}' suppressed in the last 10 s`);
   assert.ok(lines.length <= 2 * 6 * 3, `${lines.length} stderr lines for ${N} attempts`);
   assert.ok(lines.every((l) => !l.text.includes('SSL routines') && l.text.startsWith('{')), 'every line one JSON object, no OpenSSL dump');
   assert.ok(lines.some((l) => l['code'] === 'ERR_SSL_HTTP_REQUEST') && lines.some((l) => l['code'] === 'ERR_SSL_WRONG_VERSION_NUMBER'));

@@ -188,7 +188,7 @@ describe('CLI: restpipe server --crl FILE, reloaded by SIGHUP and on file change
     // Still the previous (revoking) CRL: revoked1 is still refused. Refusal lines are rate
     // limited (5 per reason per 10 s), so either a line or the window's summary shows it.
     await server.waitForLog(
-      after(server, from, (l) => msg(l) === 'refused a client certificate: CERT_REVOKED' || (l['key'] === 'refused:CERT_REVOKED' && Number(l['suppressed']) > 0)),
+      after(server, from, (l) => msg(l) === 'refused a client certificate: CERT_REVOKED' || (l['like'] === 'refused:CERT_REVOKED' && Number(l['suppressed']) > 0)),
       'a refusal (or its suppressed count) under the kept CRL',
       15_000,
     );

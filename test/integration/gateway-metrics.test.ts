@@ -2,8 +2,6 @@
 // and the statsd bridge with the original metric names, against a real UDP listener.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
 import { register as globalRegister } from 'prom-client';
 
 import { createClient } from '../../src/index.js';
@@ -11,6 +9,7 @@ import { createPrometheusMetrics } from '../../src/metrics/prometheus.js';
 import { createStatsdBridge } from '../../src/metrics/statsd.js';
 import { httpRequest, onceMatching } from '../helpers/gateway-http.js';
 import { HEARTBEAT, startNodes, type TestNodes } from '../helpers/gateway-nodes.js';
+import { StatsdListener, metricValue } from '../helpers/metrics.js';
 
 let nodes: TestNodes;
 before(async () => {
@@ -21,11 +20,6 @@ after(async () => {
 });
 
 const clientGwPort = (): number => (nodes.clientGw.address as { port: number }).port;
-
-function metricValue(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
 
 describe('Prometheus', () => {
   test('each instance has its own registry; the global one stays empty', async () => {
@@ -98,35 +92,17 @@ describe('Prometheus', () => {
 });
 
 describe('statsd bridge', () => {
-  let udp: dgram.Socket;
-  const lines: string[] = [];
+  let statsd: StatsdListener;
   before(async () => {
-    udp = dgram.createSocket('udp4');
-    udp.on('message', (msg) => lines.push(...msg.toString().split('\n').filter(Boolean)));
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
+    statsd = await StatsdListener.start();
   });
-  after(() => udp?.close());
-
-  /** Waits (bounded, on arriving datagrams) until every pattern has matched some line. */
-  async function received(patterns: RegExp[], timeoutMs = 5_000): Promise<void> {
-    const deadline = AbortSignal.timeout(timeoutMs);
-    for (;;) {
-      const missing = patterns.filter((p) => !lines.some((l) => p.test(l)));
-      if (missing.length === 0) return;
-      try {
-        await once(udp, 'message', { signal: deadline });
-      } catch {
-        assert.fail(`statsd lines missing: ${missing.join(', ')}; got ${JSON.stringify(lines)}`);
-      }
-    }
-  }
+  after(() => statsd?.close());
 
   test('the original metric names', async () => {
-    const bridge = createStatsdBridge({ host: '127.0.0.1', port: (udp.address()).port, prefix: 'rp' });
+    const bridge = createStatsdBridge({ host: '127.0.0.1', port: statsd.port, prefix: 'rp' });
     try {
       assert.equal((await httpRequest({ port: clientGwPort() }, { path: '/server/time' })).status, 200);
-      await received([
+      await statsd.received([
         /^rp\.message\.send\.tick:1\|c$/,
         /^rp\.message\.send\.timing:[\d.]+\|ms$/,
         /^rp\.message\.receive\.tick:1\|c$/,
@@ -135,12 +111,12 @@ describe('statsd bridge', () => {
       const back = nodes.reconnected();
       nodes.server.disconnect('client1', 'test: statsd reconnect');
       await back;
-      await received([/^rp\.client\.connect\.broken\.tick:1\|c$/, /^rp\.client\.connect\.new\.tick:1\|c$/, /^rp\.client\.connect\.connected\.tick:1\|c$/]);
+      await statsd.received([/^rp\.client\.connect\.broken\.tick:1\|c$/, /^rp\.client\.connect\.new\.tick:1\|c$/, /^rp\.client\.connect\.connected\.tick:1\|c$/]);
       // An unknown handler gets no per-handler timing (a peer must not mint metric names).
-      lines.length = 0;
+      statsd.lines.length = 0;
       await httpRequest({ port: clientGwPort() }, { path: '/server/nosuch' });
-      await received([/^rp\.message\.receive\.tick:1\|c$/]);
-      assert.ok(!lines.some((l) => l.includes('handle.get_nosuch')), JSON.stringify(lines));
+      await statsd.received([/^rp\.message\.receive\.tick:1\|c$/]);
+      assert.ok(!statsd.lines.some((l) => l.includes('handle.get_nosuch')), JSON.stringify(statsd.lines));
     } finally {
       await bridge.close();
     }

@@ -30,14 +30,19 @@ describe('createCa', () => {
     ecCa = await createCa();
   });
 
+  it('gives two CAs made with the defaults different names', async () => {
+    const other = await createCa();
+    assert.notEqual(new X509Certificate(other.certPem).subject, new X509Certificate(ecCa.certPem).subject);
+  });
+
   it('makes an ECDSA P-256 CA with the CA extensions by default', () => {
     assert.match(ecCa.keyPem, /^-----BEGIN PRIVATE KEY-----\n/);
     const key = createPrivateKey(ecCa.keyPem);
     assert.equal(key.asymmetricKeyType, 'ec');
     assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
     const cert = new X509Certificate(ecCa.certPem);
-    assert.equal(cert.subject, 'CN=restpipe-ca');
-    assert.equal(cert.issuer, 'CN=restpipe-ca');
+    assert.match(cert.subject, /^CN=restpipe-ca-[0-9a-f]{8}$/);
+    assert.equal(cert.issuer, cert.subject);
     assert.equal(cert.ca, true);
     assert.ok(cert.checkPrivateKey(key));
     assert.ok(cert.verify(cert.publicKey), 'self-signed');
@@ -98,7 +103,7 @@ describe('issueCertificate', () => {
     assert.match(leaf.certPem, /^-----BEGIN CERTIFICATE-----\n/);
     const info = verifyIdentity(files(leaf, ca), { purpose: 'client' });
     assert.equal(info.cn, 'client1');
-    assert.equal(info.issuerCn, 'restpipe-ca');
+    assert.equal(`CN=${info.issuerCn}`, new X509Certificate(ca.certPem).subject);
     assert.equal(info.serialHex, leaf.serialHex);
     assert.deepEqual(verifyIdentity(files(leaf, ca), { purpose: 'server' }).cn, 'client1');
 

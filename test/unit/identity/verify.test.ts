@@ -179,10 +179,15 @@ describe('verifyIdentity', () => {
       'certificate is not signed by the CA in /in/ca.pem: issued by "CN=foreign-ca", CA is "CN=restpipe-test-ca"',
     ));
 
-  it('certificate from another CA of the same name', async () => {
+  it('certificate from another CA of the same name: the message names the fingerprint of the CA it was checked against', async () => {
     const twin = await createCa({ cn: 'restpipe-test-ca' });
     const leaf = await issueCertificate({ ca: twin, name: 'client1' });
-    expectIdentityError(() => verifyIdentity(filesOf(leaf, pki.ca.certPem)), '/in/crt.pem', /not signed by the CA|does not verify with the CA/);
+    expectIdentityError(
+      () => verifyIdentity(filesOf(leaf, pki.ca.certPem)),
+      '/in/crt.pem',
+      'certificate is not signed by the CA in /in/ca.pem but by another CA of the same name "CN=restpipe-test-ca" ' +
+        `(the one in /in/ca.pem has SHA-256 fingerprint ${new X509Certificate(pki.ca.certPem).fingerprint256}): install the CA certificate that issued it`,
+    );
   });
 
   it('expired certificate', () =>
