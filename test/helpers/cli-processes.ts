@@ -63,10 +63,14 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Spawns `node SCRIPT ARGS…`; SCRIPT defaults to bin/restpipe.js. */
-export function spawnCli(args: string[], options: SpawnOptions & { script?: string } = {}): CliProcess {
-  const script = options.script ?? BIN.restpipe;
-  const child = spawn(process.execPath, [script, ...args], {
+/**
+ * Spawns `node SCRIPT ARGS…` (SCRIPT defaults to bin/restpipe.js), or with `executable` that file
+ * itself, its `#!` line choosing the interpreter as when systemd or a shell runs it.
+ */
+export function spawnCli(args: string[], options: SpawnOptions & { script?: string; executable?: string } = {}): CliProcess {
+  const script = options.executable ?? options.script ?? BIN.restpipe;
+  const [file, argv] = options.executable === undefined ? [process.execPath, [script, ...args]] : [options.executable, args];
+  const child = spawn(file, argv, {
     cwd: options.cwd ?? REPO_ROOT,
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
