@@ -6,7 +6,7 @@
 // that part only as a dev dependency, so it is left out and the installed restpipe fails.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli-processes.js';
 
@@ -121,12 +121,13 @@ function runtimeLockfile(projectName: string, tarball: PackedTarball): object {
 }
 
 /**
- * Packs the repository and installs the tarball into the empty directory `dir`, offline
+ * Packs the repository and installs the tarball into the empty (or new) directory `dir`, offline
  * (`--offline`: npm fails with ENOTCACHED rather than touch the network). Install scripts of
  * dependencies are not run: the only one is hot-shots' optional unix-dgram, a native build that
  * may fetch Node's headers and that restpipe does not use (its statsd client sends UDP).
  */
 export async function packAndInstall(dir: string): Promise<InstalledPackage> {
+  await mkdir(dir, { recursive: true });
   const tarball = await packRepository(dir);
   const name = 'restpipe-install-check';
   await writeFile(join(dir, 'package.json'), `${JSON.stringify({ name, private: true, dependencies: { restpipe: `file:${tarball.filename}` } }, null, 2)}\n`);
