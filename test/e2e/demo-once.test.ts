@@ -4,10 +4,9 @@
 // it with exit 0. The bin aliases resolve through npx too.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 
 import { httpRequest } from '../helpers/gateway-http.js';
-import { REPO_ROOT, cleanEnv, killAll, runCli, spawnCli } from '../helpers/cli-processes.js';
+import { REPO_ROOT, cleanEnv, killAll, runCli, runCommand, spawnCli, type CommandResult } from '../helpers/cli-processes.js';
 
 after(() => killAll());
 
@@ -33,26 +32,8 @@ test('node bin/restpipe.js demo --once: 4 replies, both directions, exit 0', asy
 });
 
 /** Runs a command from the repository root through npm's npx, bounded. */
-function npx(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--no-install', ...args], { cwd: REPO_ROOT, env: cleanEnv({ npm_config_update_notifier: 'false' }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`npx ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function npx(args: string[], timeoutMs = 60_000): Promise<CommandResult> {
+  return runCommand('npx', ['--no-install', ...args], { cwd: REPO_ROOT, env: cleanEnv({ npm_config_update_notifier: 'false' }), timeoutMs });
 }
 
 test('npx restpipe demo --once from the repository root', async () => {

@@ -19,13 +19,14 @@ import {
   gatewayAddress,
   killAll,
   pipePort,
+  runCommand,
   spawnCli,
   startedUp,
   tempDir,
   type CliProcess,
 } from '../helpers/cli-processes.js';
 import { makePki, type Pki } from '../helpers/pki.js';
-import { npmEnv, packAndInstall, runCommand, type InstalledPackage } from '../helpers/package-install.js';
+import { npmEnv, packAndInstall, type InstalledPackage } from '../helpers/package-install.js';
 import {
   SYSTEMD_DIR,
   SYSUSERS_FILE,
@@ -85,7 +86,7 @@ test('the tarball holds the built code, the bins, the schema, the units and the 
 test('npx restpipe demo --once runs from the installed package, outside the repository', async () => {
   assert.ok(!installed.dir.startsWith(REPO_ROOT), 'installed outside the repository');
   // --no: never download a package called restpipe; the installed one must be found.
-  const r = await runCommand('npx', ['--no', '--offline', 'restpipe', 'demo', '--once'], { cwd: installed.dir, timeoutMs: 60_000 });
+  const r = await runCommand('npx', ['--no', '--offline', 'restpipe', 'demo', '--once'], { cwd: installed.dir, env: npmEnv(), timeoutMs: 60_000 });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.filter((l) => /-> {2}200 \(return code 0\)/.test(l)).length, 4, r.stdout);

@@ -4,11 +4,10 @@
 // lockfile, because `npm ci` caches the locked tarballs but not the registry metadata a fresh
 // resolution would ask for. A dependency restpipe needs at runtime but does not declare is in
 // that part only as a dev dependency, so it is left out and the installed restpipe fails.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from './cli-processes.js';
+import { REPO_ROOT, runCommand } from './cli-processes.js';
 
 /** What `npm pack --json` reports of the tarball. */
 export interface PackedTarball {
@@ -26,13 +25,6 @@ export interface InstalledPackage {
   packageDir: string;
 }
 
-/** The outcome of a bounded command. */
-export interface CommandResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /**
  * The environment for npm run from a test: none of the `npm_*` variables that `npm test` passes
  * down (they name the repository as the project and would steer the nested npm), no update check.
@@ -47,40 +39,12 @@ export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', ...extra };
 }
 
-/** Runs `command args…` to completion within `timeoutMs` (then SIGKILL and a rejection). */
-export function runCommand(
-  command: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Promise<CommandResult> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /**
  * `npm pack` of the repository into `dir`. Without running `prepare` (the build): `npm test`
  * has just built dist/, and a second tsc run would cost half a minute on a busy machine.
  */
 export async function packRepository(dir: string): Promise<PackedTarball> {
-  const r = await runCommand('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO_ROOT });
+  const r = await runCommand('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO_ROOT, env: npmEnv() });
   if (r.code !== 0) throw new Error(`npm pack failed (${r.code})\n${r.stderr}`);
   const [info] = JSON.parse(r.stdout) as Array<{ filename: string; integrity: string; files: Array<{ path: string }> }>;
   if (info === undefined) throw new Error(`npm pack printed no package\n${r.stdout}`);
@@ -132,7 +96,7 @@ export async function packAndInstall(dir: string): Promise<InstalledPackage> {
   const name = 'restpipe-install-check';
   await writeFile(join(dir, 'package.json'), `${JSON.stringify({ name, private: true, dependencies: { restpipe: `file:${tarball.filename}` } }, null, 2)}\n`);
   await writeFile(join(dir, 'package-lock.json'), `${JSON.stringify(runtimeLockfile(name, tarball), null, 2)}\n`);
-  const r = await runCommand('npm', ['install', '--offline', '--ignore-scripts', `./${tarball.filename}`], { cwd: dir, timeoutMs: 120_000 });
+  const r = await runCommand('npm', ['install', '--offline', '--ignore-scripts', `./${tarball.filename}`], { cwd: dir, env: npmEnv(), timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`npm install ./${tarball.filename} failed (${r.code})\n${r.stdout}\n${r.stderr}`);
   return { dir, tarball, packageDir: join(dir, 'node_modules', 'restpipe') };
 }
