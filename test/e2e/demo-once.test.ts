@@ -4,12 +4,11 @@
 // it with exit 0. The bin aliases resolve through npx too.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { httpRequest } from '../helpers/gateway-http.js';
-import { REPO_ROOT, cleanEnv, killAll, runCli, spawnCli, tempDir } from '../helpers/cli-processes.js';
+import { REPO_ROOT, cleanEnv, killAll, runCli, runCommand, spawnCli, tempDir, type CommandResult } from '../helpers/cli-processes.js';
 
 after(() => killAll());
 
@@ -39,36 +38,14 @@ test('node bin/restpipe.js demo --once: 4 replies, both directions, exit 0', asy
  * with an npm cache of its own that starts empty, and offline (npx links this repository into
  * that cache; nothing needs the registry).
  */
-async function npx(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function npx(args: string[], timeoutMs = 60_000): Promise<CommandResult> {
   const cache = await tempDir('restpipe-npx-cache-');
   try {
-    return await npxIn(cache.dir, args, timeoutMs);
+    const env = cleanEnv({ npm_config_update_notifier: 'false', npm_config_cache: cache.dir, npm_config_offline: 'true' });
+    return await runCommand('npx', ['--no-install', ...args], { cwd: REPO_ROOT, env, timeoutMs });
   } finally {
     await cache.remove();
   }
-}
-
-function npxIn(cache: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = cleanEnv({ npm_config_update_notifier: 'false', npm_config_cache: cache, npm_config_offline: 'true' });
-    const child = spawn('npx', ['--no-install', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`npx ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 test('npx restpipe demo --once from the repository root, first run: runs the build as it is', async () => {

@@ -63,10 +63,14 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Spawns `node SCRIPT ARGS…`; SCRIPT defaults to bin/restpipe.js. */
-export function spawnCli(args: string[], options: SpawnOptions & { script?: string } = {}): CliProcess {
-  const script = options.script ?? BIN.restpipe;
-  const child = spawn(process.execPath, [script, ...args], {
+/**
+ * Spawns `node SCRIPT ARGS…` (SCRIPT defaults to bin/restpipe.js), or with `executable` that file
+ * itself, its `#!` line choosing the interpreter as when systemd or a shell runs it.
+ */
+export function spawnCli(args: string[], options: SpawnOptions & { script?: string; executable?: string } = {}): CliProcess {
+  const script = options.executable ?? options.script ?? BIN.restpipe;
+  const [file, argv] = options.executable === undefined ? [process.execPath, [script, ...args]] : [options.executable, args];
+  const child = spawn(file, argv, {
     cwd: options.cwd ?? REPO_ROOT,
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -204,6 +208,41 @@ export async function runCli(
   } finally {
     await p.kill();
   }
+}
+
+/** The outcome of a bounded command. */
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command args…` (any program) to completion within `timeoutMs`, then SIGKILL and a rejection; env defaults to {@link cleanEnv}. */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CommandResult> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 /** Kills and reaps every process spawned here that is still running (for `after` hooks). */
