@@ -2,7 +2,7 @@ import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } 
 import { isIP } from 'node:net';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
-import { NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+import { nodeNameProblem } from './node-name.js';
 import { nodeCrypto, x509 } from './x509.js';
 
 export { NODE_NAME_PATTERN, NODE_NAME_RULE, isValidNodeName } from './node-name.js';
@@ -151,9 +151,8 @@ export interface IssuedCertificate extends PemPair {
  *   certificate is not a CA, or the two do not match.
  */
 export async function issueCertificate(opts: IssueCertificateOptions): Promise<IssuedCertificate> {
-  if (!isValidNodeName(opts.name)) {
-    throw invalidOption(`invalid node name ${JSON.stringify(opts.name)}: ${NODE_NAME_RULE}`);
-  }
+  const nameProblem = nodeNameProblem(opts.name);
+  if (nameProblem !== undefined) throw invalidOption(`invalid node name ${JSON.stringify(opts.name)}: ${nameProblem}`);
   const keyType = checkKeyType(opts.keyType);
   const usage = opts.usage ?? 'node';
   if (usage !== 'node' && usage !== 'client' && usage !== 'server') {

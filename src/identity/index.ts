@@ -24,7 +24,7 @@ export {
   type RevokedEntry,
   type CreateCrlOptions,
 } from './ca.js';
-export { NODE_NAME_PATTERN, NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+export { IP_NAME_PROBLEM, NODE_NAME_PATTERN, NODE_NAME_RULE, isIpLiteral, isValidNodeName, nodeNameProblem } from './node-name.js';
 export {
   verifyIdentity,
   peerCertificateSummary,

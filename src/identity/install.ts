@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
 import type { PemPair } from './ca.js';
-import { NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+import { nodeNameProblem } from './node-name.js';
 import { type IdentityInfo, verifyIdentity } from './verify.js';
 
 /** The two node roles. */
@@ -129,7 +129,8 @@ export async function writeKeyPair(
   pair: PemPair,
   opts: { overwrite?: boolean } = {},
 ): Promise<{ keyPath: string; certPath: string }> {
-  if (!isValidNodeName(name)) throw invalidOption(`invalid name ${JSON.stringify(name)}: ${NODE_NAME_RULE}`);
+  const nameProblem = nodeNameProblem(name);
+  if (nameProblem !== undefined) throw invalidOption(`invalid name ${JSON.stringify(name)}: ${nameProblem}`);
   const abs = resolve(dir);
   const keyPath = join(abs, `${name}.key.pem`);
   const certPath = join(abs, `${name}.crt.pem`);

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { IdentityError } from '../errors.js';
-import { NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+import { nodeNameProblem } from './node-name.js';
 
 /** One identity file: where it came from (for messages) and its contents. */
 export interface IdentityFile {
@@ -92,8 +92,9 @@ export function verifyIdentity(files: IdentityFiles, opts: VerifyIdentityOptions
   }
   if (cns.length > 1) throw new IdentityError(files.cert.path, 'certificate has more than one CN');
   const cn = cns[0] as string;
-  if (!isValidNodeName(cn)) {
-    throw new IdentityError(files.cert.path, `CN ${JSON.stringify(cn)} is not a valid node name (${NODE_NAME_RULE})`);
+  const nameProblem = nodeNameProblem(cn);
+  if (nameProblem !== undefined) {
+    throw new IdentityError(files.cert.path, `CN ${JSON.stringify(cn)} is not a valid node name (${nameProblem})`);
   }
 
   if (purpose !== 'any') {
