@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from './log.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics/prometheus.js';
 import type { StatsdBridge } from './metrics/statsd.js';
 import { DEFAULT_GRACE_MS, DEFAULT_SERVER_PORT, type PipeTimingOptions } from './options.js';
+import type { TlsMinVersion } from './tls-policy.js';
 
 /** Everything a running node is made of, as the CLI and `demo` configure it. */
 export interface NodeOptions extends PipeTimingOptions {
@@ -31,6 +32,8 @@ export interface NodeOptions extends PipeTimingOptions {
   reconnectMaxMs?: number;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** The lowest TLS version of the pipe, both roles (`--tls-min`). @default 'TLSv1.2' */
+  tlsMinVersion?: TlsMinVersion;
   /** Server: a CRL file of revoked client certificates, reloaded on change and on `reloadCrl()`. */
   crlPath?: string;
   /** statsd target for the original's metric names. */
@@ -88,6 +91,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       handlers: options.handlers,
       logger,
       ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
     });
     logIdentity();
     await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
@@ -105,6 +109,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: options.reconnectMaxMs }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
     });
     logIdentity();
     client.start();

@@ -21,6 +21,7 @@ import {
 } from '../options.js';
 import { formatSeconds } from '../pipe/inflight.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
+import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { GoAwayCode } from '../wire/messages.js';
 import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
@@ -55,6 +56,8 @@ export interface PipeClientOptions extends PipeTimingOptions {
   connectTimeoutMs?: number;
   /** TLS handshake timeout. @default 10000 */
   handshakeTimeoutMs?: number;
+  /** The lowest TLS version offered (`--tls-min`); suites are fixed (src/tls-policy.ts). @default 'TLSv1.2' */
+  tlsMinVersion?: TlsMinVersion;
   logger?: Logger;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
   random?: () => number;
@@ -94,6 +97,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   readonly #reconnectMaxMs: number;
   readonly #connectTimeoutMs: number;
   readonly #handshakeTimeoutMs: number;
+  readonly #tlsMinVersion: TlsMinVersion;
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #handler: EventHandlerFn;
@@ -127,6 +131,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
     this.#connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
     this.#random = options.random ?? Math.random;
     this.#handler = handler;
     this.name = certificateCommonName(options.tls.cert);
@@ -268,6 +273,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         port: this.port,
         ...(this.#servername === undefined ? {} : { servername: this.#servername }),
         tls: this.#tls,
+        tlsMinVersion: this.#tlsMinVersion,
         connectTimeoutMs: this.#connectTimeoutMs,
         handshakeTimeoutMs: this.#handshakeTimeoutMs,
         keepAliveMs: this.#timing.heartbeatIntervalMs,

@@ -42,6 +42,7 @@ const CASES: Array<[string[], RegExp]> = [
   [['client', '--server', 'localhost:99999'], /^restpipe: --server: port must be 0-65535/],
   [['server', '--max-body', '12XB'], /^restpipe: --max-body: expected a size in bytes/],
   [['client', '--log-level', 'loud'], /^restpipe: --log-level: expected one of/],
+  [['server', '--tls-min', '1.1'], /^restpipe: --tls-min: expected 1\.2 or 1\.3, got "1\.1"$/],
   [['server', '--http', '0.0.0.0:1235'], /^restpipe: --http 0\.0\.0\.0:1235: not a loopback address.*--http-allow-remote$/],
   [['server', '--http', 'unix:'], /^restpipe: --http: unix: needs a socket path/],
   [['client', '--bogus'], /^restpipe: unknown option '--bogus' \(see: restpipe client --help\)$/],

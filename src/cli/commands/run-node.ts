@@ -65,6 +65,7 @@ export function nodeOptions(
     maxInflight: s.maxInflight,
     crlPath: s.crl,
     handshakeTimeoutMs: ms(s.handshakeTimeout),
+    tlsMinVersion: s.tlsMin,
     statsd: s.statsd,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
