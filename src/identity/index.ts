@@ -6,24 +6,18 @@
 export {
   createCa,
   issueCertificate,
-  createCrl,
-  normalizeSerialHex,
   isHostname,
   DEFAULT_CA_CN,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
-  DEFAULT_CRL_DAYS,
   LOOPBACK_SANS,
-  type PemPair,
-  type CaMaterial,
-  type KeyType,
   type CertUsage,
   type CreateCaOptions,
   type IssueCertificateOptions,
   type IssuedCertificate,
-  type RevokedEntry,
-  type CreateCrlOptions,
 } from './ca.js';
+export type { PemPair, CaMaterial, KeyType } from './ca-keys.js';
+export { createCrl, normalizeSerialHex, DEFAULT_CRL_DAYS, type RevokedEntry, type CreateCrlOptions } from './crl.js';
 export { IP_NAME_PROBLEM, NODE_NAME_PATTERN, NODE_NAME_RULE, isIpLiteral, isValidNodeName, nodeNameProblem } from './node-name.js';
 export {
   verifyIdentity,

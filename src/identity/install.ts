@@ -4,7 +4,7 @@ import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/prom
 import { join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
-import type { PemPair } from './ca.js';
+import type { PemPair } from './ca-keys.js';
 import { nodeNameProblem } from './node-name.js';
 import { type IdentityInfo, verifyIdentity } from './verify.js';
 
