@@ -91,7 +91,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   readonly host: string;
   readonly port: number;
   readonly #servername: string | undefined;
-  readonly #tls: ClientTlsMaterial;
+  #tls: ClientTlsMaterial;
   readonly #timing: ResolvedPipeTiming;
   readonly #reconnectMinMs: number;
   readonly #reconnectMaxMs: number;
@@ -211,6 +211,20 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Replaces the TLS material (a renewed identity): every dial from now on uses it, and an open
+   * pipe is closed within `graceMs` (its events finish) so that the client reconnects with it
+   * at once rather than at the next failure. The CN must stay the same: it is the node's name.
+   * @throws RestpipeError `invalid_option` when the certificate names another node.
+   */
+  updateTls(material: ClientTlsMaterial, { graceMs = DEFAULT_GRACE_MS }: { graceMs?: number } = {}): void {
+    const cn = certificateCommonName(material.cert);
+    if (cn !== this.name) throw invalidOption(`the new certificate is for '${cn}', not '${this.name}': a node keeps its name (restart it to change it)`);
+    // A new object: the connector caches a SecureContext per material object.
+    this.#tls = { key: material.key, cert: material.cert, ca: material.ca };
+    void this.#session?.close(graceMs, 'identity reloaded; reconnecting with the new certificate');
   }
 
   /**

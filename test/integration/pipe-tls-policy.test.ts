@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 
-import type { RestpipeServer } from 'restpipe';
-import { TLS12_CIPHERS, TLS13_CIPHERSUITES } from '../../src/tls-policy.js';
+import { TLS12_CIPHERS, TLS13_CIPHERSUITES, type RestpipeServer } from 'restpipe';
 import { startTestBed, type TestBed } from '../helpers/nodes.js';
 import { onceEvent } from '../helpers/wait.js';
 
