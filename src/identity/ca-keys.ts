@@ -1,4 +1,4 @@
-import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { KeyObject, X509Certificate, createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
 import { nodeCrypto, x509 } from './x509.js';
@@ -62,6 +62,45 @@ export async function generateKeys(keyType: KeyType): Promise<webcrypto.CryptoKe
     );
   }
   return subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+}
+
+/** An existing private key, to be certified again ({@link importKeyPair}). */
+export interface ImportedKey {
+  /** Its public key, for the certificate. */
+  publicKey: NodeCryptoKey;
+  /** The private key as PKCS#8 PEM. */
+  keyPem: string;
+  keyType: KeyType;
+}
+
+/**
+ * Reads a private key in any form OpenSSL reads (PKCS#8, SEC1, PKCS#1) for `ca renew
+ * --keep-key`. @throws IdentityError naming `keyPath` when it does not parse or is neither EC
+ * (P-256, P-384, P-521) nor RSA.
+ */
+export async function importKeyPair(keyPem: string, keyPath = 'private key'): Promise<ImportedKey> {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new IdentityError(keyPath, `private key does not parse: ${reason(err)}`, { cause: err });
+  }
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  let algorithm: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  let keyType: KeyType;
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = CURVE_HASH[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    if (curve === undefined) throw new IdentityError(keyPath, `unsupported key curve ${String(key.asymmetricKeyDetails?.namedCurve)}`);
+    algorithm = { name: 'ECDSA', namedCurve: curve.namedCurve };
+    keyType = 'ec';
+  } else if (key.asymmetricKeyType === 'rsa') {
+    algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    keyType = 'rsa';
+  } else {
+    throw new IdentityError(keyPath, `unsupported key type ${String(key.asymmetricKeyType)} (use EC or RSA)`);
+  }
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, algorithm, true, ['verify']);
+  return { publicKey, keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), keyType };
 }
 
 /** A private key as PKCS#8 PEM. */

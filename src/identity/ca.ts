@@ -5,12 +5,14 @@ import {
   type CryptoKeyPairX509,
   type CryptoKeyX509,
   type KeyType,
+  type NodeCryptoKey,
   type PemPair,
   type PublicKeyX509,
   checkDate,
   checkKeyType,
   exportPkcs8,
   generateKeys,
+  importKeyPair,
   openCa,
   randomSerialHex,
   signingAlgorithmFor,
@@ -108,6 +110,8 @@ export interface IssueCertificateOptions {
   days?: number;
   /** @default 'ec' */
   keyType?: KeyType;
+  /** An existing private key (PEM) to certify instead of a new one (`ca renew --keep-key`); its type wins over `keyType`. */
+  keyPem?: string;
   /** Overrides the start of validity (tests: not-yet-valid certificates). */
   notBefore?: Date;
   /** Overrides the end of validity (tests: expired certificates); wins over `days`. */
@@ -148,7 +152,8 @@ export interface IssuedCertificate extends PemPair {
 export async function issueCertificate(opts: IssueCertificateOptions): Promise<IssuedCertificate> {
   const nameProblem = nodeNameProblem(opts.name);
   if (nameProblem !== undefined) throw invalidOption(`invalid node name ${JSON.stringify(opts.name)}: ${nameProblem}`);
-  const keyType = checkKeyType(opts.keyType);
+  const ownKey = opts.keyPem === undefined ? undefined : await importKeyPair(opts.keyPem);
+  const keyType = ownKey?.keyType ?? checkKeyType(opts.keyType);
   const usage = opts.usage ?? 'node';
   if (usage !== 'node' && usage !== 'client' && usage !== 'server') {
     throw invalidOption(`usage must be 'node', 'client' or 'server', got ${JSON.stringify(usage)}`);
@@ -172,7 +177,7 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
     notAfter = caNotAfter;
     cappedAtCaExpiry = true;
   }
-  const keys = await generateKeys(keyType);
+  const keys = ownKey ?? (await newKeyPair(keyType));
 
   const ekus =
     usage === 'node' ? [EKU_SERVER_AUTH, EKU_CLIENT_AUTH] : usage === 'server' ? [EKU_SERVER_AUTH] : [EKU_CLIENT_AUTH];
@@ -203,10 +208,15 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
     },
     nodeCrypto,
   );
-  return { keyPem: exportPkcs8(keys.privateKey), certPem: cert.toString('pem') + '\n', serialHex, notAfter: cert.notAfter, cappedAtCaExpiry };
+  return { keyPem: keys.keyPem, certPem: cert.toString('pem') + '\n', serialHex, notAfter: cert.notAfter, cappedAtCaExpiry };
 }
 
 // --- internals ---
+
+async function newKeyPair(keyType: KeyType): Promise<{ publicKey: NodeCryptoKey; keyPem: string }> {
+  const pair = await generateKeys(keyType);
+  return { publicKey: pair.publicKey, keyPem: exportPkcs8(pair.privateKey) };
+}
 
 function validityWindow(
   opts: { days?: number; notBefore?: Date; notAfter?: Date },

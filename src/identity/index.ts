@@ -1,7 +1,7 @@
 /**
- * Node identities: a small CA (create, issue, revoke), checks of key/certificate/CA material,
- * atomic installation into a cert dir, and loading it back for TLS. Imports nothing from the
- * pipe, client, server, gateway or CLI layers.
+ * Node identities: a small CA (create, issue, renew, revoke, list; its index and CRL), checks of
+ * key/certificate/CA material, atomic installation into a cert dir, and loading it back for TLS.
+ * Imports nothing from the pipe, client, server, gateway or CLI layers.
  */
 export {
   createCa,
@@ -17,7 +17,31 @@ export {
   type IssuedCertificate,
 } from './ca.js';
 export type { PemPair, CaMaterial, KeyType } from './ca-keys.js';
-export { createCrl, normalizeSerialHex, DEFAULT_CRL_DAYS, type RevokedEntry, type CreateCrlOptions } from './crl.js';
+export {
+  createCrl,
+  readCrl,
+  normalizeSerialHex,
+  parseRevocationReason,
+  DEFAULT_CRL_DAYS,
+  REVOCATION_REASONS,
+  type RevokedEntry,
+  type CreateCrlOptions,
+  type CrlContents,
+  type RevocationReason,
+} from './crl.js';
+export { CA_INDEX_FILE, type CaIndex, type IndexedCertificate } from './ca-index.js';
+export {
+  initCaDir,
+  issueInCaDir,
+  renewInCaDir,
+  revokeInCaDir,
+  resignCaCrl,
+  listCaDir,
+  CRL_FILE,
+  type CrlSummary,
+  type IssuedInCaDir,
+  type RevokeResult,
+} from './ca-dir.js';
 export { IP_NAME_PROBLEM, NODE_NAME_PATTERN, NODE_NAME_RULE, isIpLiteral, isValidNodeName, nodeNameProblem } from './node-name.js';
 export {
   verifyIdentity,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
 import type { PemPair } from './ca-keys.js';
@@ -142,6 +142,17 @@ export async function writeKeyPair(
     { path: certPath, data: pair.certPem, mode: CERT_FILE_MODE },
   ]);
   return { keyPath, certPath };
+}
+
+/**
+ * Writes one file atomically (temp file in the same directory, fsync, rename), with `mode`,
+ * creating its directory (0700) when missing: readers see the old or the new file, never a
+ * part. `ca` uses it for `DIR/index.json` and `DIR/crl.pem`.
+ * @throws IdentityError naming the path and the problem.
+ */
+export async function writeFileAtomically(path: string, data: string | Buffer, mode: number): Promise<void> {
+  const abs = resolve(path);
+  await writeFilesAtomically(dirname(abs), [{ path: abs, data, mode }]);
 }
 
 // --- internals ---

@@ -278,7 +278,11 @@ function subjectField(subject: string | undefined, field: string): string[] {
     .map((line) => line.slice(prefix.length));
 }
 
-function parseSubjectAltName(san: string | undefined): string[] {
+/**
+ * Node's `subjectAltName` text (`DNS:a, IP Address:0:0:0:0:0:0:0:1`) → `['DNS:a', 'IP:::1']`:
+ * the form {@link IdentityInfo.sans} and the CA's index use (IPv6 compressed).
+ */
+export function parseSubjectAltName(san: string | undefined): string[] {
   if (san === undefined || san === '') return [];
   return san.split(', ').map((entry) => {
     if (entry.startsWith('IP Address:')) return `IP:${compressIp(entry.slice('IP Address:'.length))}`;
