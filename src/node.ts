@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from './log.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics/prometheus.js';
 import type { StatsdBridge } from './metrics/statsd.js';
 import { DEFAULT_GRACE_MS, DEFAULT_SERVER_PORT, type PipeTimingOptions } from './options.js';
+import type { TlsMinVersion } from './tls-policy.js';
 
 /** Everything a running node is made of, as the CLI and `demo` configure it. */
 export interface NodeOptions extends PipeTimingOptions {
@@ -31,6 +32,8 @@ export interface NodeOptions extends PipeTimingOptions {
   reconnectMaxMs?: number;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** The lowest TLS version of the pipe, both roles (`--tls-min`). @default 'TLSv1.2' */
+  tlsMinVersion?: TlsMinVersion;
   /** Server: a CRL file of revoked client certificates, reloaded on change and on `reloadCrl()`. */
   crlPath?: string;
   /** statsd target for the original's metric names. */
@@ -50,6 +53,13 @@ export interface RunningNode {
   /** Server: re-reads the CRL file (SIGHUP). */
   reloadCrl(): Promise<void>;
   /**
+   * Re-reads the node's identity from its cert dir (SIGHUP; after `set-identity` installed a
+   * renewed certificate) and, when it changed, uses it: a server for new connections, a client
+   * by reconnecting with it. A new identity that fails the start-up checks, or names another
+   * node, is refused with an error line and the current one stays.
+   */
+  reloadIdentity(): Promise<void>;
+  /**
    * Stops the gateway taking requests, lets in-flight events finish within `graceMs`, closes
    * the pipes and the metrics. Idempotent.
    */
@@ -64,7 +74,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? silentLogger;
   // Loaded lazily: @peculiar/x509 is only needed when files are read and checked.
   const { loadCrl, loadIdentity } = await import('./identity/index.js');
-  const identity: { key: string; cert: string; ca: string } =
+  let identity: { key: string; cert: string; ca: string } =
     'certDir' in options.identity ? await loadIdentity(options.role, options.identity.certDir, { logger }) : options.identity;
   const tls = { key: identity.key, cert: identity.cert, ca: identity.ca };
   let crlWatcher: FSWatcher | undefined;
@@ -104,6 +114,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         handlers: options.handlers,
         logger,
         ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+        ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
       });
       logIdentity();
       await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
@@ -121,6 +132,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ...(options.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: options.reconnectMaxMs }),
         ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
         ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+        ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
       });
       logIdentity();
       client.start();
@@ -163,6 +175,28 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       logger.error({ crl: options.crlPath, err: (err as Error).message }, 'CRL reload failed; keeping the previous one');
     }
   };
+  const reloadIdentity = async (): Promise<void> => {
+    if (!('certDir' in options.identity)) return;
+    const certDir = options.identity.certDir;
+    try {
+      const next = await loadIdentity(options.role, certDir, { logger });
+      if (next.cert === identity.cert && next.key === identity.key && next.ca === identity.ca) {
+        logger.info({ certDir }, 'identity unchanged');
+        return;
+      }
+      if (next.name !== name) throw new Error(`the cert dir now holds the identity '${next.name}', not '${name}': a node keeps its name (restart it to change it)`);
+      const material = { key: next.key, cert: next.cert, ca: next.ca };
+      server?.updateTls(material);
+      client?.updateTls(material, { graceMs: DEFAULT_GRACE_MS });
+      identity = next;
+      logger.info(
+        { name, certDir, fingerprint256: next.info.fingerprint256, notAfter: next.info.notAfter },
+        client === undefined ? `identity '${name}' reloaded: new connections use it` : `identity '${name}' reloaded: reconnecting with it`,
+      );
+    } catch (err) {
+      logger.error({ certDir, err: (err as Error).message }, 'identity reload failed; keeping the current one');
+    }
+  };
   if (server !== undefined && options.crlPath !== undefined) {
     let pending: NodeJS.Timeout | undefined;
     // Editors and `mv` replace the file rather than write it, so the directory is watched.
@@ -186,6 +220,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     metrics,
     sender,
     reloadCrl,
+    reloadIdentity,
     close({ graceMs = DEFAULT_GRACE_MS } = {}) {
       closing ??= (async () => {
         crlWatcher?.close();

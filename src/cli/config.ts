@@ -15,6 +15,7 @@ import {
   DEFAULT_RECONNECT_MIN_MS,
   DEFAULT_SERVER_PORT,
 } from '../options.js';
+import { parseTlsMinVersion, type TlsMinVersion } from '../tls-policy.js';
 
 /**
  * The run flags of SPEC §3 in one table: each flag's environment names (the original's `RP_*`
@@ -33,7 +34,7 @@ export interface HostPort {
 
 export type HttpSetting = HostPort | { path: string } | null;
 
-type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean';
+type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean' | 'tls-version';
 
 export interface FlagSpec {
   /** The flag without dashes; also the config-file key. */
@@ -88,6 +89,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-inflight', kind: 'count', roles: BOTH, env: ['RP_MAX_INFLIGHT'], default: String(DEFAULT_MAX_INFLIGHT), arg: 'N', description: 'events in flight per pipe and direction before 503' },
   { name: 'crl', kind: 'path', roles: ['server'], env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded when the file at that path changes and on SIGHUP; open pipes it revokes are closed' },
   { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
+  { name: 'tls-min', kind: 'tls-version', roles: BOTH, env: ['RP_TLS_MIN'], default: '1.2', arg: '1.2|1.3', description: 'lowest TLS version of the pipe; 1.3 refuses TLS 1.2 peers. Suites are fixed: TLS 1.3, and for 1.2 only the ECDHE AEAD suites of Mozilla\'s "intermediate"' },
   { name: 'statsd', kind: 'hostport', roles: BOTH, env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
   { name: 'grace', kind: 'seconds0', roles: BOTH, env: ['RP_GRACE'], default: String(DEFAULT_GRACE_S), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
 ];
@@ -137,6 +139,7 @@ export interface RunSettings {
   maxInflight: number | undefined;
   crl: string | undefined;
   handshakeTimeout: number | undefined;
+  tlsMin: TlsMinVersion | undefined;
   statsd: HostPort | undefined;
   grace: number;
 }
@@ -212,6 +215,7 @@ export function resolveRunSettings(role: Role, flags: Record<string, unknown>, e
     maxInflight: values.get('max-inflight') as number | undefined,
     crl: values.get('crl') as string | undefined,
     handshakeTimeout: values.get('handshake-timeout') as number | undefined,
+    tlsMin: values.get('tls-min') as TlsMinVersion | undefined,
     statsd,
     grace: (values.get('grace') as number | undefined) ?? DEFAULT_GRACE_S,
   };
@@ -274,7 +278,7 @@ function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
     const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
     return items.map((x) => x.trim()).filter((x) => x !== '');
   }
-  if (typeof raw === 'number' && ['seconds', 'seconds0', 'bytes', 'count'].includes(spec.kind)) raw = String(raw);
+  if (typeof raw === 'number' && ['seconds', 'seconds0', 'bytes', 'count', 'tls-version'].includes(spec.kind)) raw = String(raw);
   if (typeof raw !== 'string') throw settingError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
   switch (spec.kind) {
     case 'seconds':
@@ -290,6 +294,8 @@ function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
       return parseHttp(raw, where);
     case 'level':
       return parseLevel(raw, where);
+    case 'tls-version':
+      return parseTlsMinVersion(raw, where);
     case 'path':
     case 'string':
       if (raw.trim() === '') throw settingError(`${where}: must not be empty`);

@@ -64,6 +64,12 @@ const EXIT_FLUSH_MS = 2_000;
  * EXIT_FLUSH_MS at the latest.
  */
 export async function run(argv: string[]): Promise<void> {
+  // `restpipe ca list | head`: a reader that stops early is not an error (Node would throw EPIPE
+  // from the next write). What was to be done is done; only the rest of the output is dropped.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    process.stdout.destroy();
+  });
   const code = await main(argv);
   process.exitCode = code;
   setTimeout(() => process.exit(code), EXIT_FLUSH_MS).unref();

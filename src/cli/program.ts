@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { caInit, caIssue } from './commands/ca.js';
+import { REVOCATION_REASONS } from '../identity/index.js';
+import { caCrl, caInit, caIssue, caList, caRenew, caRevoke } from './commands/ca.js';
 import { demo } from './commands/demo.js';
 import { rulesCheck } from './commands/rules.js';
 import { runNodeCommand } from './commands/run-node.js';
@@ -72,6 +73,29 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .addOption(new Option('--key <type>', 'key type (default ec = ECDSA P-256)').choices(['ec', 'rsa']))
     .exitOverride()
     .action(async (name: string, opts: { dir: string; san?: string; days?: string; key?: string }) => setExitCode(await caIssue(name, opts, io.out)));
+  ca.command('renew <name>')
+    .description('issue NAME a fresh certificate with the SANs of DIR/NAME.crt.pem (new key unless --keep-key); the old one stays valid')
+    .requiredOption('--dir <dir>', 'the CA dir')
+    .option('--keep-key', 'certify the key NAME already has (DIR/NAME.key.pem) instead of a new one')
+    .option('--days <n>', 'validity in days (default 825)')
+    .exitOverride()
+    .action(async (name: string, opts: { dir: string; keepKey?: boolean; days?: string }) => setExitCode(await caRenew(name, opts, io.out)));
+  ca.command('revoke <name-or-serial>')
+    .description("revoke NAME's certificates (or the one with SERIAL): listed in DIR/crl.pem, signed by the CA (created if missing)")
+    .requiredOption('--dir <dir>', 'the CA dir')
+    .option('--reason <reason>', `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')} (default unspecified)`)
+    .exitOverride()
+    .action(async (target: string, opts: { dir: string; reason?: string }) => setExitCode(await caRevoke(target, opts, io.out)));
+  ca.command('list')
+    .description('each certificate the CA issued: name, serial, expiry, valid/expired/revoked; and the CRL')
+    .requiredOption('--dir <dir>', 'the CA dir')
+    .exitOverride()
+    .action(async (opts: { dir: string }) => setExitCode(await caList(opts, io.out)));
+  ca.command('crl')
+    .description('re-sign DIR/crl.pem with a fresh next update, 7 days on (creating it empty if missing); run it at least weekly')
+    .requiredOption('--dir <dir>', 'the CA dir')
+    .exitOverride()
+    .action(async (opts: { dir: string }) => setExitCode(await caCrl(opts, io.out)));
 
   const rules = program.command('rules').description('access rules: which identity may call what (see the README, "Access rules")').exitOverride();
   rules

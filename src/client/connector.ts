@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { formatSeconds } from '../pipe/inflight.js';
+import { DEFAULT_TLS_MIN_VERSION, pipeTlsOptions, type TlsMinVersion } from '../tls-policy.js';
 
 /** The client's TLS material: its key and certificate, and the CA that signed the server's. */
 export interface ClientTlsMaterial {
@@ -15,6 +16,8 @@ export interface DialOptions {
   /** The name the server's certificate must carry; defaults to `host` unless it is an IP. */
   servername?: string;
   tls: ClientTlsMaterial;
+  /** The lowest TLS version offered; suites and groups are fixed (src/tls-policy.ts). @default 'TLSv1.2' */
+  tlsMinVersion?: TlsMinVersion;
   connectTimeoutMs: number;
   handshakeTimeoutMs: number;
   keepAliveMs: number;
@@ -44,6 +47,7 @@ interface CachedContext {
   key: ClientTlsMaterial['key'];
   cert: ClientTlsMaterial['cert'];
   ca: ClientTlsMaterial['ca'];
+  minVersion: TlsMinVersion;
   context: tls.SecureContext;
 }
 
@@ -56,13 +60,20 @@ const contexts = new WeakMap<ClientTlsMaterial, CachedContext>();
  * `tls.connect`), so reuse changes nothing about what a reconnect verifies. Rebuilt if the
  * material object's fields were replaced.
  */
-export function clientSecureContext(material: ClientTlsMaterial): tls.SecureContext {
+export function clientSecureContext(material: ClientTlsMaterial, minVersion: TlsMinVersion = DEFAULT_TLS_MIN_VERSION): tls.SecureContext {
   const cached = contexts.get(material);
-  if (cached !== undefined && cached.key === material.key && cached.cert === material.cert && cached.ca === material.ca) {
+  if (
+    cached !== undefined &&
+    cached.key === material.key &&
+    cached.cert === material.cert &&
+    cached.ca === material.ca &&
+    cached.minVersion === minVersion
+  ) {
     return cached.context;
   }
-  const context = tls.createSecureContext({ key: material.key, cert: material.cert, ca: material.ca, minVersion: 'TLSv1.2' });
-  contexts.set(material, { key: material.key, cert: material.cert, ca: material.ca, context });
+  // The same versions, suites and groups as the server offers (src/tls-policy.ts).
+  const context = tls.createSecureContext({ key: material.key, cert: material.cert, ca: material.ca, ...pipeTlsOptions(minVersion) });
+  contexts.set(material, { key: material.key, cert: material.cert, ca: material.ca, minVersion, context });
   return context;
 }
 
@@ -83,8 +94,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       host: o.host,
       port: o.port,
       ...(servername === undefined ? {} : { servername }),
-      secureContext: clientSecureContext(o.tls),
-      minVersion: 'TLSv1.2',
+      secureContext: clientSecureContext(o.tls, o.tlsMinVersion),
       rejectUnauthorized: true,
       checkServerIdentity: (hostname, cert) => {
         const cn: unknown = cert.subject?.CN;

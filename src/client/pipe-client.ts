@@ -21,6 +21,7 @@ import {
 } from '../options.js';
 import { formatSeconds } from '../pipe/inflight.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
+import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { GoAwayCode } from '../wire/messages.js';
 import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
@@ -55,6 +56,8 @@ export interface PipeClientOptions extends PipeTimingOptions {
   connectTimeoutMs?: number;
   /** TLS handshake timeout. @default 10000 */
   handshakeTimeoutMs?: number;
+  /** The lowest TLS version offered (`--tls-min`); suites are fixed (src/tls-policy.ts). @default 'TLSv1.2' */
+  tlsMinVersion?: TlsMinVersion;
   logger?: Logger;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
   random?: () => number;
@@ -88,12 +91,13 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   readonly host: string;
   readonly port: number;
   readonly #servername: string | undefined;
-  readonly #tls: ClientTlsMaterial;
+  #tls: ClientTlsMaterial;
   readonly #timing: ResolvedPipeTiming;
   readonly #reconnectMinMs: number;
   readonly #reconnectMaxMs: number;
   readonly #connectTimeoutMs: number;
   readonly #handshakeTimeoutMs: number;
+  readonly #tlsMinVersion: TlsMinVersion;
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #handler: EventHandlerFn;
@@ -127,6 +131,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
     this.#connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
     this.#random = options.random ?? Math.random;
     this.#handler = handler;
     this.name = certificateCommonName(options.tls.cert);
@@ -209,6 +214,20 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   }
 
   /**
+   * Replaces the TLS material (a renewed identity): every dial from now on uses it, and an open
+   * pipe is closed within `graceMs` (its events finish) so that the client reconnects with it
+   * at once rather than at the next failure. The CN must stay the same: it is the node's name.
+   * @throws RestpipeError `invalid_option` when the certificate names another node.
+   */
+  updateTls(material: ClientTlsMaterial, { graceMs = DEFAULT_GRACE_MS }: { graceMs?: number } = {}): void {
+    const cn = certificateCommonName(material.cert);
+    if (cn !== this.name) throw invalidOption(`the new certificate is for '${cn}', not '${this.name}': a node keeps its name (restart it to change it)`);
+    // A new object: the connector caches a SecureContext per material object.
+    this.#tls = { key: material.key, cert: material.cert, ca: material.ca };
+    void this.#session?.close(graceMs, 'identity reloaded; reconnecting with the new certificate');
+  }
+
+  /**
    * Stops reconnecting, lets in-flight events finish within `graceMs` (goaway both ways),
    * then closes the pipe. Waiting senders fail with `closed`.
    */
@@ -268,6 +287,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         port: this.port,
         ...(this.#servername === undefined ? {} : { servername: this.#servername }),
         tls: this.#tls,
+        tlsMinVersion: this.#tlsMinVersion,
         connectTimeoutMs: this.#connectTimeoutMs,
         handshakeTimeoutMs: this.#handshakeTimeoutMs,
         keepAliveMs: this.#timing.heartbeatIntervalMs,

@@ -3,6 +3,7 @@ import { chmod, unlink } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
+import { isIpLiteral } from '../certificate.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { isJsonMimetype, truncate, type EventRequest, type Reply } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -474,16 +475,20 @@ class HttpGateway implements Gateway {
   }
 
   /**
-   * NAME of `/client/NAME/NOUN` → the CN to send to (SPEC §4): a known CN (connected now or since the server started) as is; an IP
-   * address → the client connected from it; a host name → the client connected from one of
-   * its addresses. Several candidates → 400 naming them; none → NAME is taken as a CN, so the
-   * send waits connect-wait for it and then answers 503.
+   * NAME of `/client/NAME/NOUN` → the CN to send to (SPEC §4): an IP address → the client
+   * connected from it, always (no CN can be an IP literal: the server refuses such certificates,
+   * and the address is looked up first anyway, so no certificate can capture another client's
+   * address); a known CN (connected now or since the server started) as is; a host name → the
+   * client connected from one of its addresses. Several candidates → 400 naming them; none →
+   * NAME is taken as a CN, so the send waits connect-wait for it and then answers 503.
    */
   #resolveTarget(name: string): string | RestpipeError | Promise<string | RestpipeError> {
     const sender = this.#sender;
-    if (sender.hasClient?.(name) !== false) return name; // a known CN, or the sender cannot tell
     if (sender.clientsAt === undefined) return name;
     if (isIP(name) !== 0) return pickClient(name, sender.clientsAt(name), name);
+    // `127.1` and the like: an address to a resolver, never a CN; the lookup is numeric.
+    if (isIpLiteral(name)) return this.#resolveByDns(name, sender.clientsAt.bind(sender));
+    if (sender.hasClient?.(name) !== false) return name; // a known CN, or the sender cannot tell
     return this.#resolveByDns(name, sender.clientsAt.bind(sender));
   }
 

@@ -1,29 +1,30 @@
-import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
-import { NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+import {
+  type CaMaterial,
+  type CryptoKeyPairX509,
+  type CryptoKeyX509,
+  type KeyType,
+  type NodeCryptoKey,
+  type PemPair,
+  type PublicKeyX509,
+  checkDate,
+  checkKeyType,
+  exportPkcs8,
+  generateKeys,
+  importKeyPair,
+  openCa,
+  randomSerialHex,
+  signingAlgorithmFor,
+} from './ca-keys.js';
+import { nodeNameProblem } from './node-name.js';
 import { nodeCrypto, x509 } from './x509.js';
 
+// Creating a CA and issuing node certificates. The CA's key material is in ca-keys.ts, CRLs in
+// crl.ts, the index of what a CA directory issued in ca-index.ts.
 export { NODE_NAME_PATTERN, NODE_NAME_RULE, isValidNodeName } from './node-name.js';
-
-/** A private key (PKCS#8 PEM) and its certificate (PEM). */
-export interface PemPair {
-  keyPem: string;
-  certPem: string;
-}
-
-/**
- * A CA's key and certificate. The optional paths only make error messages name the files the
- * PEM came from (`ca issue` reads `DIR/ca.key.pem`).
- */
-export interface CaMaterial extends PemPair {
-  keyPath?: string;
-  certPath?: string;
-}
-
-/** `ec` = ECDSA P-256 (cheaper handshakes, RELIABILITY §4 item 7), `rsa` = RSA-2048. */
-export type KeyType = 'ec' | 'rsa';
+export type { CaMaterial, KeyType, PemPair } from './ca-keys.js';
 
 /**
  * What an issued certificate may be used for (its extended key usage). A restpipe node
@@ -36,8 +37,6 @@ export type CertUsage = 'node' | 'client' | 'server';
 export const DEFAULT_CA_DAYS = 3650;
 /** Default leaf lifetime in days (the CA/Browser Forum's old ceiling). */
 export const DEFAULT_CERT_DAYS = 825;
-/** Default CRL lifetime in days (OpenSSL's `default_crl_days` in RELIABILITY §5.6). */
-export const DEFAULT_CRL_DAYS = 7;
 /**
  * The default CA common name is this, a dash and 8 random hex digits (`restpipe-ca-1f0c9a2e`):
  * two CAs made with the defaults get different names, so a certificate of one checked against
@@ -54,7 +53,6 @@ const BACKDATE_MS = 5 * 60_000;
 
 const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
-const OID_CRL_NUMBER = '2.5.29.20';
 
 /** Options of {@link createCa}. */
 export interface CreateCaOptions {
@@ -117,6 +115,8 @@ export interface IssueCertificateOptions {
   days?: number;
   /** @default 'ec' */
   keyType?: KeyType;
+  /** An existing private key (PEM) to certify instead of a new one (`ca renew --keep-key`); its type wins over `keyType`. */
+  keyPem?: string;
   /** Overrides the start of validity (tests: not-yet-valid certificates). */
   notBefore?: Date;
   /** Overrides the end of validity (tests: expired certificates); wins over `days`. */
@@ -155,10 +155,10 @@ export interface IssuedCertificate extends PemPair {
  *   certificate is not a CA, or the two do not match.
  */
 export async function issueCertificate(opts: IssueCertificateOptions): Promise<IssuedCertificate> {
-  if (!isValidNodeName(opts.name)) {
-    throw invalidOption(`invalid node name ${JSON.stringify(opts.name)}: ${NODE_NAME_RULE}`);
-  }
-  const keyType = checkKeyType(opts.keyType);
+  const nameProblem = nodeNameProblem(opts.name);
+  if (nameProblem !== undefined) throw invalidOption(`invalid node name ${JSON.stringify(opts.name)}: ${nameProblem}`);
+  const ownKey = opts.keyPem === undefined ? undefined : await importKeyPair(opts.keyPem);
+  const keyType = ownKey?.keyType ?? checkKeyType(opts.keyType);
   const usage = opts.usage ?? 'node';
   if (usage !== 'node' && usage !== 'client' && usage !== 'server') {
     throw invalidOption(`usage must be 'node', 'client' or 'server', got ${JSON.stringify(usage)}`);
@@ -182,7 +182,7 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
     notAfter = caNotAfter;
     cappedAtCaExpiry = true;
   }
-  const keys = await generateKeys(keyType);
+  const keys = ownKey ?? (await newKeyPair(keyType));
 
   const ekus =
     usage === 'node' ? [EKU_SERVER_AUTH, EKU_CLIENT_AUTH] : usage === 'server' ? [EKU_SERVER_AUTH] : [EKU_CLIENT_AUTH];
@@ -213,110 +213,14 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
     },
     nodeCrypto,
   );
-  return { keyPem: exportPkcs8(keys.privateKey), certPem: cert.toString('pem') + '\n', serialHex, notAfter: cert.notAfter, cappedAtCaExpiry };
-}
-
-/** One revoked certificate in a CRL. */
-export interface RevokedEntry {
-  /** The certificate's serial number in hex (`IssuedCertificate.serialHex`, or Node's upper-case form; ':' allowed). */
-  serialHex: string;
-  /** When it was revoked. @default now */
-  date?: Date;
-}
-
-/** Options of {@link createCrl}. */
-export interface CreateCrlOptions {
-  ca: CaMaterial;
-  revoked: RevokedEntry[];
-  /** @default now */
-  thisUpdate?: Date;
-  /** Past this date OpenSSL refuses every certificate (`CRL_HAS_EXPIRED`). @default thisUpdate + 7 days */
-  nextUpdate?: Date;
-}
-
-/**
- * Creates a CRL (v2, PEM `X509 CRL`) signed by the CA, listing `revoked`, with an authority key
- * identifier and a CRL number taken from the clock so that a newer CRL has a larger number.
- * Node's tls `crl` option accepts it, and a listed certificate is then refused with
- * `CERT_REVOKED`.
- *
- * @throws RestpipeError `invalid_option` for a bad serial or dates; IdentityError for bad CA material.
- */
-export async function createCrl(opts: CreateCrlOptions): Promise<string> {
-  const thisUpdate = opts.thisUpdate ?? new Date();
-  const nextUpdate = opts.nextUpdate ?? new Date(thisUpdate.getTime() + DEFAULT_CRL_DAYS * DAY_MS);
-  checkDate('thisUpdate', thisUpdate);
-  checkDate('nextUpdate', nextUpdate);
-  if (nextUpdate.getTime() <= thisUpdate.getTime()) throw invalidOption('nextUpdate must be after thisUpdate');
-  const seen = new Set<string>();
-  const entries: { serialNumber: string; revocationDate: Date }[] = [];
-  for (const r of opts.revoked) {
-    const serialNumber = normalizeSerialHex(r.serialHex);
-    if (seen.has(serialNumber)) continue;
-    seen.add(serialNumber);
-    const revocationDate = r.date ?? thisUpdate;
-    checkDate('revocation date', revocationDate);
-    entries.push({ serialNumber, revocationDate });
-  }
-  const ca = await openCa(opts.ca);
-  const crl = await x509.X509CrlGenerator.create(
-    {
-      issuer: ca.cert.subjectName,
-      thisUpdate,
-      nextUpdate,
-      entries,
-      signingKey: ca.signingKey as unknown as CryptoKeyX509,
-      signingAlgorithm: signingAlgorithmFor(ca.signingKey),
-      extensions: [
-        new x509.AuthorityKeyIdentifierExtension(ca.keyId, false),
-        new x509.Extension(OID_CRL_NUMBER, false, derPositiveInteger(Math.floor(thisUpdate.getTime() / 1000))),
-      ],
-    },
-    nodeCrypto,
-  );
-  // @peculiar/x509 labels CRLs "BEGIN CRL"; OpenSSL (so Node's tls `crl` option) reads only
-  // "BEGIN X509 CRL" and fails with "no start line" on the other.
-  return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
-}
-
-/**
- * Canonical form of a serial number: lower-case hex of its minimal bytes (even length, no
- * separators, no leading zero bytes), as {@link IssuedCertificate.serialHex} has it. Accepts
- * Node's upper-case `serialNumber` and openssl's `AB:CD` form.
- * @throws RestpipeError `invalid_option` when it is not hex.
- */
-export function normalizeSerialHex(serial: string): string {
-  let hex = String(serial).replace(/[:\s]/g, '').toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hex) || hex.length > 42) {
-    throw invalidOption(`serial number must be hex (up to 20 bytes), got ${JSON.stringify(serial)}`);
-  }
-  if (hex.length % 2 === 1) hex = `0${hex}`;
-  return hex.replace(/^(?:00)+(?=..)/, '');
+  return { keyPem: keys.keyPem, certPem: cert.toString('pem') + '\n', serialHex, notAfter: cert.notAfter, cappedAtCaExpiry };
 }
 
 // --- internals ---
 
-// @peculiar/x509's typings use the DOM's CryptoKey types; Node's are structurally the same.
-type CryptoKeyX509 = x509.X509CertificateCreateWithKeyParams['signingKey'];
-type PublicKeyX509 = x509.X509CertificateCreateWithKeyParams['publicKey'];
-type CryptoKeyPairX509 = x509.X509CertificateCreateSelfSignedParams['keys'];
-type NodeCryptoKey = webcrypto.CryptoKey;
-
-interface OpenedCa {
-  cert: x509.X509Certificate;
-  signingKey: NodeCryptoKey;
-  /** Hex key id for the authority key identifier: the CA's own SKI when it has one. */
-  keyId: string;
-}
-
-function checkKeyType(keyType: KeyType | undefined): KeyType {
-  const t = keyType ?? 'ec';
-  if (t !== 'ec' && t !== 'rsa') throw invalidOption(`key type must be 'ec' or 'rsa', got ${JSON.stringify(t)}`);
-  return t;
-}
-
-function checkDate(what: string, d: Date): void {
-  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw invalidOption(`${what} must be a valid Date`);
+async function newKeyPair(keyType: KeyType): Promise<{ publicKey: NodeCryptoKey; keyPem: string }> {
+  const pair = await generateKeys(keyType);
+  return { publicKey: pair.publicKey, keyPem: exportPkcs8(pair.privateKey) };
 }
 
 function validityWindow(
@@ -338,106 +242,6 @@ function validityWindow(
     throw invalidOption('notAfter must be after notBefore');
   }
   return { notBefore, notAfter };
-}
-
-async function generateKeys(keyType: KeyType): Promise<webcrypto.CryptoKeyPair> {
-  const subtle = webcrypto.subtle;
-  if (keyType === 'rsa') {
-    return subtle.generateKey(
-      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      true,
-      ['sign', 'verify'],
-    );
-  }
-  return subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
-}
-
-function exportPkcs8(key: NodeCryptoKey): string {
-  return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }).toString();
-}
-
-const CURVE_HASH: Record<string, { namedCurve: string; hash: string }> = {
-  prime256v1: { namedCurve: 'P-256', hash: 'SHA-256' },
-  secp384r1: { namedCurve: 'P-384', hash: 'SHA-384' },
-  secp521r1: { namedCurve: 'P-521', hash: 'SHA-512' },
-};
-
-function signingAlgorithmFor(key: NodeCryptoKey): { name: string; hash: string } {
-  const alg = key.algorithm as { name: string; namedCurve?: string };
-  if (alg.name === 'ECDSA') {
-    const hash = Object.values(CURVE_HASH).find((c) => c.namedCurve === alg.namedCurve)?.hash ?? 'SHA-256';
-    return { name: 'ECDSA', hash };
-  }
-  return { name: alg.name, hash: 'SHA-256' };
-}
-
-/**
- * Parses the CA material and turns its key into a WebCrypto signing key. The key may be in any
- * form OpenSSL reads (PKCS#8, SEC1, PKCS#1), so a CA made with the openssl tool works too.
- */
-async function openCa(ca: CaMaterial): Promise<OpenedCa> {
-  const keyFile = ca.keyPath ?? 'CA key';
-  const certFile = ca.certPath ?? 'CA certificate';
-  let keyObject: KeyObject;
-  try {
-    keyObject = createPrivateKey(ca.keyPem);
-  } catch (err) {
-    throw new IdentityError(keyFile, `CA private key does not parse: ${reason(err)}`, { cause: err });
-  }
-  let nodeCert: X509Certificate;
-  let cert: x509.X509Certificate;
-  try {
-    nodeCert = new X509Certificate(ca.certPem);
-    cert = new x509.X509Certificate(nodeCert.raw);
-  } catch (err) {
-    throw new IdentityError(certFile, `CA certificate does not parse: ${reason(err)}`, { cause: err });
-  }
-  if (!nodeCert.ca) throw new IdentityError(certFile, 'not a CA certificate (basicConstraints CA:TRUE missing)');
-  if (!nodeCert.checkPrivateKey(keyObject)) {
-    throw new IdentityError(keyFile, `CA private key does not match the CA certificate ${certFile}`);
-  }
-
-  const der = keyObject.export({ type: 'pkcs8', format: 'der' });
-  let signingKey: NodeCryptoKey;
-  if (keyObject.asymmetricKeyType === 'ec') {
-    const curve = CURVE_HASH[keyObject.asymmetricKeyDetails?.namedCurve ?? ''];
-    if (curve === undefined) {
-      throw new IdentityError(keyFile, `unsupported CA key curve ${String(keyObject.asymmetricKeyDetails?.namedCurve)}`);
-    }
-    signingKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: curve.namedCurve }, false, [
-      'sign',
-    ]);
-  } else if (keyObject.asymmetricKeyType === 'rsa') {
-    signingKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, [
-      'sign',
-    ]);
-  } else {
-    throw new IdentityError(keyFile, `unsupported CA key type ${String(keyObject.asymmetricKeyType)} (use EC or RSA)`);
-  }
-
-  // OpenSSL checks an authority key id against the issuer's subject key id, so reuse the CA's.
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  const keyId =
-    ski?.keyId ?? (await x509.SubjectKeyIdentifierExtension.create(cert.publicKey, false, nodeCrypto)).keyId;
-  return { cert, signingKey, keyId };
-}
-
-/** 16 random bytes, top bit clear (positive) and first byte non-zero (minimal DER). */
-function randomSerialHex(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40;
-  return bytes.toString('hex');
-}
-
-function derPositiveInteger(n: number): ArrayBuffer {
-  const bytes: number[] = [];
-  let v = n;
-  do {
-    bytes.unshift(v % 256);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  if ((bytes[0] ?? 0) & 0x80) bytes.unshift(0);
-  return new Uint8Array([0x02, bytes.length, ...bytes]).buffer;
 }
 
 // A DNS label, as RFC 1123 has it, plus '_' which OpenSSL and Node accept in names.
@@ -478,9 +282,4 @@ function buildSans(name: string, extra: string[], loopback: boolean): { type: 'd
   }
   if (loopback) for (const s of LOOPBACK_SANS) add(s, false);
   return out;
-}
-
-function reason(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0] ?? msg;
 }

@@ -1,32 +1,50 @@
 /// <reference types="node" preserve="true" />
 // Kept in the published .d.ts so that TypeScript 6 and later load @types/node for it (see src/index.ts).
 /**
- * Node identities: a small CA (create, issue, revoke), checks of key/certificate/CA material,
- * atomic installation into a cert dir, and loading it back for TLS. Imports nothing from the
- * pipe, client, server, gateway or CLI layers.
+ * Node identities: a small CA (create, issue, renew, revoke, list; its index and CRL), checks of
+ * key/certificate/CA material, atomic installation into a cert dir, and loading it back for TLS.
+ * Imports nothing from the pipe, client, server, gateway or CLI layers.
  */
 export {
   createCa,
   issueCertificate,
-  createCrl,
-  normalizeSerialHex,
   isHostname,
   DEFAULT_CA_CN_PREFIX,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
-  DEFAULT_CRL_DAYS,
   LOOPBACK_SANS,
-  type PemPair,
-  type CaMaterial,
-  type KeyType,
   type CertUsage,
   type CreateCaOptions,
   type IssueCertificateOptions,
   type IssuedCertificate,
+} from './ca.js';
+export type { PemPair, CaMaterial, KeyType } from './ca-keys.js';
+export {
+  createCrl,
+  readCrl,
+  normalizeSerialHex,
+  parseRevocationReason,
+  DEFAULT_CRL_DAYS,
+  REVOCATION_REASONS,
   type RevokedEntry,
   type CreateCrlOptions,
-} from './ca.js';
-export { NODE_NAME_PATTERN, NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+  type CrlContents,
+  type RevocationReason,
+} from './crl.js';
+export { CA_INDEX_FILE, type CaIndex, type IndexedCertificate } from './ca-index.js';
+export {
+  initCaDir,
+  issueInCaDir,
+  renewInCaDir,
+  revokeInCaDir,
+  resignCaCrl,
+  listCaDir,
+  CRL_FILE,
+  type CrlSummary,
+  type IssuedInCaDir,
+  type RevokeResult,
+} from './ca-dir.js';
+export { IP_NAME_PROBLEM, NODE_NAME_PATTERN, NODE_NAME_RULE, isIpLiteral, isValidNodeName, nodeNameProblem } from './node-name.js';
 export {
   verifyIdentity,
   peerCertificateSummary,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
-import type { PemPair } from './ca.js';
-import { NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+import type { PemPair } from './ca-keys.js';
+import { nodeNameProblem } from './node-name.js';
 import { type IdentityInfo, verifyIdentity } from './verify.js';
 
 /** The two node roles. */
@@ -129,7 +129,8 @@ export async function writeKeyPair(
   pair: PemPair,
   opts: { overwrite?: boolean } = {},
 ): Promise<{ keyPath: string; certPath: string }> {
-  if (!isValidNodeName(name)) throw invalidOption(`invalid name ${JSON.stringify(name)}: ${NODE_NAME_RULE}`);
+  const nameProblem = nodeNameProblem(name);
+  if (nameProblem !== undefined) throw invalidOption(`invalid name ${JSON.stringify(name)}: ${nameProblem}`);
   const abs = resolve(dir);
   const keyPath = join(abs, `${name}.key.pem`);
   const certPath = join(abs, `${name}.crt.pem`);
@@ -141,6 +142,17 @@ export async function writeKeyPair(
     { path: certPath, data: pair.certPem, mode: CERT_FILE_MODE },
   ]);
   return { keyPath, certPath };
+}
+
+/**
+ * Writes one file atomically (temp file in the same directory, fsync, rename), with `mode`,
+ * creating its directory (0700) when missing: readers see the old or the new file, never a
+ * part. `ca` uses it for `DIR/index.json` and `DIR/crl.pem`.
+ * @throws IdentityError naming the path and the problem.
+ */
+export async function writeFileAtomically(path: string, data: string | Buffer, mode: number): Promise<void> {
+  const abs = resolve(path);
+  await writeFilesAtomically(dirname(abs), [{ path: abs, data, mode }]);
 }
 
 // --- internals ---

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { IdentityError } from '../errors.js';
-import { NODE_NAME_RULE, isValidNodeName } from './node-name.js';
+import { nodeNameProblem } from './node-name.js';
 
 /** One identity file: where it came from (for messages) and its contents. */
 export interface IdentityFile {
@@ -84,8 +84,9 @@ export function verifyIdentity(files: IdentityFiles, opts: VerifyIdentityOptions
   }
   if (cns.length > 1) throw new IdentityError(files.cert.path, 'certificate has more than one CN');
   const cn = cns[0] as string;
-  if (!isValidNodeName(cn)) {
-    throw new IdentityError(files.cert.path, `CN ${JSON.stringify(cn)} is not a valid node name (${NODE_NAME_RULE})`);
+  const nameProblem = nodeNameProblem(cn);
+  if (nameProblem !== undefined) {
+    throw new IdentityError(files.cert.path, `CN ${JSON.stringify(cn)} is not a valid node name (${nameProblem})`);
   }
 
   if (purpose !== 'any') {
@@ -287,7 +288,11 @@ function subjectField(subject: string | undefined, field: string): string[] {
     .map((line) => line.slice(prefix.length));
 }
 
-function parseSubjectAltName(san: string | undefined): string[] {
+/**
+ * Node's `subjectAltName` text (`DNS:a, IP Address:0:0:0:0:0:0:0:1`) → `['DNS:a', 'IP:::1']`:
+ * the form {@link IdentityInfo.sans} and the CA's index use (IPv6 compressed).
+ */
+export function parseSubjectAltName(san: string | undefined): string[] {
   if (san === undefined || san === '') return [];
   return san.split(', ').map((entry) => {
     if (entry.startsWith('IP Address:')) return `IP:${compressIp(entry.slice('IP Address:'.length))}`;

@@ -1,5 +1,5 @@
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { NODE_NAME_PATTERN } from '../certificate.js';
+import { nodeNameProblem } from '../certificate.js';
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
@@ -50,8 +50,10 @@ export function judgePeer(socket: TLSSocket): AcceptedPeer | RefusedPeer {
   if (typeof cn !== 'string') {
     return { accepted: false, reason: Array.isArray(cn) ? 'certificate has several CNs' : 'certificate has no CN', ...details };
   }
-  if (!NODE_NAME_PATTERN.test(cn)) {
-    return { accepted: false, reason: `certificate CN ${JSON.stringify(cn.slice(0, 80))} is not a valid node name`, ...details };
+  // An IP literal is refused too: as a name it would capture /client/ADDRESS/… on the gateway.
+  const nameProblem = nodeNameProblem(cn);
+  if (nameProblem !== undefined) {
+    return { accepted: false, reason: `certificate CN ${JSON.stringify(cn.slice(0, 80))} is not a valid node name (${nameProblem})`, ...details };
   }
   const eku = cert.ext_key_usage;
   if (Array.isArray(eku) && eku.length > 0 && !eku.includes(CLIENT_AUTH_OID)) {

@@ -17,6 +17,7 @@ import {
   type ResolvedPipeTiming,
 } from '../options.js';
 import { PipeSession, describeSocketError, type RequestOptions } from '../pipe/session.js';
+import { pipeTlsOptions, tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { FrameType } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import { GoAwayCode, encodeGoAway } from '../wire/messages.js';
@@ -40,6 +41,8 @@ export interface PipeServerOptions extends PipeTimingOptions {
   tls: ServerTlsMaterial;
   /** TLS handshake timeout for incoming connections. @default 10000 */
   handshakeTimeoutMs?: number;
+  /** The lowest TLS version accepted (`--tls-min`); suites are fixed (src/tls-policy.ts). @default 'TLSv1.2' */
+  tlsMinVersion?: TlsMinVersion;
   /** How often the idle hook fires while no client is connected. @default 60000 */
   idleHookIntervalMs?: number;
   logger?: Logger;
@@ -113,6 +116,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   readonly #knownNames = new Set<string>();
   readonly #idleHookIntervalMs: number;
   readonly #handshakeTimeoutMs: number;
+  readonly #tlsMinVersion: TlsMinVersion;
   /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
   readonly #peerCerts = new WeakMap<PipeSession, { der: Buffer; fingerprint256: string }>();
   /** One timer per pipe, at its client certificate's notAfter (see #armExpiry). */
@@ -140,6 +144,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#log = (options.logger ?? silentLogger).child({ role: 'server' });
     this.#neverConnectedLog = new NeverConnectedLog(this.#log);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
     this.#tlsServer = tls.createServer({
       ...this.#secureContextOptions(options.tls),
       // A client certificate is always requested and judged in 'secureConnection' so that the
@@ -320,15 +325,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   }
 
   #secureContextOptions(material: ServerTlsMaterial): tls.SecureContextOptions {
+    const policy = pipeTlsOptions(this.#tlsMinVersion);
     return {
       key: material.key,
       cert: material.cert,
       ca: material.ca,
       ...(material.crl === undefined ? {} : { crl: material.crl }),
-      minVersion: 'TLSv1.2',
+      ...policy,
       // No session tickets: every reconnect re-verifies the certificate fully, so expiry and
       // revocation take effect on the next connection (SPEC §6).
-      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+      secureOptions: (policy.secureOptions ?? 0) | cryptoConstants.SSL_OP_NO_TICKET,
     };
   }
 

@@ -65,6 +65,7 @@ export function nodeOptions(
     maxInflight: s.maxInflight,
     crlPath: s.crl,
     handshakeTimeoutMs: ms(s.handshakeTimeout),
+    tlsMinVersion: s.tlsMin,
     statsd: s.statsd,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
@@ -73,7 +74,8 @@ export function nodeOptions(
 
 /**
  * SIGINT/SIGTERM: stop accepting, let in-flight events finish within the grace period, close,
- * exit 0. A second signal exits at once (1). SIGHUP reloads the CRL. The log says how many
+ * exit 0. A second signal exits at once (1). SIGHUP reloads the node's identity (a renewed
+ * certificate installed by set-identity) and the server's CRL. The log says how many
  * events were in flight and whether they all finished.
  */
 export function waitForShutdown(node: RunningNode, graceS: number, logger: Logger): Promise<number> {
@@ -109,7 +111,7 @@ export function waitForShutdown(node: RunningNode, graceS: number, logger: Logge
         },
       );
     };
-    const onHup = (): void => void node.reloadCrl();
+    const onHup = (): void => void node.reloadIdentity().then(() => node.reloadCrl());
     process.on('SIGINT', onStop);
     process.on('SIGTERM', onStop);
     process.on('SIGHUP', onHup);

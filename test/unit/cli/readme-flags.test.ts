@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FLAGS, DEFAULT_HTTP, resolveRunSettings, type FlagSpec, type Role } from '../../../src/cli/config.js';
 import { flagTableMarkdown } from '../../../src/cli/flag-table.js';
 import { buildProgram } from '../../../src/cli/program.js';
+import { DEFAULT_TLS_MIN_VERSION } from '../../../src/tls-policy.js';
 import { readReadme, readmeSection, tableRows } from '../../helpers/readme.js';
 
 test('README.md’s flag table is exactly the one generated from FLAGS (regenerate: node scripts/readme-flags.mjs)', () => {
@@ -66,6 +67,8 @@ function sampleValue(spec: FlagSpec): { raw: string; expected: unknown; key: str
     case 'string':
     case 'path':
       return { raw: '/some/value', expected: '/some/value', key };
+    case 'tls-version':
+      return { raw: '1.3', expected: 'TLSv1.3', key };
   }
 }
 
@@ -105,6 +108,7 @@ test('the defaults in the table are the ones the CLI uses', () => {
   assert.equal(String(server.grace), def('grace'));
   assert.equal(server.logLevel, 'info');
   assert.equal(server.httpAllowRemote, false);
+  assert.equal(server.tlsMin ?? DEFAULT_TLS_MIN_VERSION, `TLSv${def('tls-min')}`);
   assert.equal(resolveRunSettings('server', { http: false }, {}).http, null, '--no-http');
 });
 

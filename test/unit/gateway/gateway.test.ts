@@ -209,6 +209,20 @@ describe('server node: NAME resolution', () => {
     assert.equal(sender.calls.at(-1)?.target, '10.0.0.3');
   });
 
+  test('an IP address always routes by address, even where a CN of that spelling is known (SPEC §4)', async () => {
+    // The server refuses such certificates; this is the second lock: the address is looked up
+    // first, so no certificate can capture the requests meant for the client at an address.
+    const sender = fakeSender('server', () => ok(), {
+      hasClient: (n) => n === '127.0.0.1' || n === 'legit',
+      clientsAt: (ip) => (ip === '127.0.0.1' ? ['legit'] : []),
+    });
+    const req = await start(sender);
+    for (const path of ['/client/127.0.0.1/time', '/client/127.1/time', '/client/2130706433/time']) {
+      assert.equal((await req({ path })).status, 200, path);
+      assert.equal(sender.calls.at(-1)?.target, 'legit', path);
+    }
+  });
+
   test('a host name: resolved, matched against client addresses; unresolvable → as a CN', async () => {
     const sender = fakeSender('server', () => ok(), {
       hasClient: () => false,

@@ -6,7 +6,11 @@ import {
   type PemPair,
   createCa,
   createCrl,
+  IP_NAME_PROBLEM,
+  NODE_NAME_RULE,
+  isIpLiteral,
   isValidNodeName,
+  nodeNameProblem,
   issueCertificate,
   normalizeSerialHex,
   verifyIdentity,
@@ -145,9 +149,7 @@ describe('issueCertificate', () => {
     assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1');
   });
 
-  it('makes an IP name an IP SAN, and leaves a name that is no DNS name out of the SANs', async () => {
-    const ip = await issueCertificate({ ca, name: '192.168.7.7' });
-    assert.deepEqual(verifyIdentity(files(ip, ca)).sans, ['IP:192.168.7.7', 'DNS:localhost', 'IP:127.0.0.1', 'IP:::1']);
+  it('leaves a name that is no DNS name out of the SANs', async () => {
     const odd = await issueCertificate({ ca, name: 'a..b' });
     assert.deepEqual(verifyIdentity(files(odd, ca)).sans, ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']);
     const only = await issueCertificate({ ca, name: 'other.example', loopbackSans: false });
@@ -226,6 +228,15 @@ describe('issueCertificate', () => {
       await assert.rejects(issueCertificate({ ca, name }), isInvalidOption, `name ${JSON.stringify(name)}`);
     }
     await assert.rejects(issueCertificate({ ca, name: 'ok', sans: ['not a host'] }), isInvalidOption);
+    // An IP address is a SAN, never a name (SPEC §4): as a CN it would capture /client/ADDRESS/….
+    for (const name of ['127.0.0.1', '192.168.7.7', '127.1', '2130706433']) {
+      await assert.rejects(issueCertificate({ ca, name }), (err: Error) => {
+        assert.ok(isInvalidOption(err));
+        assert.equal(err.message, `invalid node name ${JSON.stringify(name)}: an IP address; a node name may not be one, since /client/ADDRESS/… on the server routes by address`);
+        return true;
+      });
+    }
+    assert.deepEqual(verifyIdentity(files(await issueCertificate({ ca, name: 'ok', sans: ['192.168.7.7'] }), ca)).sans.slice(0, 2), ['DNS:ok', 'IP:192.168.7.7']);
     await assert.rejects(issueCertificate({ ca, name: 'ok', sans: ['-bad.example'] }), isInvalidOption);
     await assert.rejects(issueCertificate({ ca, name: 'ok', days: -1 }), isInvalidOption);
     await assert.rejects(issueCertificate({ ca, name: 'ok', usage: 'both' as 'node' }), isInvalidOption);
@@ -247,10 +258,27 @@ describe('issueCertificate', () => {
 
 describe('isValidNodeName', () => {
   it('accepts 1-64 letters, digits, dot, dash, underscore, led by a letter or digit', () => {
-    for (const ok of ['a', 'Z9', 'client1', 'web-01.dc_2', '10.0.0.1', 'a'.repeat(64)]) assert.ok(isValidNodeName(ok), ok);
+    for (const ok of ['a', 'Z9', 'client1', 'web-01.dc_2', 'a'.repeat(64), '10.0.0.1a', 'v1.2', '0x7g', '1-2-3-4', '1.2.3.4.5']) {
+      assert.ok(isValidNodeName(ok), ok);
+    }
     for (const bad of ['', '-a', '.a', '_a', 'a b', 'a/b', 'a'.repeat(65), 'é', 'a:b', 'a%2F', 42]) {
       assert.ok(!isValidNodeName(bad), String(bad));
+      assert.equal(nodeNameProblem(bad), NODE_NAME_RULE);
     }
+  });
+
+  it('refuses IP literals, and whatever a resolver reads as an IPv4 address', () => {
+    for (const ip of ['10.0.0.1', '127.0.0.1', '127.0.0.1.', '127.1', '0x7f.0.0.1', '0X7F.1', '2130706433', '0', '999.999.999.999']) {
+      assert.ok(isIpLiteral(ip), ip);
+      assert.ok(!isValidNodeName(ip), ip);
+      assert.equal(nodeNameProblem(ip), IP_NAME_PROBLEM, ip);
+    }
+    // IPv6 literals are IP literals too; their ':' already fails the syntax.
+    for (const ip of ['::1', 'fe80::1', '::ffff:127.0.0.1']) {
+      assert.ok(isIpLiteral(ip), ip);
+      assert.equal(nodeNameProblem(ip), NODE_NAME_RULE, ip);
+    }
+    for (const name of ['client1', 'v1.2', 'localhost', '1.2.3.4.5', '10.0.0.1a']) assert.ok(!isIpLiteral(name), name);
   });
 });
 
