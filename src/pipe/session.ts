@@ -11,6 +11,7 @@ import {
   type SignalSource,
 } from '../event.js';
 import type { Logger } from '../log.js';
+import { peerText } from '../peer-text.js';
 import type { ResolvedPipeTiming } from '../options.js';
 import { MAX_TIMER_MS } from '../options.js';
 import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType } from '../wire/frame.js';
@@ -65,6 +66,11 @@ export interface SessionOptions {
   onClose?: (session: PipeSession, info: CloseInfo) => void;
   /** Called once when the peer announced it is going away: send no new events on this pipe. */
   onPeerGoAway?: (session: PipeSession, reason: string) => void;
+  /**
+   * Writes a log line about this peer that the peer can cause at will (its goaway, its protocol
+   * error) through a rate limit (the server's: per CN and kind). Without it, lines are written.
+   */
+  limitPeerLog?: (kind: string, write: (extra: { suppressed?: number }) => void) => void;
 }
 
 export interface RequestOptions {
@@ -148,6 +154,7 @@ export class PipeSession {
   #dispatchScheduled = false;
   readonly #onClose: SessionOptions['onClose'];
   readonly #onPeerGoAway: SessionOptions['onPeerGoAway'];
+  readonly #limitPeerLog: NonNullable<SessionOptions['limitPeerLog']>;
   #state: SessionState = 'hello';
   #peerHello: HelloMessage | undefined;
   #helloWaiter: { resolve: (h: HelloMessage) => void; reject: (e: Error) => void } | undefined;
@@ -175,6 +182,7 @@ export class PipeSession {
     this.#log = options.logger;
     this.#onClose = options.onClose;
     this.#onPeerGoAway = options.onPeerGoAway;
+    this.#limitPeerLog = options.limitPeerLog ?? writeAlways;
     this.#sendBodyLimit = options.timing.maxBodyBytes;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(options.timing.maxBodyBytes + EVENT_METADATA_ALLOWANCE_BYTES, (type, _flags, id, payload) =>
@@ -419,8 +427,9 @@ export class PipeSession {
       if (partial === FrameType.EVENT || partial === FrameType.EVENT_REPLY) this.#heartbeat.markProgress();
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.#log.warn({ reason: err.reason }, 'protocol error from the peer; closing the pipe');
-        this.destroy(`protocol error: ${err.reason}`, GoAwayCode.PROTOCOL_ERROR);
+        const reason = peerText(err.reason);
+        this.#limitPeerLog('protocol-error', (extra) => this.#log.warn({ reason, ...extra }, 'protocol error from the peer; closing the pipe'));
+        this.destroy(`protocol error: ${reason}`, GoAwayCode.PROTOCOL_ERROR);
       } else {
         this.#log.error({ err }, 'internal error while reading the pipe; closing it');
         this.destroy(`internal error: ${(err as Error).message}`, GoAwayCode.PROTOCOL_ERROR);
@@ -572,16 +581,18 @@ export class PipeSession {
     const call = this.#inbound.get(id);
     if (call === undefined) return; // already answered: the cancel crossed the reply
     this.#inbound.delete(id);
-    call.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
+    call.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${peerText(reason)}` : ''}`));
     this.#checkDrained();
   }
 
   #onGoAway(goAway: { code: GoAwayCode; reason: string }): void {
-    const reason = goAway.reason || GoAwayCode[goAway.code] || 'no reason given';
+    const reason = peerText(goAway.reason) || GoAwayCode[goAway.code] || 'no reason given';
     this.#peerGoAwayCode ??= goAway.code;
     if (goAway.code === GoAwayCode.SHUTDOWN && this.#state !== 'hello') {
       // The peer's goaway is either its own close or its answer to ours.
-      if (!this.#localGoAwaySent) this.#log.info({ reason }, 'the peer is closing the pipe; finishing in-flight events');
+      if (!this.#localGoAwaySent) {
+        this.#limitPeerLog('goaway', (extra) => this.#log.info({ reason, ...extra }, 'the peer is closing the pipe; finishing in-flight events'));
+      }
       this.#peerGoAwayReceived = true;
       this.#onPeerGoAway?.(this, reason);
       this.#startDraining('the peer is closing the pipe');
@@ -590,7 +601,7 @@ export class PipeSession {
     }
     // Any other goaway ends the pipe at once; the peer has already given up on it.
     const what = goAwayDescription(goAway.code);
-    this.#log.warn({ code: GoAwayCode[goAway.code], reason }, `the peer closed the pipe: ${what}`);
+    this.#limitPeerLog('goaway', (extra) => this.#log.warn({ code: GoAwayCode[goAway.code] ?? goAway.code, reason, ...extra }, `the peer closed the pipe: ${what}`));
     this.#peerGoAwayReceived = true;
     this.#onPeerGoAway?.(this, reason);
     // A goaway before the hello (the server refused our certificate, speaks another version, …)
@@ -702,6 +713,10 @@ export class PipeSession {
     this.#onClose?.(this, info);
     this.#resolveClosed(info);
   }
+}
+
+function writeAlways(_kind: string, write: (extra: { suppressed?: number }) => void): void {
+  write({});
 }
 
 function dispatchSession(session: PipeSession): void {
