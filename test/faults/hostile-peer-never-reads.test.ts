@@ -7,9 +7,10 @@
 //     after 18 s. Now the server stops reading that peer once the replies it cannot deliver pass
 //     the limit, and closes the pipe when nothing drains for a heartbeat timeout, with a reason
 //     that says the peer was not reading. Its RSS stays under a fixed bound.
-// (b) It floods frames that cost the server no write (heartbeat replies with made-up ids,
-//     CANCELs of unknown ids), so nothing backs up: it is still declared dead, because it
-//     answers none of the server's heartbeats.
+// (b) It floods frames that cost the server no write (CANCELs of ids it never sent), so nothing
+//     backs up: it is still declared dead, because it answers none of the server's heartbeats
+//     (and it cannot make answers up: their ids are random, and a made-up one is a protocol
+//     error).
 // A real client connected all along keeps its pipe and its events succeed.
 //
 // The figures before/after: RP_ATTACK_MEASURE_S=18 node --test dist/test/faults/hostile-peer-never-reads.test.js
