@@ -15,8 +15,12 @@ export interface HeartbeatPort {
   readPaused(): boolean;
 }
 
-/** Heartbeat ids remembered for their answers: answers may come late behind a backlog. */
-const RECENT_IDS = 64;
+/**
+ * Heartbeat ids remembered for their answers, which may come late behind a backlog: 256
+ * intervals (21 min at the default 5 s, 26 s at the tests' 100 ms). A made-up id matches one of
+ * them with odds of 256 in 2^32, and the first miss is a protocol error.
+ */
+const RECENT_IDS = 256;
 
 /**
  * Liveness of one pipe (SPEC §6), the same on both sides. One timer sends a heartbeat every
@@ -32,9 +36,13 @@ const RECENT_IDS = 64;
  *   answer never waits behind more than one.)
  * - any inbound data at all, while this node itself is busy sending: then it is our heartbeat
  *   that may be waiting behind our own data, so the peer cannot have answered it yet.
- * Anything else (the peer's own heartbeats, cancels, replies to nothing) is not: a peer that
- * never reads but keeps sending such frames would otherwise live forever. The session marks
- * inbound data per chunk (`markSeen`, a flag, not a clock read) and progress per frame.
+ * - any inbound data at all, within a timeout of the peer's last answer (or of the start): an
+ *   answer lags by the round trip, which may be as long as the timeout itself on a slow path,
+ *   and the peer's own heartbeats, arriving half a round trip after they left, bridge the gap.
+ * Anything else (the peer's own heartbeats, cancels, replies to nothing, later than that) is
+ * not: a peer that never reads but keeps sending such frames would otherwise live forever; it
+ * is dead two timeouts after its last answer. The session marks inbound data per chunk
+ * (`markSeen`, a flag, not a clock read) and progress per frame.
  */
 export class Heartbeat {
   readonly #intervalMs: number;
@@ -47,6 +55,8 @@ export class Heartbeat {
   /** Data arrived on some silent tick since the last sign of life. */
   #sawDataWithoutLife = false;
   #busyUntil = 0;
+  #answered = false;
+  #lastAnswerAt = 0;
   #lastSeenAt = 0;
   #lastSentAt = 0;
   #lastTickAt = 0;
@@ -80,6 +90,7 @@ export class Heartbeat {
     this.stop();
     this.#lastSeenAt = performance.now();
     this.#lastTickAt = this.#lastSeenAt;
+    this.#lastAnswerAt = this.#lastSeenAt;
     this.#silentTicks = 0;
     this.#send(this.#lastSeenAt);
     this.#timer = setInterval(tick, this.#tickMs, this);
@@ -107,6 +118,7 @@ export class Heartbeat {
     if (id === 0 || !this.#recentIds.includes(id)) return false;
     this.replies++;
     this.#progress = true;
+    this.#answered = true;
     if (id === this.#outstandingId) {
       this.rttMs = performance.now() - this.#outstandingSentAt;
       this.#outstandingId = 0;
@@ -124,7 +136,10 @@ export class Heartbeat {
     // Busy sending stays an excuse for a timeout after it ends: our last heartbeats went out
     // behind that data and may still be on their way.
     if (this.#port.busySending()) this.#busyUntil = now + this.#timeoutMs;
-    const alive = this.#progress || (this.#seen && now < this.#busyUntil) || stalled || this.#port.readPaused();
+    if (this.#answered) this.#lastAnswerAt = now;
+    this.#answered = false;
+    const dataCounts = now < this.#busyUntil || now - this.#lastAnswerAt < this.#timeoutMs;
+    const alive = this.#progress || (this.#seen && dataCounts) || stalled || this.#port.readPaused();
     const seen = this.#seen;
     this.#seen = false;
     this.#progress = false;

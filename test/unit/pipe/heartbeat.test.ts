@@ -199,16 +199,48 @@ test('replies give the round-trip time of the outstanding heartbeat and count to
   hb.stop();
 });
 
-test('a peer that keeps sending but answers none of our heartbeats is dead after the timeout (when we are not busy sending)', () => {
+test('a peer that keeps sending but answers none of our heartbeats is dead two timeouts after its last answer (when we are not busy sending)', () => {
   const port = fakePort();
   port.busy = false;
   const hb = new Heartbeat(100, 400, port);
   const t0 = now;
   hb.start();
-  advance(2_000, () => hb.markSeen()); // data every millisecond, no answer
+  advance(3_000, () => hb.markSeen()); // data every millisecond, never an answer
   assert.equal(port.dead.length, 1);
-  assert.equal(port.dead[0]!.at - t0, 400);
+  // Its data counts for a timeout after the start (an answer lags by the round trip): the last
+  // tick where it did is +300; dead a timeout after that.
+  assert.equal(port.dead[0]!.at - t0, 700);
   assert.equal(port.dead[0]!.keptSending, true, 'the reason can say it kept sending');
+
+  // With answers until +1000 and only data after, dead 2 timeouts after the last answer.
+  const port2 = fakePort();
+  port2.busy = false;
+  const hb2 = new Heartbeat(100, 400, port2);
+  const t1 = now;
+  hb2.start();
+  advance(1_000, () => {
+    hb2.markSeen();
+    const last = port2.sent.at(-1)!;
+    if (now - last.at === 30) hb2.onReply(last.id);
+  });
+  const lastAnswer = Math.max(...port2.sent.map((s) => s.at)) + 30 - t1;
+  advance(2_000, () => hb2.markSeen());
+  assert.equal(port2.dead.length, 1);
+  const at = port2.dead[0]!.at - t1;
+  assert.ok(at - lastAnswer >= 800 - 200 && at - lastAnswer <= 800 + 100, `dead ${at - lastAnswer} ms after the last answer (two timeouts, to the tick)`);
+});
+
+test('a round trip as long as the timeout is not silence: the peer\'s own data bridges the lag of its answers', () => {
+  const port = fakePort();
+  port.busy = false;
+  const hb = new Heartbeat(100, 400, port);
+  hb.start();
+  // Each heartbeat is answered 400 ms after it left; the peer's own heartbeats arrive every 100 ms.
+  advance(5_000, (t) => {
+    if (t % 100 === 50) hb.markSeen();
+    for (const s of port.sent) if (now - s.at === 400) hb.onReply(s.id);
+  });
+  assert.equal(port.dead.length, 0);
 });
 
 test('answers to our heartbeats, or progress on a body, keep it alive without anything else', () => {
