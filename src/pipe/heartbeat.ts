@@ -130,7 +130,9 @@ export class Heartbeat {
   check(): void {
     const now = performance.now();
     // A tick far behind schedule means this process was stalled (a blocking handler, a long GC,
-    // SIGSTOP): bytes may be waiting unread, so the peer's silence cannot be judged this time.
+    // SIGSTOP): bytes may be waiting unread, so the peer's silence cannot be judged this time,
+    // unless we were reading its data all along (then nothing of it waits: a peer flooding us
+    // so hard that every tick comes late must not be excused by that forever).
     const stalled = now - this.#lastTickAt > this.#tickMs + this.#timeoutMs / 2;
     this.#lastTickAt = now;
     // Busy sending stays an excuse for a timeout after it ends: our last heartbeats went out
@@ -138,9 +140,9 @@ export class Heartbeat {
     if (this.#port.busySending()) this.#busyUntil = now + this.#timeoutMs;
     if (this.#answered) this.#lastAnswerAt = now;
     this.#answered = false;
-    const dataCounts = now < this.#busyUntil || now - this.#lastAnswerAt < this.#timeoutMs;
-    const alive = this.#progress || (this.#seen && dataCounts) || stalled || this.#port.readPaused();
     const seen = this.#seen;
+    const dataCounts = now < this.#busyUntil || now - this.#lastAnswerAt < this.#timeoutMs;
+    const alive = this.#progress || (seen && dataCounts) || (stalled && !seen) || this.#port.readPaused();
     this.#seen = false;
     this.#progress = false;
     if (alive) {
@@ -153,7 +155,7 @@ export class Heartbeat {
       // clock, so four 100 ms ticks can measure 399.x ms by performance.now() and the clock
       // test alone would declare death one tick late (timeout + 2 ticks after the last data).
       // The clock test still catches time the ticks missed (a late tick fires once, not per
-      // missed period).
+      // missed period): a flood that makes every tick late is judged by the time it took.
       if (++this.#silentTicks * this.#tickMs >= this.#timeoutMs || now - this.#lastSeenAt >= this.#timeoutMs) {
         this.stop();
         this.#port.onPeerSilent(now - this.#lastSeenAt, this.#sawDataWithoutLife);

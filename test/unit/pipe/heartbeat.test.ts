@@ -344,3 +344,22 @@ test('its timer does not keep the process alive (unref)', () => {
   hb.stop();
   assert.equal(during, before);
 });
+
+test('late ticks while the peer floods us with data that is no sign of life do not excuse it forever', () => {
+  const port = fakePort();
+  port.busy = false;
+  const hb = new Heartbeat(100, 400, port);
+  const t0 = now;
+  hb.start();
+  // Our loop is saturated by the flood: every tick comes 300 ms late (> tick + timeout / 2).
+  for (let i = 0; i < 20 && port.dead.length === 0; i++) {
+    for (let ms = 0; ms < 400; ms++) {
+      now += 1;
+      hb.markSeen();
+    }
+    hb.check();
+  }
+  assert.equal(port.dead.length, 1, 'dead although every tick was late');
+  assert.equal(port.dead[0]!.keptSending, true);
+  assert.ok(port.dead[0]!.at - t0 <= 8 * 400, `after ${port.dead[0]!.at - t0} ms`);
+});
