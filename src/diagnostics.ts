@@ -43,9 +43,18 @@ export interface RefusalMessage {
   name?: string;
 }
 
+/** A client's new pipe replaced its previous one (same CN; a reconnect, or another holder of its key). */
+export interface ReplacedMessage {
+  /** The CN. */
+  name: string;
+  address: string;
+  previousAddress: string;
+}
+
 export const channels = {
   eventSettled: diagnosticsChannel.channel('restpipe:event:settled'),
   pipeState: diagnosticsChannel.channel('restpipe:pipe:state'),
   dial: diagnosticsChannel.channel('restpipe:client:dial'),
   refusal: diagnosticsChannel.channel('restpipe:server:refusal'),
+  replaced: diagnosticsChannel.channel('restpipe:server:replaced'),
 } as const;

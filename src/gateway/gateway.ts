@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { chmod, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
@@ -15,7 +15,7 @@ import { HostPolicy, isLoopbackListenHost } from './host-check.js';
 import { lingerBeforeClose } from './linger.js';
 import { answerClientError } from './client-error.js';
 import { GatewayRouteError, parseGatewayRequest, type EventRoute } from './routes.js';
-import { ignoreNotFound, removeStaleSocket } from './unix-socket.js';
+import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
 /** How long the gateway waits for a request's headers. @see GatewayOptions.headersTimeoutMs */
 export const DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS = 10_000;
@@ -312,21 +312,28 @@ class HttpGateway implements Gateway {
   async start(): Promise<void> {
     const listen = this.#listen;
     if ('path' in listen) await removeStaleSocket(listen.path);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.#server.once('error', onError);
-      const onListening = (): void => {
-        this.#server.removeListener('error', onError);
-        resolve();
-      };
-      if ('path' in listen) this.#server.listen(listen.path, onListening);
-      else this.#server.listen(listen.port, listen.host, onListening);
-    });
+    const unix = 'path' in listen ? await privateSocketPath(listen.path) : undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        this.#server.once('error', onError);
+        const onListening = (): void => {
+          this.#server.removeListener('error', onError);
+          resolve();
+        };
+        if (unix !== undefined) this.#server.listen(unix.bindPath, onListening);
+        else if ('port' in listen) this.#server.listen(listen.port, listen.host, onListening);
+      });
+    } catch (err) {
+      await unix?.discard();
+      throw err;
+    }
     // Errors after listen (EMFILE on accept, …) must not take the node down.
     this.#server.on('error', (err) => this.#log.error({ err: err.message }, 'gateway server error'));
     if ('path' in listen) {
-      // nginx typically runs as another user in the socket owner's group.
-      await chmod(listen.path, 0o660);
+      // nginx typically runs as another user in the socket owner's group; the socket appears
+      // at its path with this mode already (privateSocketPath).
+      await unix!.publish(0o660);
       this.#address = { path: listen.path };
     } else {
       const a = this.#server.address() as AddressInfo;

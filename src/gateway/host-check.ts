@@ -8,6 +8,13 @@ import { truncate } from '../event.js';
  * a service on 127.0.0.1 is reachable from any browser on the machine, so it refuses a Host
  * that is not loopback (an attacker's name rebound to 127.0.0.1) and any browser-sent Origin
  * (a page making requests cross-site), unless they are allowed explicitly.
+ *
+ * The Origin check alone misses a page's no-cors GETs (`<img src>`, `fetch(url, {mode:
+ * 'no-cors'})`): browsers send no Origin with them and the Host is loopback, so the event runs
+ * even though the page cannot read the reply (issue 8). Browsers do send `Sec-Fetch-Site` with
+ * every request: anything but `same-origin` or `none` (typed in, a bookmark) comes from another
+ * page and is refused unless it carries an allowed Origin. Clients that are not browsers send
+ * no Sec-Fetch-Site and are not affected.
  */
 
 const LOOPBACK = new BlockList();
@@ -44,11 +51,20 @@ export class HostPolicy {
         `Host ${JSON.stringify(truncate(host))} is not a loopback name or address (DNS-rebinding protection); to accept it, allow it with httpAllowedHosts (--http-allow-host)`,
       );
     }
+    if (this.#anyOrigin) return undefined;
     const origin = headers.origin;
-    if (origin !== undefined && !this.#anyOrigin && !this.#allowedOrigins.has(origin.toLowerCase())) {
+    const originAllowed = origin !== undefined && this.#allowedOrigins.has(origin.toLowerCase());
+    if (origin !== undefined && !originAllowed) {
       return new RestpipeError(
         ErrorCode.FORBIDDEN,
         `requests from browser origin ${JSON.stringify(truncate(origin))} are refused (cross-site protection); to accept it, allow the origin with httpAllowedOrigins (--http-allow-origin)`,
+      );
+    }
+    const site = headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none' && !originAllowed) {
+      return new RestpipeError(
+        ErrorCode.FORBIDDEN,
+        `a browser request from another web page (Sec-Fetch-Site: ${JSON.stringify(truncate(String(site)))}) without an allowed Origin is refused (cross-site protection); to accept a page's requests, allow its origin with httpAllowedOrigins (--http-allow-origin) and send them with fetch() in cors mode`,
       );
     }
     return undefined;

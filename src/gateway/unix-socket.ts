@@ -1,5 +1,6 @@
-import { lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
 import net from 'node:net';
+import { basename, dirname, join } from 'node:path';
 import { invalidOption } from '../options.js';
 
 /**
@@ -38,4 +39,31 @@ export async function removeStaleSocket(path: string): Promise<void> {
 /** For `unlink(…).catch(ignoreNotFound)`: a file already gone is fine. */
 export function ignoreNotFound(err: NodeJS.ErrnoException): void {
   if (err.code !== 'ENOENT') throw err;
+}
+
+/**
+ * Where to bind a unix socket so that it appears at its final path already with its final
+ * mode: it is created inside a fresh private directory (mode 0700, beside the final path so the
+ * rename stays on one file system), chmod-ed there, and only then renamed into place. Binding at
+ * the final path and chmod-ing afterwards left a window in which the socket had the process
+ * umask's mode: under `umask 000` any local user could connect in it, and the connection kept
+ * working after the chmod. (A umask around listen() would also change the mode of files other
+ * code creates meanwhile on libuv's threads.)
+ */
+export async function privateSocketPath(path: string): Promise<{ bindPath: string; publish(mode: number): Promise<void>; discard(): Promise<void> }> {
+  const dir = await mkdtemp(join(dirname(path), `.${basename(path).slice(0, 20)}-`));
+  const bindPath = join(dir, 's');
+  const discard = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  return {
+    bindPath,
+    async publish(mode) {
+      try {
+        await chmod(bindPath, mode);
+        await rename(bindPath, path);
+      } finally {
+        await discard();
+      }
+    },
+    discard,
+  };
 }

@@ -5,6 +5,7 @@ import {
   type EventSettledMessage,
   type PipeStateMessage,
   type RefusalMessage,
+  type ReplacedMessage,
 } from '../diagnostics.js';
 
 /**
@@ -25,6 +26,7 @@ import {
  * | `restpipe_dials_total` | counter | outcome | client: dial attempts, connected or failed |
  * | `restpipe_reconnects_total` | counter | | client: successful dials after the first |
  * | `restpipe_tls_refusals_total` | counter | reason | server: refused peers, by OpenSSL reason code |
+ * | `restpipe_pipe_replacements_total` | counter | client | server: pipes replaced by a newer one with the same CN |
  *
  * plus prom-client's Node default metrics (process, heap, event loop, GC) on the same registry.
  */
@@ -73,6 +75,8 @@ export const EVENT_DURATION_BUCKETS_S: readonly number[] = [
 // from restpipe's own sentences: only code-like tokens become labels, so cardinality stays bounded.
 const OUTCOME_LABEL = /^[a-z_]{1,40}$/;
 const REASON_CODE = /^[A-Z][A-Z0-9_]{2,63}/;
+/** Distinct client names labelled on the replacements counter; the rest count as `other`. */
+const MAX_CLIENT_LABELS = 1_000;
 
 /**
  * Creates the metrics and subscribes to the diagnostics channels.
@@ -140,6 +144,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   const refusals = role === 'server'
     ? new Counter({ name: 'restpipe_tls_refusals_total', help: 'Peers refused at the TLS layer, by reason.', labelNames: ['reason'] as const, registers })
     : undefined;
+  // Two live holders of one key (a copied certificate) evict each other: the operator must see
+  // which CN it is. CNs come from certificates the CA issued, but their number is capped anyway.
+  const replacements = role === 'server'
+    ? new Counter({ name: 'restpipe_pipe_replacements_total', help: 'Pipes replaced by a newer connection with the same client CN (a reconnect, or another holder of its key).', labelNames: ['client'] as const, registers })
+    : undefined;
+  const replacedNames = new Set<string>();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register });
 
   // Pre-create the common series so they read 0 instead of being absent before the first event.
@@ -191,10 +201,18 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     refusals.labels(REASON_CODE.exec(m.reason)?.[0] ?? 'other').inc();
   };
 
+  const onReplaced = (message: unknown): void => {
+    if (replacements === undefined) return;
+    const { name } = message as ReplacedMessage;
+    if (!replacedNames.has(name) && replacedNames.size < MAX_CLIENT_LABELS) replacedNames.add(name);
+    replacements.labels(replacedNames.has(name) ? name : 'other').inc();
+  };
+
   channels.eventSettled.subscribe(onEvent);
   channels.pipeState.subscribe(onPipe);
   channels.dial.subscribe(onDial);
   channels.refusal.subscribe(onRefusal);
+  channels.replaced.subscribe(onReplaced);
   let closed = false;
 
   return {
@@ -209,6 +227,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       channels.pipeState.unsubscribe(onPipe);
       channels.dial.unsubscribe(onDial);
       channels.refusal.unsubscribe(onRefusal);
+      channels.replaced.unsubscribe(onReplaced);
     },
   };
 }

@@ -9,6 +9,8 @@ interface QueuedFrame {
 
 /** Past this many bytes in one tick the batch is written at once instead of at the tick's end. */
 const INLINE_FLUSH_BYTES = 64 * 1024;
+/** Event and reply bytes written between two heartbeat ticks that make this node "busy sending". */
+const BUSY_SENDING_BYTES = 16 * 1024;
 
 /**
  * Writes frames to the pipe's socket.
@@ -20,6 +22,12 @@ const INLINE_FLUSH_BYTES = 64 * 1024;
  *   `maxQueuedBytes`; beyond that they wait here, in order, and are written on 'drain'. Replies and
  *   control frames (`writeControl`) always go straight to the socket: their number is bounded
  *   by the events in flight, and holding them back could deadlock two peers that both wait.
+ * - Accounting for read backpressure (read-gate.ts): the socket's buffer holds our events and
+ *   our responses (replies, heartbeat replies) in one FIFO. Only responses are caused by what the
+ *   peer sends, so only they may stop us reading it: `responseBytesQueued` is the socket's
+ *   buffered bytes minus those of our events still in it (a partly flushed event counts whole,
+ *   so it errs by at most one frame towards reading on). Counting our own events too would let
+ *   two peers that each send a large body at once stop reading each other for good.
  */
 export class FrameWriter {
   readonly #socket: Duplex;
@@ -31,6 +39,13 @@ export class FrameWriter {
   #batchBytes = 0;
   #corked = false;
   #closed = false;
+  /** End offsets (in bytesWritten) and sizes of event frames that may still sit in the socket, oldest first. */
+  #eventEnds: number[] = [];
+  #eventSizes: number[] = [];
+  #eventHead = 0;
+  #eventBytesInSocket = 0;
+  /** Event and reply bytes written since the last takeBusySending(). */
+  #bodyBytesSinceCheck = 0;
   /** Frames and bytes handed to the socket, for metrics. */
   framesWritten = 0;
   bytesWritten = 0;
@@ -44,6 +59,47 @@ export class FrameWriter {
   /** Bytes the socket holds that the kernel has not taken yet. */
   get socketQueuedBytes(): number {
     return this.#socket.writableLength;
+  }
+
+  /** Bytes the kernel has taken from the socket so far: grows only while the peer (or the path) reads. */
+  get flushedBytes(): number {
+    return this.bytesWritten - this.#socket.writableLength;
+  }
+
+  /** Bytes of responses (replies, heartbeat replies, control frames) in the socket that the kernel has not taken yet. */
+  get responseBytesQueued(): number {
+    const queued = this.#socket.writableLength;
+    if (queued === 0 || this.#eventHead === this.#eventEnds.length) return queued;
+    this.#forgetFlushedEvents(this.bytesWritten - queued);
+    return Math.max(0, queued - this.#eventBytesInSocket);
+  }
+
+  #forgetFlushedEvents(flushed: number): void {
+    while (this.#eventHead < this.#eventEnds.length && this.#eventEnds[this.#eventHead]! <= flushed) {
+      this.#eventBytesInSocket -= this.#eventSizes[this.#eventHead]!;
+      this.#eventHead++;
+    }
+    if (this.#eventHead === this.#eventEnds.length) {
+      this.#eventEnds = [];
+      this.#eventSizes = [];
+      this.#eventHead = 0;
+      this.#eventBytesInSocket = 0;
+    } else if (this.#eventHead > 1024 && this.#eventHead * 2 > this.#eventEnds.length) {
+      this.#eventEnds.splice(0, this.#eventHead);
+      this.#eventSizes.splice(0, this.#eventHead);
+      this.#eventHead = 0;
+    }
+  }
+
+  /**
+   * Whether this node has been sending bulk data since the last call (events or replies of
+   * 16 KiB or more in all, or bytes still waiting in the socket): a heartbeat it sent may be
+   * waiting behind that data, so the peer's answer may be late through no fault of the peer.
+   */
+  takeBusySending(): boolean {
+    const busy = this.#bodyBytesSinceCheck >= BUSY_SENDING_BYTES || this.#socket.writableLength > 0;
+    this.#bodyBytesSinceCheck = 0;
+    return busy;
   }
 
   /** Event frames waiting for room. */
@@ -75,6 +131,14 @@ export class FrameWriter {
     this.#write(parts);
   }
 
+  /** Writes an event's reply now (a control-path frame that carries a body). */
+  writeReply(parts: readonly Uint8Array[]): void {
+    if (this.#closed) return;
+    const before = this.bytesWritten;
+    this.#write(parts);
+    this.#bodyBytesSinceCheck += this.bytesWritten - before;
+  }
+
   /**
    * Writes an event frame when the socket has room, else queues it. `owner.sent` turns true
    * when it reaches the socket; a frame whose owner settled before that is dropped.
@@ -83,7 +147,7 @@ export class FrameWriter {
     if (this.#closed) return;
     if (this.waitingFrames === 0 && this.#socket.writableLength < this.#maxQueuedBytes) {
       owner.sent = true;
-      this.#write(parts);
+      this.#writeEventNow(parts);
       return;
     }
     let bytes = 0;
@@ -99,6 +163,19 @@ export class FrameWriter {
     this.#waitingHead = 0;
     this.#waitingBytes = 0;
     if (this.#corked) this.#uncork();
+  }
+
+  /** Writes an event frame and remembers where it ends, for responseBytesQueued. */
+  #writeEventNow(parts: readonly Uint8Array[]): void {
+    // Keep the list to the events that can still be in the socket.
+    if (this.#eventEnds.length - this.#eventHead >= 256) this.#forgetFlushedEvents(this.flushedBytes);
+    const before = this.bytesWritten;
+    this.#write(parts);
+    const size = this.bytesWritten - before;
+    this.#bodyBytesSinceCheck += size;
+    this.#eventEnds.push(this.bytesWritten);
+    this.#eventSizes.push(size);
+    this.#eventBytesInSocket += size;
   }
 
   #write(parts: readonly Uint8Array[]): void {
@@ -135,7 +212,7 @@ export class FrameWriter {
       this.#waitingBytes -= frame.bytes;
       if (frame.owner.settled) continue;
       frame.owner.sent = true;
-      this.#write(frame.parts);
+      this.#writeEventNow(frame.parts);
     }
     if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
       this.#waiting.splice(0, this.#waitingHead);

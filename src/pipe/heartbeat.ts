@@ -1,17 +1,48 @@
+import { randomInt } from 'node:crypto';
+
 /** What the heartbeat needs from its session. */
 export interface HeartbeatPort {
   /** Send a heartbeat frame with this id. */
   sendHeartbeat(id: number): void;
-  /** The peer has been silent for `silentMs`: the pipe is dead. */
-  onPeerSilent(silentMs: number): void;
+  /**
+   * The peer showed no sign of life for `silentMs`: the pipe is dead. `keptSending` is true when
+   * data kept arriving but none of it counted (the peer answered none of our heartbeats).
+   */
+  onPeerSilent(silentMs: number, keptSending: boolean): void;
+  /** Whether this node has been sending bulk data since the last call (FrameWriter.takeBusySending). */
+  busySending(): boolean;
+  /** True while this node does not read the peer on purpose (read-gate.ts): its silence is ours. */
+  readPaused(): boolean;
 }
 
 /**
- * Liveness of one pipe (SPEC §6), the same on both sides. Any inbound bytes prove the peer is
- * alive, not only heartbeat replies, so a pipe busy with a large body is not declared dead
- * while a reply waits behind it. The session calls `markSeen()` per chunk (a flag, not a clock
- * read); one timer reads and clears the flag, sends a heartbeat every interval, and declares
- * the peer dead once it has been silent for the timeout.
+ * Heartbeat ids remembered for their answers, which may come late behind a backlog: 256
+ * intervals (21 min at the default 5 s, 26 s at the tests' 100 ms). A made-up id matches one of
+ * them with odds of 256 in 2^32, and the first miss is a protocol error.
+ */
+const RECENT_IDS = 256;
+
+/**
+ * Liveness of one pipe (SPEC §6), the same on both sides. One timer sends a heartbeat every
+ * interval and, a few times per timeout, asks whether the peer showed a sign of life since the
+ * last look; after a timeout without one, the peer is dead.
+ *
+ * What counts as a sign of life:
+ * - an answer to one of our recent heartbeats. Their ids are random, so a peer that does not
+ *   read cannot make answers up; an answer to an id we never sent is a protocol error.
+ * - progress on a frame that carries a body (an event, or a reply to one of our events, whole
+ *   or in part): an honest peer's answer can be queued behind its large bodies on a slow link,
+ *   and those bytes are its progress. (A later change splits bodies into chunks, so that an
+ *   answer never waits behind more than one.)
+ * - any inbound data at all, while this node itself is busy sending: then it is our heartbeat
+ *   that may be waiting behind our own data, so the peer cannot have answered it yet.
+ * - any inbound data at all, within a timeout of the peer's last answer (or of the start): an
+ *   answer lags by the round trip, which may be as long as the timeout itself on a slow path,
+ *   and the peer's own heartbeats, arriving half a round trip after they left, bridge the gap.
+ * Anything else (the peer's own heartbeats, cancels, replies to nothing, later than that) is
+ * not: a peer that never reads but keeps sending such frames would otherwise live forever; it
+ * is dead two timeouts after its last answer. The session marks inbound data per chunk
+ * (`markSeen`, a flag, not a clock read) and progress per frame.
  */
 export class Heartbeat {
   readonly #intervalMs: number;
@@ -20,12 +51,19 @@ export class Heartbeat {
   readonly #port: HeartbeatPort;
   #timer: NodeJS.Timeout | undefined;
   #seen = false;
+  #progress = false;
+  /** Data arrived on some silent tick since the last sign of life. */
+  #sawDataWithoutLife = false;
+  #busyUntil = 0;
+  #answered = false;
+  #lastAnswerAt = 0;
   #lastSeenAt = 0;
   #lastSentAt = 0;
   #lastTickAt = 0;
-  #nextId = 1;
+  readonly #recentIds: number[] = [];
+  #recentNext = 0;
   #outstandingId = 0;
-  /** Ticks in a row that saw no inbound data. */
+  /** Ticks in a row that saw no sign of life. */
   #silentTicks = 0;
   #outstandingSentAt = 0;
   /** Round-trip time of the last answered heartbeat, ms; undefined before the first. */
@@ -42,11 +80,17 @@ export class Heartbeat {
     this.#port = port;
   }
 
+  /** How often the timer looks, ms. */
+  get tickMs(): number {
+    return this.#tickMs;
+  }
+
   /** Starts (or restarts) the timer and sends the first heartbeat at once. */
   start(): void {
     this.stop();
     this.#lastSeenAt = performance.now();
     this.#lastTickAt = this.#lastSeenAt;
+    this.#lastAnswerAt = this.#lastSeenAt;
     this.#silentTicks = 0;
     this.#send(this.#lastSeenAt);
     this.#timer = setInterval(tick, this.#tickMs, this);
@@ -59,46 +103,72 @@ export class Heartbeat {
     this.#timer = undefined;
   }
 
+  /** Inbound data arrived (per chunk). */
   markSeen(): void {
     this.#seen = true;
   }
 
-  /** A heartbeat reply arrived. */
-  onReply(id: number): void {
+  /** The peer made progress on a frame that carries a body. */
+  markProgress(): void {
+    this.#progress = true;
+  }
+
+  /** A heartbeat reply arrived; false when its id is not one of our recent heartbeats. */
+  onReply(id: number): boolean {
+    if (id === 0 || !this.#recentIds.includes(id)) return false;
     this.replies++;
+    this.#progress = true;
+    this.#answered = true;
     if (id === this.#outstandingId) {
       this.rttMs = performance.now() - this.#outstandingSentAt;
       this.#outstandingId = 0;
     }
+    return true;
   }
 
   /** @internal the timer's work. */
   check(): void {
     const now = performance.now();
     // A tick far behind schedule means this process was stalled (a blocking handler, a long GC,
-    // SIGSTOP): bytes may be waiting unread, so the peer's silence cannot be judged this time.
+    // SIGSTOP): bytes may be waiting unread, so the peer's silence cannot be judged this time,
+    // unless we were reading its data all along (then nothing of it waits: a peer flooding us
+    // so hard that every tick comes late must not be excused by that forever).
     const stalled = now - this.#lastTickAt > this.#tickMs + this.#timeoutMs / 2;
     this.#lastTickAt = now;
-    if (this.#seen || stalled) {
-      this.#seen = false;
+    // Busy sending stays an excuse for a timeout after it ends: our last heartbeats went out
+    // behind that data and may still be on their way.
+    if (this.#port.busySending()) this.#busyUntil = now + this.#timeoutMs;
+    if (this.#answered) this.#lastAnswerAt = now;
+    this.#answered = false;
+    const seen = this.#seen;
+    const dataCounts = now < this.#busyUntil || now - this.#lastAnswerAt < this.#timeoutMs;
+    const alive = this.#progress || (seen && dataCounts) || (stalled && !seen) || this.#port.readPaused();
+    this.#seen = false;
+    this.#progress = false;
+    if (alive) {
       this.#lastSeenAt = now;
       this.#silentTicks = 0;
-    } else if (++this.#silentTicks * this.#tickMs >= this.#timeoutMs || now - this.#lastSeenAt >= this.#timeoutMs) {
+      this.#sawDataWithoutLife = false;
+    } else {
+      if (seen) this.#sawDataWithoutLife = true;
       // Counting silent ticks, not only reading the clock: timers run on libuv's millisecond
       // clock, so four 100 ms ticks can measure 399.x ms by performance.now() and the clock
       // test alone would declare death one tick late (timeout + 2 ticks after the last data).
       // The clock test still catches time the ticks missed (a late tick fires once, not per
-      // missed period).
-      this.stop();
-      this.#port.onPeerSilent(now - this.#lastSeenAt);
-      return;
+      // missed period): a flood that makes every tick late is judged by the time it took.
+      if (++this.#silentTicks * this.#tickMs >= this.#timeoutMs || now - this.#lastSeenAt >= this.#timeoutMs) {
+        this.stop();
+        this.#port.onPeerSilent(now - this.#lastSeenAt, this.#sawDataWithoutLife);
+        return;
+      }
     }
     if (now - this.#lastSentAt >= this.#intervalMs - this.#tickMs / 2) this.#send(now);
   }
 
   #send(now: number): void {
-    const id = this.#nextId;
-    this.#nextId = id === 0xffff_ffff ? 1 : id + 1;
+    const id = randomInt(1, 0xffff_ffff);
+    this.#recentIds[this.#recentNext] = id;
+    this.#recentNext = (this.#recentNext + 1) % RECENT_IDS;
     this.#lastSentAt = now;
     if (this.#outstandingId === 0) {
       this.#outstandingId = id;

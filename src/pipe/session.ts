@@ -11,6 +11,7 @@ import {
   type SignalSource,
 } from '../event.js';
 import type { Logger } from '../log.js';
+import { peerText } from '../peer-text.js';
 import type { ResolvedPipeTiming } from '../options.js';
 import { MAX_TIMER_MS } from '../options.js';
 import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType } from '../wire/frame.js';
@@ -35,6 +36,7 @@ import {
 } from '../wire/messages.js';
 import { FrameWriter } from './frame-writer.js';
 import { Heartbeat } from './heartbeat.js';
+import { ReadGate } from './read-gate.js';
 import { formatSeconds, InflightTable, type PendingEvent } from './inflight.js';
 
 /** hello → open → draining → closed; a session never goes back. */
@@ -64,6 +66,11 @@ export interface SessionOptions {
   onClose?: (session: PipeSession, info: CloseInfo) => void;
   /** Called once when the peer announced it is going away: send no new events on this pipe. */
   onPeerGoAway?: (session: PipeSession, reason: string) => void;
+  /**
+   * Writes a log line about this peer that the peer can cause at will (its goaway, its protocol
+   * error) through a rate limit (the server's: per CN and kind). Without it, lines are written.
+   */
+  limitPeerLog?: (kind: string, write: (extra: { suppressed?: number }) => void) => void;
 }
 
 export interface RequestOptions {
@@ -139,10 +146,15 @@ export class PipeSession {
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
   readonly #heartbeat: Heartbeat;
+  readonly #readGate: ReadGate;
   readonly #outbound: InflightTable;
   readonly #inbound = new Map<number, InboundCall>();
+  /** Events decoded from the current read, run when it is all decoded (#dispatchRead). */
+  readonly #toDispatch: InboundCall[] = [];
+  #dispatchScheduled = false;
   readonly #onClose: SessionOptions['onClose'];
   readonly #onPeerGoAway: SessionOptions['onPeerGoAway'];
+  readonly #limitPeerLog: NonNullable<SessionOptions['limitPeerLog']>;
   #state: SessionState = 'hello';
   #peerHello: HelloMessage | undefined;
   #helloWaiter: { resolve: (h: HelloMessage) => void; reject: (e: Error) => void } | undefined;
@@ -170,6 +182,7 @@ export class PipeSession {
     this.#log = options.logger;
     this.#onClose = options.onClose;
     this.#onPeerGoAway = options.onPeerGoAway;
+    this.#limitPeerLog = options.limitPeerLog ?? writeAlways;
     this.#sendBodyLimit = options.timing.maxBodyBytes;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(options.timing.maxBodyBytes + EVENT_METADATA_ALLOWANCE_BYTES, (type, _flags, id, payload) =>
@@ -178,9 +191,40 @@ export class PipeSession {
     this.#writer = new FrameWriter(socket, options.timing.maxQueuedBytes);
     this.#heartbeat = new Heartbeat(options.timing.heartbeatIntervalMs, options.timing.heartbeatTimeoutMs, {
       sendHeartbeat: (id) => this.#writer.writeControl(encodeFrame(FrameType.HEARTBEAT, id, EMPTY_PAYLOAD)),
-      onPeerSilent: (silentMs) =>
-        this.destroy(`heartbeat timeout: no data from the peer for ${formatSeconds(silentMs)}`, GoAwayCode.HEARTBEAT_TIMEOUT),
+      onPeerSilent: (silentMs, keptSending) =>
+        this.destroy(
+          keptSending
+            ? `heartbeat timeout: the peer answered none of our heartbeats for ${formatSeconds(silentMs)} (it kept sending, but nothing that shows it reads)`
+            : `heartbeat timeout: no data from the peer for ${formatSeconds(silentMs)}`,
+          GoAwayCode.HEARTBEAT_TIMEOUT,
+        ),
+      busySending: () => this.#writer.takeBusySending(),
+      readPaused: () => this.#readGate.paused,
     });
+    // Twice the queue budget of responses the peer has not taken stops us reading it; reading
+    // resumes at the budget (read-gate.ts). The same bound the busy answers used to enforce.
+    this.#readGate = new ReadGate(
+      socket,
+      this.#writer,
+      {
+        limitBytes: 2 * options.timing.maxQueuedBytes,
+        resumeBytes: options.timing.maxQueuedBytes,
+        stallTimeoutMs: options.timing.heartbeatTimeoutMs,
+        minBytesPerStall: options.timing.maxQueuedBytes,
+        tickMs: this.#heartbeat.tickMs,
+      },
+      {
+        onPeerNotReading: (queued, stalledMs) => {
+          this.destroy(
+            `the peer is not reading: it took none of the ${queued} bytes of replies waiting for it in ${formatSeconds(stalledMs)}`,
+            GoAwayCode.HEARTBEAT_TIMEOUT,
+          );
+          // Nothing more will reach it (the goaway waits behind what it did not read): let
+          // the buffers go now rather than after #finish's flush delay.
+          socket.destroy();
+        },
+      },
+    );
     this.#outbound = new InflightTable((entry) => this.#onAbandoned(entry));
 
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -375,10 +419,17 @@ export class PipeSession {
     this.#heartbeat.markSeen();
     try {
       this.#decoder.push(chunk);
+      // A body still arriving is the peer's progress (heartbeat.ts), even a reply whose event
+      // timed out here: its answer to our heartbeat may be queued behind it. (A peer could
+      // split small frames on purpose to look busy; it still cannot make us hold more, see
+      // read-gate.ts.)
+      const partial = this.#decoder.partialFrameType;
+      if (partial === FrameType.EVENT || partial === FrameType.EVENT_REPLY) this.#heartbeat.markProgress();
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.#log.warn({ reason: err.reason }, 'protocol error from the peer; closing the pipe');
-        this.destroy(`protocol error: ${err.reason}`, GoAwayCode.PROTOCOL_ERROR);
+        const reason = peerText(err.reason);
+        this.#limitPeerLog('protocol-error', (extra) => this.#log.warn({ reason, ...extra }, 'protocol error from the peer; closing the pipe'));
+        this.destroy(`protocol error: ${reason}`, GoAwayCode.PROTOCOL_ERROR);
       } else {
         this.#log.error({ err }, 'internal error while reading the pipe; closing it');
         this.destroy(`internal error: ${(err as Error).message}`, GoAwayCode.PROTOCOL_ERROR);
@@ -396,14 +447,16 @@ export class PipeSession {
         this.#onEvent(id, payload);
         return;
       case FrameType.EVENT_REPLY:
-        this.#outbound.settle(id, decodeReply(payload));
+        if (this.#outbound.settle(id, decodeReply(payload))) this.#heartbeat.markProgress();
         this.#checkDrained();
         return;
       case FrameType.HEARTBEAT:
         this.#writer.writeControl(encodeFrame(FrameType.HEARTBEAT_REPLY, id, EMPTY_PAYLOAD));
+        this.#readGate.afterResponse();
         return;
       case FrameType.HEARTBEAT_REPLY:
-        this.#heartbeat.onReply(id);
+        // Our heartbeat ids are random: an answer to one we never sent is made up.
+        if (!this.#heartbeat.onReply(id)) throw new ProtocolError(`HEARTBEAT_REPLY for id ${id}, which is not one of this node's recent heartbeats`);
         return;
       case FrameType.CANCEL:
         this.#onCancel(id, decodeCancel(payload));
@@ -446,35 +499,58 @@ export class PipeSession {
     const event = decodeEvent(payload);
     if (this.#inbound.has(id)) throw new ProtocolError(`EVENT id ${id} reused while still in flight`);
     this.eventsReceived++;
+    this.#heartbeat.markProgress();
     if (this.#inbound.size >= this.#timing.maxInflight) {
       this.#writeReply(id, busyReply(this.#timing.maxInflight));
       return;
     }
-    // Replies skip the writer's queue, so a peer that reads slower than it asks (a slow link,
-    // callers that time out and retry) would grow our socket buffer without bound. Past twice
-    // the queue budget, new events are answered "busy" (503 at the caller) unhandled: the
-    // backpressure reaches the peer's callers instead of our memory.
-    if (this.#writer.socketQueuedBytes > 2 * this.#timing.maxQueuedBytes) {
-      this.#writeReply(id, backedUpReply(this.#writer.socketQueuedBytes));
-      return;
-    }
+    // Replies skip the writer's queue; a peer that reads slower than it asks cannot grow our
+    // socket buffer without bound all the same, because past twice the queue budget of replies
+    // it has not taken we stop reading its events (read-gate.ts).
     // Bodies arrive as views into the network chunk; a handler that keeps one would pin
     // the whole chunk, but copying every body would cost more than it saves. Handlers that
     // store data beyond the call should copy it (documented in the README).
     // The decoded message is the event (its extra timeoutMs is not read by handlers).
     const call = new InboundCall(this, id, event as WireEvent as InboundEvent);
     this.#inbound.set(id, call);
-    let result: Promise<Reply>;
-    try {
-      result = this.#handler(call.event, this.peer, call);
-    } catch (err) {
-      call.onError(err);
-      return;
+    this.#toDispatch.push(call);
+    if (!this.#dispatchScheduled) {
+      this.#dispatchScheduled = true;
+      setImmediate(dispatchSession, this);
     }
-    result.then(
-      (reply) => call.onReply(reply),
-      (err: unknown) => call.onError(err),
-    );
+  }
+
+  /** @internal setImmediate's entry into #dispatchRead. */
+  dispatchRead(): void {
+    this.#dispatchRead();
+  }
+
+  /**
+   * Runs the handlers of the events read in this turn of the event loop, once everything read
+   * in it is decoded (setImmediate: after the I/O phase): an event whose CANCEL arrived in the
+   * same turn is not run at all. That is common after reading was paused (read-gate.ts):
+   * events waited in the kernel past their callers' deadlines, and each one's cancel follows
+   * it. One setImmediate per turn that read events, not per event.
+   */
+  #dispatchRead(): void {
+    this.#dispatchScheduled = false;
+    const calls = this.#toDispatch;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!;
+      if (this.#inbound.get(call.id) !== call) continue; // cancelled, or the pipe is gone
+      let result: Promise<Reply>;
+      try {
+        result = this.#handler(call.event, this.peer, call);
+      } catch (err) {
+        call.onError(err);
+        continue;
+      }
+      result.then(
+        (reply) => call.onReply(reply),
+        (err: unknown) => call.onError(err),
+      );
+    }
+    calls.length = 0;
   }
 
   /** @internal an inbound event's handler finished. */
@@ -497,23 +573,26 @@ export class PipeSession {
   }
 
   #writeReply(id: number, reply: Reply): void {
-    this.#writer.writeControl(encodeReplyFrame(id, reply));
+    this.#writer.writeReply(encodeReplyFrame(id, reply));
+    this.#readGate.afterResponse();
   }
 
   #onCancel(id: number, reason: string): void {
     const call = this.#inbound.get(id);
     if (call === undefined) return; // already answered: the cancel crossed the reply
     this.#inbound.delete(id);
-    call.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${reason}` : ''}`));
+    call.abort(new RestpipeError(ErrorCode.ABORTED, `the caller cancelled the event${reason ? `: ${peerText(reason)}` : ''}`));
     this.#checkDrained();
   }
 
   #onGoAway(goAway: { code: GoAwayCode; reason: string }): void {
-    const reason = goAway.reason || GoAwayCode[goAway.code] || 'no reason given';
+    const reason = peerText(goAway.reason) || GoAwayCode[goAway.code] || 'no reason given';
     this.#peerGoAwayCode ??= goAway.code;
     if (goAway.code === GoAwayCode.SHUTDOWN && this.#state !== 'hello') {
       // The peer's goaway is either its own close or its answer to ours.
-      if (!this.#localGoAwaySent) this.#log.info({ reason }, 'the peer is closing the pipe; finishing in-flight events');
+      if (!this.#localGoAwaySent) {
+        this.#limitPeerLog('goaway', (extra) => this.#log.info({ reason, ...extra }, 'the peer is closing the pipe; finishing in-flight events'));
+      }
       this.#peerGoAwayReceived = true;
       this.#onPeerGoAway?.(this, reason);
       this.#startDraining('the peer is closing the pipe');
@@ -522,7 +601,7 @@ export class PipeSession {
     }
     // Any other goaway ends the pipe at once; the peer has already given up on it.
     const what = goAwayDescription(goAway.code);
-    this.#log.warn({ code: GoAwayCode[goAway.code], reason }, `the peer closed the pipe: ${what}`);
+    this.#limitPeerLog('goaway', (extra) => this.#log.warn({ code: GoAwayCode[goAway.code] ?? goAway.code, reason, ...extra }, `the peer closed the pipe: ${what}`));
     this.#peerGoAwayReceived = true;
     this.#onPeerGoAway?.(this, reason);
     // A goaway before the hello (the server refused our certificate, speaks another version, …)
@@ -607,12 +686,14 @@ export class PipeSession {
     clearTimeout(this.#helloTimer);
     clearTimeout(this.#graceTimer);
     this.#heartbeat.stop();
+    this.#readGate.close();
     this.#decoder.stop();
 
     const broken = new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' broke: ${reason}`);
     this.#outbound.failAll(broken);
     for (const call of this.#inbound.values()) call.abort(broken);
     this.#inbound.clear();
+    this.#toDispatch.length = 0;
     this.#helloWaiter?.reject(broken);
     this.#helloWaiter = undefined;
 
@@ -632,6 +713,14 @@ export class PipeSession {
     this.#onClose?.(this, info);
     this.#resolveClosed(info);
   }
+}
+
+function writeAlways(_kind: string, write: (extra: { suppressed?: number }) => void): void {
+  write({});
+}
+
+function dispatchSession(session: PipeSession): void {
+  session.dispatchRead();
 }
 
 function destroySocket(socket: Duplex): void {
@@ -676,13 +765,6 @@ function jsonReply(code: number, status: number, body: unknown): Reply {
 function busyReply(limit: number): Reply {
   return jsonReply(ReturnCode.BUSY, 503, {
     error: { code: ErrorCode.TOO_MANY_IN_FLIGHT, message: `the receiving node already handles ${limit} events from this pipe` },
-  });
-}
-
-/** The reply for an event that arrived while the replies to earlier ones could not leave. */
-function backedUpReply(queued: number): Reply {
-  return jsonReply(ReturnCode.BUSY, 503, {
-    error: { code: ErrorCode.TOO_MANY_IN_FLIGHT, message: `the receiving node has ${queued} bytes of replies waiting for this pipe; the link or the caller's node reads too slowly` },
   });
 }
 

@@ -7,6 +7,7 @@ import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
+import { peerText } from '../peer-text.js';
 import {
   DEFAULT_GRACE_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -95,6 +96,15 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     ),
   );
   readonly #neverConnectedLog: NeverConnectedLog;
+  // The lines a client can cause at will by reconnecting (connected, replaced, goaway, protocol
+  // error, disconnected): at most 5 per kind per CN per 10 s, then a count. A thief reconnecting
+  // with a copied key, or a client looping connect-goaway, must not flood the log.
+  readonly #peerLog = new RateLimitedLog(10_000, 5, (key, suppressed, windowMs) =>
+    this.#log.warn(
+      { like: key, suppressed, windowS: windowMs / 1000 },
+      `${suppressed} more log lines like '${key}' suppressed in the last ${windowMs / 1000} s`,
+    ),
+  );
   readonly #registry = new ClientRegistry<PipeSession>();
   /** Sessions between TLS and hello, so close() can end them too. */
   readonly #pending = new Set<PipeSession>();
@@ -321,6 +331,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     await stopped;
     this.#refusalLog.close(); // reports what it suppressed, leaves no timer
     this.#neverConnectedLog.close();
+    this.#peerLog.close();
     this.#log.info({}, 'server closed');
   }
 
@@ -367,6 +378,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       handler: this.#handler,
       logger: this.#log.child({ client: name, address }),
       onClose: (s, info) => this.#onSessionClosed(s, info.reason),
+      limitPeerLog: (kind, write) => this.#peerLog.log(`${kind}:${name}`, write),
     });
     this.#peerCerts.set(session, { der, fingerprint256: judged.fingerprint256 });
     if (session.state !== 'closed') this.#armExpiry(session, Date.parse(judged.validTo));
@@ -396,14 +408,19 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     const previous = this.#registry.add(session);
     if (this.#knownNames.size < MAX_KNOWN_NAMES) this.#knownNames.add(name);
     if (previous !== undefined) {
-      this.#log.warn(
-        { client: name, address, previousAddress: previous.peer.address },
-        `client '${name}' connected again; replacing its previous pipe`,
+      this.#peerLog.log(`replaced:${name}`, (extra) =>
+        this.#log.warn(
+          { client: name, address, previousAddress: previous.peer.address, ...extra },
+          `client '${name}' connected again; replacing its previous pipe`,
+        ),
       );
+      if (channels.replaced.hasSubscribers) channels.replaced.publish({ name, address, previousAddress: previous.peer.address });
       previous.destroy(`replaced by a new connection from ${address}`, GoAwayCode.REPLACED);
       this.emit('connection_removed', name, this.#registry.size - 1);
     }
-    this.#log.info({ client: name, address, fingerprint256, clients: this.#registry.size }, `client '${name}' connected`);
+    this.#peerLog.log(`connected:${name}`, (extra) =>
+      this.#log.info({ client: name, address, fingerprint256, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
+    );
     this.emit('connection_added', name, this.#registry.size);
   }
 
@@ -413,13 +430,19 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#pending.delete(session);
     if (!this.#registry.removeIf(session)) return;
     const { name, address } = session.peer;
-    this.#log.info({ client: name, address, reason, clients: this.#registry.size }, `client '${name}' disconnected: ${reason}`);
+    this.#peerLog.log(`disconnected:${name}`, (extra) =>
+      this.#log.info({ client: name, address, reason, clients: this.#registry.size, ...extra }, `client '${name}' disconnected: ${reason}`),
+    );
     if (this.#registry.size === 0) this.#idleSince = new Date();
     this.emit('connection_removed', name, this.#registry.size);
   }
 
   #refuse(socket: tls.TLSSocket, address: string, refused: RefusedPeer): void {
-    const { reason, cn, issuer, fingerprint256, validTo } = refused;
+    // Any TLS peer chooses its certificate's names: they are the peer's text.
+    const { fingerprint256, validTo } = refused;
+    const reason = peerText(refused.reason);
+    const cn = refused.cn === undefined ? undefined : peerText(refused.cn);
+    const issuer = refused.issuer === undefined ? undefined : peerText(refused.issuer);
     this.#refusalLog.log(`refused:${reason}`, (extra) =>
       this.#log.warn({ address, reason, cn, issuer, fingerprint256, validTo, ...extra }, `refused a client certificate: ${reason}`),
     );

@@ -65,6 +65,14 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
+  /**
+   * The type of the frame whose header has arrived and whose payload has not all arrived yet,
+   * or 0 between frames (a session counts such bytes as the peer's progress).
+   */
+  get partialFrameType(): number {
+    return this.#state === READ_PAYLOAD ? this.#type : 0;
+  }
+
   /** Stops delivering frames, also in the middle of a push (the sink closed the pipe). */
   stop(): void {
     this.#stopped = true;

@@ -135,3 +135,20 @@ test('statuses come through nginx unchanged', { skip }, async () => {
   const none = await httpRequest({ port: toServerGw }, { path: '/client/nobody/time' });
   assert.equal(none.status, 503);
 });
+
+test('the snippet refuses what a TCP gateway refuses: a foreign Host, a browser Origin, a request from another web page', { skip }, async () => {
+  const cases: Array<Record<string, string>> = [
+    { host: 'evil.example' },
+    { origin: 'http://evil.example' },
+    { 'sec-fetch-site': 'cross-site' },
+    { 'sec-fetch-site': 'same-site' },
+  ];
+  for (const headers of cases) {
+    const res = await httpRequest({ port: toClientGw }, { path: '/server/time', headers });
+    assert.equal(res.status, 403, JSON.stringify(headers));
+  }
+  for (const site of ['same-origin', 'none']) {
+    const res = await httpRequest({ port: toClientGw }, { path: '/server/time', headers: { 'sec-fetch-site': site } });
+    assert.equal(res.status, 200, site);
+  }
+});

@@ -42,9 +42,10 @@ const WORKERS = 24;
 /** Sender side: the socket takes events below MAX_QUEUED (+ one frame), the queue holds ≤ MAX_QUEUED (+ one frame); small replies ride along. */
 const SENDER_BOUND = 2 * MAX_QUEUED + 2 * FRAME + 64 * KIB;
 /**
- * Replier side: new events are answered busy past 2 × MAX_QUEUED; the replies of events let in
- * before the buffer filled (at most one per caller: the first burst) may still land on top.
- * Without the busy answer, every retry of every caller adds a reply: ~70 × 512 KiB here.
+ * Replier side: past 2 × MAX_QUEUED of replies the peer has not taken, the server stops reading
+ * its events (read-gate.ts); the replies of events let in before the buffer filled (at most one
+ * per caller: the first burst) may still land on top. Without that, every retry of every caller
+ * adds a reply: ~70 × 512 KiB here.
  */
 const REPLIER_BOUND = 2 * MAX_QUEUED + WORKERS * FRAME + 64 * KIB;
 const SLOW_MS = 5_000;
@@ -166,9 +167,9 @@ test('(a2) fetching large replies over a slow link: the server node holds a boun
   t.diagnostic(`slow link, replies: ${JSON.stringify({ ...r.figures, handlerRuns: executed, boundKiB: Math.round(REPLIER_BOUND / KIB) })}`);
   assertBusyButAlive(r);
   assert.ok(r.peaks.server <= REPLIER_BOUND, `server node held ${r.peaks.server} bytes for the pipe (bound ${REPLIER_BOUND})`);
-  // The events that found the reply buffer full were answered busy without running the handler.
-  // Those answers wait behind the backlog on the slow link like everything else, so most
-  // callers see their own deadline first (504) rather than the 503.
+  // The events sent while the reply buffer was full waited unread (the server stopped reading)
+  // past their callers' deadlines (504), and were read together with their cancels, so their
+  // handlers never ran.
   assert.ok(executed < r.outcomes.length * 0.75, `the handler ran for ${executed} of ${r.outcomes.length} requests`);
   const down = await httpRequest({ port: p.clientHttp }, { path: `/server/blob//${BODY}` });
   assert.equal(down.status, 200);

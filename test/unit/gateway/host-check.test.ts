@@ -54,3 +54,18 @@ test('HostPolicy: allow-lists, with and without ports, case-insensitive; * allow
   const any = new HostPolicy(['*'], ['*']);
   assert.equal(any.check({ host: 'anything', origin: 'null' }), undefined);
 });
+
+test('HostPolicy: Sec-Fetch-Site from another page is refused unless its Origin is allowed (issue 8: no-cors GETs carry no Origin)', () => {
+  const p = new HostPolicy([], ['http://app.example']);
+  for (const site of ['cross-site', 'same-site', 'CROSS-SITE', 'made-up']) {
+    const refused = p.check({ host: 'localhost', 'sec-fetch-site': site });
+    assert.equal(refused?.code, 'forbidden', site);
+    assert.match(refused!.message, /Sec-Fetch-Site.*--http-allow-origin/, site);
+  }
+  assert.equal(p.check({ host: 'localhost', 'sec-fetch-site': 'same-origin' }), undefined);
+  assert.equal(p.check({ host: 'localhost', 'sec-fetch-site': 'none' }), undefined, 'typed in or a bookmark');
+  assert.equal(p.check({ host: 'localhost' }), undefined, 'not a browser (curl, a program)');
+  assert.equal(p.check({ host: 'localhost', 'sec-fetch-site': 'cross-site', origin: 'http://app.example' }), undefined, 'a cors fetch from an allowed origin');
+  assert.equal(p.check({ host: 'localhost', 'sec-fetch-site': 'cross-site', origin: 'http://evil.example' })?.code, 'forbidden');
+  assert.equal(new HostPolicy([], ['*']).check({ host: 'localhost', 'sec-fetch-site': 'cross-site' }), undefined, '* allows any page');
+});

@@ -1,0 +1,135 @@
+import type { Duplex } from 'node:stream';
+import type { FrameWriter } from './frame-writer.js';
+
+/** What the gate needs from its session. */
+export interface ReadGatePort {
+  /**
+   * Reading has been stopped for `stalledMs` and the peer took none of the `queuedBytes` of
+   * responses waiting for it meanwhile: it is not reading. The gate has stopped itself.
+   */
+  onPeerNotReading(queuedBytes: number, stalledMs: number): void;
+}
+
+/**
+ * Read backpressure for one pipe: a peer that does not read what we answer must not make us
+ * answer more.
+ *
+ * Everything the peer sends may cost us a write (an event costs a reply, a heartbeat a
+ * heartbeat reply), and those writes go to the socket whether the peer reads them or not. So
+ * once the responses it has not taken pass `limitBytes`, we stop reading from it
+ * (`socket.pause()`): what it sends waits in the kernel and, once that is full, in its own
+ * buffers, and it can no longer grow ours. Reading resumes when the responses are down to
+ * `resumeBytes` (on 'drain', or at the next tick). While paused, the only frames still written
+ * are our own and bounded in number: replies of the handlers already running (at most
+ * max-inflight), heartbeats, cancels of our events, a goaway; our new events wait in the
+ * writer's bounded queue.
+ *
+ * A peer that reads slowly is fine: it stays paused as long as it likes at a bounded cost. A
+ * peer that takes none of our bytes while we hold it paused is not reading at all and is
+ * reported, so the session closes the pipe saying so. "None" can only be seen at the grain of
+ * the socket's writes: Node reports bytes as gone when a whole write batch has reached the
+ * kernel, and a batch is everything that queued while the previous one was out (megabytes on a
+ * slow link). So a peer gets the heartbeat timeout (`stallTimeoutMs`) per `minBytesPerStall` of
+ * what is waiting, counted again at each sign of progress: a peer that takes nothing is closed
+ * about one to two heartbeat timeouts after we stopped reading it, and an honest peer on a slow
+ * link is closed only if it takes less than `minBytesPerStall` per timeout (max-queued-bytes:
+ * 8 MiB per 10 s by default). A later change writes bodies in chunks, which makes the grain one
+ * chunk. While paused, the heartbeat must not judge the peer's silence: we are the ones not
+ * reading.
+ */
+export class ReadGate {
+  readonly #socket: Duplex;
+  readonly #writer: FrameWriter;
+  readonly #limitBytes: number;
+  readonly #resumeBytes: number;
+  readonly #stallTimeoutMs: number;
+  readonly #minBytesPerStall: number;
+  readonly #tickMs: number;
+  readonly #port: ReadGatePort;
+  #paused = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastFlushed = 0;
+  #lastProgressAt = 0;
+  /** How long the bytes waiting at the last progress may take before the peer counts as not reading. */
+  #allowanceMs = 0;
+  /** Times reading was paused, for status and tests. */
+  pauses = 0;
+
+  constructor(socket: Duplex, writer: FrameWriter, options: { limitBytes: number; resumeBytes: number; stallTimeoutMs: number; minBytesPerStall: number; tickMs: number }, port: ReadGatePort) {
+    this.#socket = socket;
+    this.#writer = writer;
+    this.#limitBytes = options.limitBytes;
+    this.#resumeBytes = Math.min(options.resumeBytes, options.limitBytes);
+    this.#stallTimeoutMs = options.stallTimeoutMs;
+    this.#minBytesPerStall = Math.max(1, options.minBytesPerStall);
+    this.#tickMs = options.tickMs;
+    this.#port = port;
+    socket.on('drain', () => {
+      if (this.#paused) this.#check();
+    });
+  }
+
+  /** True while we do not read the peer on purpose. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Call after writing a response to the peer: stops reading it once its responses pass the limit. */
+  afterResponse(): void {
+    // The socket's whole buffer first (a property read): only past it is the exact count taken.
+    if (this.#paused || this.#closed || this.#socket.writableLength <= this.#limitBytes) return;
+    if (this.#writer.responseBytesQueued <= this.#limitBytes) return;
+    this.#paused = true;
+    this.pauses++;
+    this.#socket.pause();
+    this.#progressed(performance.now());
+    this.#timer = setInterval(checkGate, this.#tickMs, this);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer for good (the pipe is closing); the socket is left as it is. */
+  close(): void {
+    this.#closed = true;
+    this.#paused = false;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** @internal the timer's (and 'drain''s) work while paused. */
+  check(): void {
+    this.#check();
+  }
+
+  #check(): void {
+    if (!this.#paused || this.#closed) return;
+    const queued = this.#writer.responseBytesQueued;
+    if (queued <= this.#resumeBytes) {
+      this.#paused = false;
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#socket.resume();
+      return;
+    }
+    const now = performance.now();
+    if (this.#writer.flushedBytes !== this.#lastFlushed) {
+      this.#progressed(now);
+      return;
+    }
+    const stalledMs = now - this.#lastProgressAt;
+    if (stalledMs >= this.#allowanceMs) {
+      this.close();
+      this.#port.onPeerNotReading(queued, stalledMs);
+    }
+  }
+
+  #progressed(now: number): void {
+    this.#lastFlushed = this.#writer.flushedBytes;
+    this.#lastProgressAt = now;
+    this.#allowanceMs = this.#stallTimeoutMs * Math.max(1, this.#socket.writableLength / this.#minBytesPerStall);
+  }
+}
+
+function checkGate(gate: ReadGate): void {
+  gate.check();
+}
