@@ -1,4 +1,5 @@
 import { ErrorCode, RestpipeError } from './errors.js';
+import { truncate } from './text.js';
 
 /** The five verbs an event may carry (SPEC §4: the HTTP method in lower case). */
 export const VERBS = ['get', 'post', 'put', 'delete', 'patch'] as const;
@@ -138,11 +139,6 @@ function decodeParam(raw: string): string {
 /** The handler method an event goes to: GET `time/utc` → `get_time_utc` (SPEC §5). */
 export function handlerMethodName(verb: Verb, path: string): string {
   return `${verb}_${path.replaceAll('/', '_')}`;
-}
-
-/** Keeps user-supplied strings short in error messages and logs. */
-export function truncate(s: string, max = 80): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…`;
 }
 
 /** True for `application/json` and `…+json` mimetypes, parameters ignored. */

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import { formatSeconds } from '../pipe/inflight.js';
+import { formatSeconds } from '../text.js';
 import { DEFAULT_TLS_MIN_VERSION, pipeTlsOptions, type TlsMinVersion } from '../tls-policy.js';
 
 /** The client's TLS material: its key and certificate, and the CA that signed the server's. */

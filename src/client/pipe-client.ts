@@ -19,8 +19,8 @@ import {
   type PipeTimingOptions,
   type ResolvedPipeTiming,
 } from '../options.js';
-import { formatSeconds } from '../pipe/inflight.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
+import { formatSeconds } from '../text.js';
 import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { GoAwayCode } from '../wire/messages.js';
 import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';

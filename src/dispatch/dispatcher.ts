@@ -12,8 +12,8 @@ import {
   handlerMethodName,
   isJsonMimetype,
   parseNoun,
-  truncate,
 } from '../event.js';
+import { truncate } from '../text.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { HandlerTable, PostData } from './handler-table.js';
 import { convertReturn, describeThrown, errorReply, exceptionReply } from './reply-forms.js';

@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
-import { isValidNodeName } from '../certificate.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { parseNoun, truncate, type Verb } from '../event.js';
+import { parseNoun, type Verb } from '../event.js';
+import { isHostname, isValidNodeName } from '../names.js';
+import { truncate } from '../text.js';
 
 /**
  * Gateway routing (SPEC §4), pure: method + request target → what to do. No I/O, no URL
@@ -67,8 +68,6 @@ const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 // A segment that is `.` or `..`, also when written `%2e` / `%2E` (RFC 3986 §6.2.2.2 says they
 // are the same; a proxy in front of us may well decode them).
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2[eE]){1,2}(?=\/|$)/;
-// A DNS host name (RFC 1123 labels; '_' tolerated as resolvers do).
-const HOST_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
 
 /**
  * Parses a gateway request. On a client node the event route is `/server/NOUN`; on the server
@@ -159,13 +158,6 @@ function checkName(raw: string): string | GatewayRouteError {
   return badRequest(
     `invalid client name ${JSON.stringify(truncate(name))}: use a client's certificate name, an IP address or a host name`,
   );
-}
-
-/** True when `s` has the syntax of a DNS host name (a trailing dot allowed). */
-export function isHostname(s: string): boolean {
-  const name = s.endsWith('.') ? s.slice(0, -1) : s;
-  if (name.length === 0 || name.length > 253) return false;
-  return name.split('.').every((label) => HOST_LABEL.test(label));
 }
 
 function badRequest(message: string): GatewayRouteError {

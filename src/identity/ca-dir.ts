@@ -8,7 +8,7 @@ import type { CaMaterial, KeyType } from './ca-keys.js';
 import { CA_INDEX_FILE, type CaIndex, type IndexedCertificate, emptyCaIndex, indexEntryOf, readCaIndex, rebuildCaIndex, withCaDirLock, writeCaIndex } from './ca-index.js';
 import { type RevocationReason, createCrl, normalizeSerialHex, readCrl } from './crl.js';
 import { CERT_FILE_MODE, writeFileAtomically, writeKeyPair } from './install.js';
-import { nodeNameProblem } from './node-name.js';
+import { nodeNameProblem } from '../names.js';
 
 // What `restpipe ca …` does to a CA directory: DIR/ca.key.pem and DIR/ca.crt.pem (the CA),
 // DIR/NAME.key.pem and DIR/NAME.crt.pem (what it issued), DIR/index.json (ca-index.ts) and

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
 import { invalidOption } from '../options.js';
 import type { PemPair } from './ca-keys.js';
-import { nodeNameProblem } from './node-name.js';
+import { nodeNameProblem } from '../names.js';
 import { type IdentityInfo, verifyIdentity } from './verify.js';
 
 /** The two node roles. */

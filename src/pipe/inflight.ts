@@ -1,5 +1,6 @@
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { Reply } from '../event.js';
+import { formatSeconds } from '../text.js';
 
 /**
  * One outbound event waiting for its reply. It is its own abort listener (`handleEvent`), and
@@ -44,10 +45,6 @@ export class PendingEvent {
 
 function onDeadline(entry: PendingEvent, table: InflightTable, timeoutMs: number): void {
   table.abandon(entry.id, new RestpipeError(ErrorCode.EVENT_TIMEOUT, `no reply within ${formatSeconds(timeoutMs)}`));
-}
-
-export function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   type SignalSource,
 } from '../event.js';
 import type { Logger } from '../log.js';
-import { peerText } from '../peer-text.js';
 import type { ResolvedPipeTiming } from '../options.js';
 import { MAX_TIMER_MS } from '../options.js';
 import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType } from '../wire/frame.js';
@@ -37,7 +36,8 @@ import {
 import { FrameWriter } from './frame-writer.js';
 import { Heartbeat } from './heartbeat.js';
 import { ReadGate } from './read-gate.js';
-import { formatSeconds, InflightTable, type PendingEvent } from './inflight.js';
+import { formatSeconds, peerText } from '../text.js';
+import { InflightTable, type PendingEvent } from './inflight.js';
 
 /** hello → open → draining → closed; a session never goes back. */
 export type SessionState = 'hello' | 'open' | 'draining' | 'closed';

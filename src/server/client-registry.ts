@@ -1,5 +1,5 @@
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { formatSeconds } from '../pipe/inflight.js';
+import { formatSeconds } from '../text.js';
 
 /** What the registry needs of a pipe. */
 export interface RegisteredPipe {

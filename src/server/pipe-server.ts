@@ -7,7 +7,7 @@ import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
-import { peerText } from '../peer-text.js';
+import { peerText } from '../text.js';
 import {
   DEFAULT_GRACE_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,

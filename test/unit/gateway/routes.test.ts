@@ -6,7 +6,6 @@ import {
   EVENT_METHODS,
   GatewayRouteError,
   INFO_METHODS,
-  isHostname,
   parseGatewayRequest,
   type GatewayRoute,
 } from '../../../src/gateway/routes.js';
@@ -212,17 +211,6 @@ describe('info routes', () => {
   });
 });
 
-test('isHostname', () => {
-  assert.ok(isHostname('localhost'));
-  assert.ok(isHostname('a.b-c.example.'));
-  assert.ok(isHostname('_srv.example'));
-  assert.ok(!isHostname(''));
-  assert.ok(!isHostname('-a.example'));
-  assert.ok(!isHostname('a-.example'));
-  assert.ok(!isHostname('a..b'));
-  assert.ok(!isHostname('a'.repeat(64)));
-  assert.ok(!isHostname(`${'a'.repeat(63)}.`.repeat(4) + 'a'));
-});
 
 test('the result is a RestpipeError-shaped value, never a throw, for any input', () => {
   const inputs = ['/server/\u0000', '/server/' + '%'.repeat(10), '/client/' + '/'.repeat(50), '/server/' + 'x/'.repeat(5000) + 'y'];
