@@ -28,7 +28,7 @@ export { ErrorCode, IdentityError, ProtocolError, RestpipeError, hasErrorCode } 
 export { reply, exampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
 export { silentLogger, type Logger } from './log.js';
 export { DEFAULT_TLS_MIN_VERSION, TLS12_CIPHERS, TLS13_CIPHERSUITES, TLS_GROUPS, type TlsMinVersion } from './tls-policy.js';
-export * from './options.js';
+export type { PipeTimingOptions } from './options/pipe.js';
 export { channels, type DialMessage, type EventSettledMessage, type PipeStateMessage, type RefusalMessage } from './diagnostics.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions } from './gateway/gateway.js';

@@ -8,7 +8,8 @@ import type { LoadedIdentity } from './identity/index.js';
 import { silentLogger, type Logger } from './log.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics/prometheus.js';
 import type { StatsdBridge } from './metrics/statsd.js';
-import { DEFAULT_GRACE_MS, DEFAULT_SERVER_PORT, type PipeTimingOptions } from './options.js';
+import { DEFAULT_EVENT_TIMEOUT_MS, DEFAULT_GRACE_MS, DEFAULT_LISTEN_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT } from './options/defaults.js';
+import type { PipeTimingOptions } from './options/pipe.js';
 import type { TlsMinVersion } from './tls-policy.js';
 
 /** Everything a running node is made of, as the CLI and `demo` configure it. */
@@ -117,12 +118,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
       });
       logIdentity();
-      await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
+      await server.listen(options.listen ?? { host: DEFAULT_LISTEN_HOST, port: DEFAULT_SERVER_PORT });
       sender = serverEventSender(server);
     } else {
       client = createClient({
         ...timing,
-        host: options.server?.host ?? 'localhost',
+        host: options.server?.host ?? DEFAULT_SERVER_HOST,
         port: options.server?.port ?? DEFAULT_SERVER_PORT,
         ...(options.server?.servername === undefined ? {} : { servername: options.server.servername }),
         tls,
@@ -144,8 +145,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         : await createGateway({
             sender,
             listen: options.http,
-            maxBodyBytes: timing.maxBodyBytes ?? 64 * 1024 * 1024,
-            eventTimeoutMs: timing.eventTimeoutMs ?? 60_000,
+            maxBodyBytes: timing.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+            eventTimeoutMs: timing.eventTimeoutMs ?? DEFAULT_EVENT_TIMEOUT_MS,
             allowNonLoopback: options.httpAllowNonLoopback ?? false,
             allowedHosts: options.httpAllowedHosts ?? [],
             allowedOrigins: options.httpAllowedOrigins ?? [],

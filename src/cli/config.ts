@@ -14,7 +14,7 @@ import {
   DEFAULT_RECONNECT_MAX_MS,
   DEFAULT_RECONNECT_MIN_MS,
   DEFAULT_SERVER_PORT,
-} from '../options.js';
+} from '../options/defaults.js';
 import { parseTlsMinVersion, type TlsMinVersion } from '../tls-policy.js';
 
 /**

@@ -11,14 +11,11 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_RECONNECT_MAX_MS,
   DEFAULT_RECONNECT_MIN_MS,
+  DEFAULT_SERVER_HOST,
   DEFAULT_SERVER_PORT,
-  countOption,
-  durationOption,
-  invalidOption,
-  resolvePipeTiming,
-  type PipeTimingOptions,
-  type ResolvedPipeTiming,
-} from '../options.js';
+} from '../options/defaults.js';
+import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
+import { KEY_NAMING, countOption, durationOption, invalidOption, requireOrder } from '../options/validate.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
 import { formatSeconds } from '../text.js';
 import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
@@ -120,15 +117,13 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   constructor(options: PipeClientOptions, handler: EventHandlerFn) {
     super();
     this.#timing = resolvePipeTiming(options);
-    this.host = options.host ?? 'localhost';
-    this.port = countOption('port', options.port, DEFAULT_SERVER_PORT, 65_535, 1);
+    this.host = options.host ?? DEFAULT_SERVER_HOST;
+    this.port = countOption('port', options.port, DEFAULT_SERVER_PORT, { min: 1, max: 65_535 });
     this.#servername = options.servername;
     this.#tls = options.tls;
     this.#reconnectMinMs = durationOption('reconnectMinMs', options.reconnectMinMs, DEFAULT_RECONNECT_MIN_MS);
     this.#reconnectMaxMs = durationOption('reconnectMaxMs', options.reconnectMaxMs, DEFAULT_RECONNECT_MAX_MS);
-    if (this.#reconnectMaxMs < this.#reconnectMinMs) {
-      throw invalidOption(`reconnectMaxMs (${this.#reconnectMaxMs}) must not be below reconnectMinMs (${this.#reconnectMinMs})`);
-    }
+    requireOrder({ key: 'reconnectMaxMs', ms: this.#reconnectMaxMs }, { key: 'reconnectMinMs', ms: this.#reconnectMinMs }, KEY_NAMING, { orEqual: true });
     this.#connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);

@@ -8,7 +8,14 @@ import { isJsonMimetype, type EventRequest, type Reply } from '../event.js';
 import { isIpLiteral } from '../names.js';
 import { truncate } from '../text.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DEFAULT_GRACE_MS, MAX_TIMER_MS, countOption, durationOption, invalidOption } from '../options.js';
+import {
+  DEFAULT_DNS_TIMEOUT_MS,
+  DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS,
+  DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS,
+  DEFAULT_GRACE_MS,
+} from '../options/defaults.js';
+import { clampTimerMs, countOption, durationOption, invalidOption, stringListOption } from '../options/validate.js';
 import { contentLengthError, readBody, type BodySink } from './body.js';
 import type { EventSender } from './event-sender.js';
 import { INTERNAL_ERROR_CODE, errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
@@ -17,15 +24,6 @@ import { lingerBeforeClose } from './linger.js';
 import { answerClientError } from './client-error.js';
 import { GatewayRouteError, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
-
-/** How long the gateway waits for a request's headers. @see GatewayOptions.headersTimeoutMs */
-export const DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS = 10_000;
-/** How long a whole request (headers and body) may take to arrive. @see GatewayOptions.requestTimeoutMs */
-export const DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS = 120_000;
-/** How long an idle keep-alive connection stays open. @see GatewayOptions.keepAliveTimeoutMs */
-export const DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** How long resolving a `/client/HOSTNAME/…` name may take. @see GatewayOptions.dnsTimeoutMs */
-export const DEFAULT_GATEWAY_DNS_TIMEOUT_MS = 2_000;
 
 /** Where a gateway listens: a TCP address, or a unix socket (for nginx). */
 export type GatewayListen = { host: string; port: number } | { path: string };
@@ -230,19 +228,19 @@ class HttpGateway implements Gateway {
     this.#role = sender.role;
     if (this.#role !== 'server' && this.#role !== 'client') throw invalidOption(`sender.role must be 'server' or 'client'`);
     this.#log = (options.logger ?? silentLogger).child({ component: 'gateway' });
-    this.#maxBodyBytes = countOption('maxBodyBytes', options.maxBodyBytes, NaN, Number.MAX_SAFE_INTEGER);
+    this.#maxBodyBytes = countOption('maxBodyBytes', options.maxBodyBytes, NaN, { max: Number.MAX_SAFE_INTEGER });
     if (Number.isNaN(this.#maxBodyBytes)) throw invalidOption('gateway option maxBodyBytes is required');
     if (options.eventTimeoutMs === undefined) throw invalidOption('gateway option eventTimeoutMs is required');
     this.#eventTimeoutMs = durationOption('eventTimeoutMs', options.eventTimeoutMs, 0);
-    this.#dnsTimeoutMs = durationOption('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_GATEWAY_DNS_TIMEOUT_MS);
+    this.#dnsTimeoutMs = durationOption('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_DNS_TIMEOUT_MS);
     const headersTimeout = durationOption('headersTimeoutMs', options.headersTimeoutMs, DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS);
     const requestTimeout = durationOption('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS);
     const keepAliveTimeout = durationOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs, DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS);
     if (headersTimeout > requestTimeout) {
       throw invalidOption(`headersTimeoutMs (${headersTimeout}) must not exceed requestTimeoutMs (${requestTimeout})`);
     }
-    const hosts = stringList('allowedHosts', options.allowedHosts);
-    const origins = stringList('allowedOrigins', options.allowedOrigins);
+    const hosts = stringListOption('allowedHosts', options.allowedHosts);
+    const origins = stringListOption('allowedOrigins', options.allowedOrigins);
     this.#hostPolicy = new HostPolicy(hosts, origins);
     this.#metricsText = options.metricsText;
 
@@ -254,7 +252,7 @@ class HttpGateway implements Gateway {
     } else {
       const { host } = listen;
       if (typeof host !== 'string' || host === '') throw invalidOption('gateway listen.host must be a non-empty string');
-      const port = countOption('gateway listen.port', listen.port, NaN, 65_535);
+      const port = countOption('gateway listen.port', listen.port, NaN, { max: 65_535 });
       if (Number.isNaN(port)) throw invalidOption('gateway listen.port is required');
       if (!isLoopbackListenHost(host)) {
         if (options.allowNonLoopback !== true) {
@@ -677,7 +675,7 @@ export function parseEventTimeout(value: string | string[] | undefined, fallback
   if (value === undefined) return fallbackMs;
   if (typeof value === 'string' && TIMEOUT_SYNTAX.test(value)) {
     const ms = Number(value) * 1000;
-    if (ms > 0 && Number.isFinite(ms)) return Math.min(Math.max(1, Math.ceil(ms)), MAX_TIMER_MS);
+    if (ms > 0 && Number.isFinite(ms)) return clampTimerMs(ms);
   }
   return new RestpipeError(
     ErrorCode.BAD_REQUEST,
@@ -690,10 +688,3 @@ function hasBody(req: IncomingMessage): boolean {
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-function stringList(name: string, value: string[] | undefined): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.trim() === '')) {
-    throw invalidOption(`gateway option ${name} must be a list of non-empty strings`);
-  }
-  return value.map((v) => v.trim());
-}

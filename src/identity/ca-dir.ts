@@ -2,7 +2,7 @@ import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import { type CreateCaOptions, type IssuedCertificate, createCa, issueCertificate } from './ca.js';
 import type { CaMaterial, KeyType } from './ca-keys.js';
 import { CA_INDEX_FILE, type CaIndex, type IndexedCertificate, emptyCaIndex, indexEntryOf, readCaIndex, rebuildCaIndex, withCaDirLock, writeCaIndex } from './ca-index.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import {
   type CaMaterial,
   type CryptoKeyPairX509,

@@ -11,8 +11,8 @@ import {
   type SignalSource,
 } from '../event.js';
 import type { Logger } from '../log.js';
-import type { ResolvedPipeTiming } from '../options.js';
-import { MAX_TIMER_MS } from '../options.js';
+import { MAX_TIMER_MS } from '../options/defaults.js';
+import type { ResolvedPipeTiming } from '../options/pipe.js';
 import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType } from '../wire/frame.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { encodeFrame } from '../wire/frame-encoder.js';

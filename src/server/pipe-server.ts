@@ -8,15 +8,9 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { peerText } from '../text.js';
-import {
-  DEFAULT_GRACE_MS,
-  DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  DEFAULT_IDLE_HOOK_INTERVAL_MS,
-  durationOption,
-  resolvePipeTiming,
-  type PipeTimingOptions,
-  type ResolvedPipeTiming,
-} from '../options.js';
+import { DEFAULT_GRACE_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_HOOK_INTERVAL_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT, MAX_TIMER_MS } from '../options/defaults.js';
+import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
+import { durationOption } from '../options/validate.js';
 import { PipeSession, describeSocketError, type RequestOptions } from '../pipe/session.js';
 import { pipeTlsOptions, tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { FrameType } from '../wire/frame.js';
@@ -211,7 +205,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   }
 
   /** Starts accepting pipes. Resolves with the bound address (port 0 picks a free port). */
-  listen({ host = '0.0.0.0', port = 1234 }: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+  listen({ host = DEFAULT_LISTEN_HOST, port = DEFAULT_SERVER_PORT }: { host?: string; port?: number } = {}): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#tlsServer.once('error', onError);
@@ -520,7 +514,6 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     if (!Number.isFinite(validToMs)) return;
     const delayMs = validToMs + 1_000 - Date.now();
     // setTimeout holds at most ~24.8 days; a longer-lived certificate re-arms on the way.
-    const MAX_TIMER_MS = 2_147_483_647;
     const timer =
       delayMs > MAX_TIMER_MS
         ? setTimeout(() => this.#armExpiry(session, validToMs), MAX_TIMER_MS)

@@ -8,7 +8,7 @@ import type { EventRequest, Reply } from '../../../src/event.js';
 import type { EventSender } from '../../../src/gateway/event-sender.js';
 import { createGateway, parseEventTimeout, type Gateway } from '../../../src/gateway/gateway.js';
 import type { Logger } from '../../../src/log.js';
-import { MAX_TIMER_MS } from '../../../src/options.js';
+import { MAX_TIMER_MS } from '../../../src/options/defaults.js';
 import { httpRequest, type HttpResult, type RequestInit } from '../../helpers/gateway-http.js';
 
 interface SendCall {
