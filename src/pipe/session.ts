@@ -10,6 +10,7 @@ import {
   type Reply,
   type SignalSource,
 } from '../event.js';
+import { endAndLinger } from '../linger.js';
 import type { Logger } from '../log.js';
 import { MAX_TIMER_MS } from '../options/defaults.js';
 import type { ResolvedPipeTiming } from '../options/pipe.js';
@@ -122,6 +123,8 @@ class InboundCall implements SignalSource {
 }
 
 const EMPTY = new Uint8Array(0);
+/** How long a closed pipe's socket may take to flush its last frames before it is destroyed. */
+const CLOSE_LINGER_MS = 1_000;
 const JSON_MIMETYPE = 'application/json';
 
 /**
@@ -700,13 +703,8 @@ export class PipeSession {
     // Let frames already written (a goaway, final replies) reach the peer, then close.
     this.#writer.uncorkIfCorked();
     this.#writer.close();
-    if (!this.#socket.destroyed) {
-      this.#socket.end();
-      // A peer that never closes its side must not hold the socket; the timer goes with it.
-      const timer = setTimeout(destroySocket, 1_000, this.#socket);
-      timer.unref();
-      this.#socket.once('close', () => clearTimeout(timer));
-    }
+    // A peer that never closes its side must not hold the socket.
+    endAndLinger(this.#socket, CLOSE_LINGER_MS);
     if (!wasHello && channels.pipeState.hasSubscribers) {
       channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'closed', reason });
     }
@@ -721,10 +719,6 @@ function writeAlways(_kind: string, write: (extra: { suppressed?: number }) => v
 
 function dispatchSession(session: PipeSession): void {
   session.dispatchRead();
-}
-
-function destroySocket(socket: Duplex): void {
-  socket.destroy();
 }
 
 function frameName(type: number): string {

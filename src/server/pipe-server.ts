@@ -6,6 +6,7 @@ import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
+import { endAndLinger } from '../linger.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { peerText } from '../text.js';
 import { DEFAULT_GRACE_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_HOOK_INTERVAL_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT, MAX_TIMER_MS } from '../options/defaults.js';
@@ -449,10 +450,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     for (const part of encodeFrame(FrameType.GOAWAY, 0, encodeGoAway({ code: GoAwayCode.UNAUTHORIZED, reason: `certificate refused: ${reason}` }))) {
       socket.write(part);
     }
-    socket.end();
-    const timer = setTimeout(destroySocket, 1_000, socket);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    endAndLinger(socket, CLOSE_FLUSH_MS);
   }
 
   #onTlsClientError(err: Error, socket: tls.TLSSocket): void {
@@ -594,9 +592,5 @@ function peerKey(socket: Socket): string {
 /** How long close() lets ended pipe sockets flush their last frames before destroying them. */
 const CLOSE_FLUSH_MS = 1_000;
 
-
-function destroySocket(socket: Socket): void {
-  socket.destroy();
-}
 
 function ignoreError(): void {}
