@@ -77,6 +77,11 @@ export class IdentityError extends RestpipeError {
   }
 }
 
+/** The `aborted` error of an event whose caller's AbortSignal fired; the signal's reason is its cause. */
+export function callerAborted(reason: unknown): RestpipeError {
+  return new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: reason });
+}
+
 /** True when `err` is a restpipe error with that code (works across copies of the package). */
 export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;

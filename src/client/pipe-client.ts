@@ -16,6 +16,7 @@ import {
 } from '../options/defaults.js';
 import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
 import { KEY_NAMING, countOption, durationOption, invalidOption, requireOrder } from '../options/validate.js';
+import { ConnectWaiters } from '../pipe/connect-wait.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
 import { formatSeconds } from '../text.js';
 import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
@@ -70,14 +71,6 @@ export interface PipeClientEvents {
   status: [status: ClientStatus];
 }
 
-interface PipeWaiter {
-  resolve: (session: PipeSession) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 /**
  * A client node's side of the pipe: dials the server, keeps one pipe up and fights to keep it
  * so (SPEC §6), and sends events over it. Never gives up and never emits 'error': failures are
@@ -106,7 +99,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   #lastDisconnected: Date | null = null;
   #lastFailure: string | undefined;
   #connectedSince: Date | null = null;
-  readonly #waiters = new Set<PipeWaiter>();
+  readonly #waiters = new ConnectWaiters<PipeSession>();
   #backoffTimer: NodeJS.Timeout | undefined;
   #wakeBackoff: (() => void) | undefined;
   #dialAbort: AbortController | undefined;
@@ -232,7 +225,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
       return;
     }
     this.#setState('closed');
-    this.#failWaiters(new RestpipeError(ErrorCode.CLOSED, 'the client is closing'));
+    this.#waiters.failAll(new RestpipeError(ErrorCode.CLOSED, 'the client is closing'));
     this.#dialAbort?.abort();
     this.#handshaking?.destroy('client closed', GoAwayCode.SHUTDOWN);
     clearTimeout(this.#backoffTimer);
@@ -343,7 +336,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#publishDial('connected');
     this.#setState('ready');
     this.emit('connect_success', retryAttempts, this.#lastDisconnected);
-    this.#resolveWaiters(session);
+    this.#waiters.resolve(SERVER, session);
 
     const info: CloseInfo = await session.closed();
     this.#session = undefined;
@@ -391,58 +384,17 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   #usableSession(timeoutMs: number, signal: AbortSignal | undefined): Promise<PipeSession> {
     if (this.#isClosed()) return Promise.reject(new RestpipeError(ErrorCode.CLOSED, 'the client is closed'));
     if (this.#session?.isUsable === true) return Promise.resolve(this.#session);
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
-    this.start();
-    return new Promise<PipeSession>((resolve, reject) => {
-      const waiter: PipeWaiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        timer: setTimeout(() => {
-          this.#dropWaiter(waiter);
-          reject(
-            new RestpipeError(
-              ErrorCode.NO_CONNECTION,
-              `no pipe to the server ${this.host}:${this.port} within ${formatSeconds(timeoutMs)}` +
-                (this.#lastFailure === undefined ? '' : `; last failure: ${this.#lastFailure}`),
-            ),
-          );
-        }, timeoutMs),
-      };
-      waiter.timer.unref();
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#dropWaiter(waiter);
-          reject(abortedError(signal));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#waiters.add(waiter);
-    });
-  }
-
-  #dropWaiter(waiter: PipeWaiter): void {
-    this.#waiters.delete(waiter);
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-  }
-
-  #resolveWaiters(session: PipeSession): void {
-    for (const waiter of [...this.#waiters]) {
-      this.#dropWaiter(waiter);
-      waiter.resolve(session);
-    }
-  }
-
-  #failWaiters(err: Error): void {
-    for (const waiter of [...this.#waiters]) {
-      this.#dropWaiter(waiter);
-      waiter.reject(err);
-    }
+    // An aborted caller starts no dial (the waiters refuse it at once anyway).
+    if (signal?.aborted !== true) this.start();
+    return this.#waiters.wait(SERVER, timeoutMs, signal, () =>
+      new RestpipeError(
+        ErrorCode.NO_CONNECTION,
+        `no pipe to the server ${this.host}:${this.port} within ${formatSeconds(timeoutMs)}` +
+          (this.#lastFailure === undefined ? '' : `; last failure: ${this.#lastFailure}`),
+      ),
+    );
   }
 }
 
-function abortedError(signal: AbortSignal): RestpipeError {
-  return new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: signal.reason });
-}
+/** The one key of the client's connect-wait waiters: it has one peer. */
+const SERVER = 'server';

@@ -1,4 +1,4 @@
-import { ErrorCode, RestpipeError } from '../errors.js';
+import { ErrorCode, RestpipeError, callerAborted } from '../errors.js';
 import type { Reply } from '../event.js';
 import { formatSeconds } from '../text.js';
 
@@ -36,10 +36,7 @@ export class PendingEvent {
   /** The caller's AbortSignal fired. */
   handleEvent(): void {
     const reason: unknown = this.signal?.reason;
-    this.#table.abandon(
-      this.id,
-      new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: reason }),
-    );
+    this.#table.abandon(this.id, callerAborted(reason));
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { channels } from '../diagnostics.js';
-import { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';
+import { ErrorCode, ProtocolError, RestpipeError, callerAborted } from '../errors.js';
 import {
   ReturnCode,
   type EventHandlerFn,
@@ -339,7 +339,7 @@ export class PipeSession {
     if (!this.isUsable) return Promise.reject(this.#notUsableError());
     const { signal } = options;
     if (signal?.aborted) {
-      return Promise.reject(new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: signal.reason }));
+      return Promise.reject(callerAborted(signal.reason));
     }
     if (this.#outbound.size >= this.#timing.maxInflight) {
       return Promise.reject(

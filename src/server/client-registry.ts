@@ -1,19 +1,11 @@
 import { ErrorCode, RestpipeError } from '../errors.js';
+import { ConnectWaiters } from '../pipe/connect-wait.js';
 import { formatSeconds } from '../text.js';
 
 /** What the registry needs of a pipe. */
 export interface RegisteredPipe {
   readonly peer: { name: string; address: string };
   readonly isUsable: boolean;
-}
-
-interface NameWaiter<P> {
-  name: string;
-  resolve: (pipe: P) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 /**
@@ -24,7 +16,7 @@ interface NameWaiter<P> {
  */
 export class ClientRegistry<P extends RegisteredPipe> {
   readonly #byName = new Map<string, P>();
-  readonly #waiters = new Set<NameWaiter<P>>();
+  readonly #waiters = new ConnectWaiters<P>();
 
   get size(): number {
     return this.#byName.size;
@@ -48,12 +40,7 @@ export class ClientRegistry<P extends RegisteredPipe> {
     const name = pipe.peer.name;
     const previous = this.#byName.get(name);
     this.#byName.set(name, pipe);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.name === name) {
-        this.#drop(waiter);
-        waiter.resolve(pipe);
-      }
-    }
+    this.#waiters.resolve(name, pipe);
     return previous;
   }
 
@@ -72,56 +59,20 @@ export class ClientRegistry<P extends RegisteredPipe> {
   waitFor(name: string, timeoutMs: number, signal?: AbortSignal): Promise<P> {
     const current = this.#byName.get(name);
     if (current?.isUsable === true) return Promise.resolve(current);
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    if (timeoutMs <= 0) return Promise.reject(noConnection(name, timeoutMs));
-    return new Promise<P>((resolve, reject) => {
-      const waiter: NameWaiter<P> = {
-        name,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        timer: setTimeout(() => {
-          this.#drop(waiter);
-          reject(noConnection(name, timeoutMs));
-        }, timeoutMs),
-      };
-      waiter.timer.unref();
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#drop(waiter);
-          reject(aborted(signal));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#waiters.add(waiter);
-    });
+    return this.#waiters.wait(name, timeoutMs, signal, () => noConnection(name, timeoutMs));
   }
 
   /** Fails every waiter (the server is closing). */
   failWaiters(err: Error): void {
-    for (const waiter of [...this.#waiters]) {
-      this.#drop(waiter);
-      waiter.reject(err);
-    }
+    this.#waiters.failAll(err);
   }
 
   /** Waiters pending, for leak checks. */
   get waiterCount(): number {
     return this.#waiters.size;
   }
-
-  #drop(waiter: NameWaiter<P>): void {
-    this.#waiters.delete(waiter);
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-  }
 }
 
 function noConnection(name: string, timeoutMs: number): RestpipeError {
   return new RestpipeError(ErrorCode.NO_CONNECTION, `no pipe to client '${name}' within ${formatSeconds(timeoutMs)}`);
-}
-
-function aborted(signal: AbortSignal): RestpipeError {
-  return new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: signal.reason });
 }
