@@ -2,8 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { createClient, createServer, type RestpipeClient, type RestpipeServer } from './create.js';
 import { createGateway, type Gateway, type GatewayListen } from './gateway/gateway.js';
-import type { EventSender } from './gateway/event-sender.js';
-import { clientEventSender, serverEventSender } from './gateway/pipe-senders.js';
+import type { EventSender } from './sender.js';
 import type { LoadedIdentity } from './identity/index.js';
 import { silentLogger, type Logger } from './log.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics/prometheus.js';
@@ -98,7 +97,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // connection's ticks). The scrape-time gauges read the sender made below through this.
   const metrics = createPrometheusMetrics({
     role: options.role,
-    sender: { isReady: () => sender?.isReady() ?? false, status: () => sender?.status() ?? {} },
+    sender: { isReady: () => sender?.isReady() ?? false, status: () => sender?.status() },
   });
   let statsd: StatsdBridge | undefined;
   let gateway: Gateway | undefined;
@@ -119,7 +118,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       });
       logIdentity();
       await server.listen(options.listen ?? { host: DEFAULT_LISTEN_HOST, port: DEFAULT_SERVER_PORT });
-      sender = serverEventSender(server);
+      sender = server.sender;
     } else {
       client = createClient({
         ...timing,
@@ -137,7 +136,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       });
       logIdentity();
       client.start();
-      sender = clientEventSender(client);
+      sender = client.sender;
     }
     gateway =
       options.http === null
@@ -251,3 +250,4 @@ function pickTiming(o: NodeOptions): PipeTimingOptions {
   }
   return t;
 }
+

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
+import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest, type ParsedEvent, type Reply, type SendOptions } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -17,6 +17,8 @@ import {
 import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
 import { KEY_NAMING, countOption, durationOption, invalidOption, requireOrder } from '../options/validate.js';
 import { ConnectWaiters } from '../pipe/connect-wait.js';
+import type { ClientState, EventSender, PipeInfo } from '../sender.js';
+import { clientEventSender } from './client-sender.js';
 import { PipeSession, type CloseInfo, type RequestOptions } from '../pipe/session.js';
 import { formatSeconds } from '../text.js';
 import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
@@ -24,8 +26,6 @@ import { GoAwayCode } from '../wire/messages.js';
 import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
 
-/** idle → connecting → handshaking → ready → backoff → connecting … → closed. */
-export type ClientState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
 
 /** One status change of a client, as `status()` yields them. */
 export interface ClientStatus {
@@ -92,6 +92,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   readonly #random: () => number;
   readonly #handler: EventHandlerFn;
   #state: ClientState = 'idle';
+  #sender: EventSender | undefined;
   #session: PipeSession | undefined;
   /** A pipe between TLS and the server's hello, so close() can end it without waiting for the hello timeout. */
   #handshaking: PipeSession | undefined;
@@ -130,9 +131,27 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     return this.#state;
   }
 
-  /** The open pipe, when there is one. */
-  get session(): PipeSession | undefined {
-    return this.#session;
+  /** The client as a gateway sees it (see EventSender): made once, on first use. */
+  get sender(): EventSender {
+    return (this.#sender ??= clientEventSender(this));
+  }
+
+  /** The open pipe, when there is one: a snapshot. */
+  pipe(): PipeInfo | undefined {
+    return this.#session?.info();
+  }
+
+  /**
+   * Closes the current pipe now: its in-flight events fail with `pipe_broken`, the server is
+   * told why with a goaway of `code` (none with `GoAwayCode.UNSPECIFIED`: the pipe is cut as a
+   * network failure would cut it), and the client reconnects as after any broken pipe. False
+   * when no pipe is open.
+   */
+  disconnect(reason: string, code: GoAwayCode = GoAwayCode.SHUTDOWN): boolean {
+    const session = this.#session;
+    if (session === undefined) return false;
+    session.destroy(reason, code);
+    return true;
   }
 
   /** When the current pipe opened. */
@@ -188,17 +207,25 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
    * bad_request, no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight,
    * body_too_large, closed. Never re-sends (at most once).
    */
-  send(event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
-    // Not async: with a pipe open (the hot path) the session's own promise is returned, without
-    // a wrapping promise and its extra turns. Every failure is still a rejection.
+  send(event: EventRequest, options: SendOptions = {}): Promise<Reply> {
+    // Not async: every failure is still a rejection.
     try {
-      validateEventRequest(event);
-      const session = this.#session;
-      if (session?.isUsable === true) return session.request(event, options);
-      return this.#usableSession(options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal).then((s) => s.request(event, options));
+      return this.sendParsed(parseEvent(event), resolveSendOptions(options, this.#timing));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * {@link send} for an event already parsed and checked where it entered the node (the
+   * gateway). Not async: with a pipe open (the hot path) the session's own promise is returned,
+   * without a wrapping promise and its extra turns.
+   * @internal
+   */
+  sendParsed(event: ParsedEvent, options: RequestOptions & { connectWaitMs?: number }): Promise<Reply> {
+    const session = this.#session;
+    if (session?.isUsable === true) return session.request(event, options);
+    return this.#usableSession(options.connectWaitMs ?? this.#timing.connectWaitMs, options.signal).then((s) => s.request(event, options));
   }
 
   /**

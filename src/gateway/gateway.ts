@@ -1,15 +1,12 @@
-import dns from 'node:dns';
 import { unlink } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { isJsonMimetype, type EventRequest, type Reply } from '../event.js';
-import { isIpLiteral } from '../names.js';
+import type { ParsedEvent, Reply } from '../event.js';
 import { truncate } from '../text.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
-  DEFAULT_DNS_TIMEOUT_MS,
   DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS,
   DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS,
@@ -17,8 +14,8 @@ import {
 } from '../options/defaults.js';
 import { clampTimerMs, countOption, durationOption, invalidOption, stringListOption } from '../options/validate.js';
 import { contentLengthError, readBody, type BodySink } from './body.js';
-import type { EventSender } from './event-sender.js';
-import { INTERNAL_ERROR_CODE, errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
+import type { EventSender } from '../sender.js';
+import { errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
 import { HostPolicy, isLoopbackListenHost } from './host-check.js';
 import { lingerBeforeClose } from './linger.js';
 import { answerClientError } from './client-error.js';
@@ -65,8 +62,6 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   /** How long an idle keep-alive connection is kept. @default 5000 */
   keepAliveTimeoutMs?: number;
-  /** Bound on the DNS lookup of a `/client/HOSTNAME/…` name. @default 2000 */
-  dnsTimeoutMs?: number;
 }
 
 /** Where a started gateway listens. */
@@ -115,7 +110,6 @@ const HEALTH_OK = Buffer.from('{"status":"ok"}');
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // X-Event-Timeout: plain decimal seconds. `Number()` alone would take '0x10', '1e3', ' '.
 const TIMEOUT_SYNTAX = /^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 // How long a connection whose body we refused is drained before it is closed anyway.
 const LINGER_MS = 2_000;
 const kCall = Symbol('restpipe.gatewayCall');
@@ -204,7 +198,6 @@ class HttpGateway implements Gateway {
   readonly #listen: GatewayListen;
   readonly #maxBodyBytes: number;
   readonly #eventTimeoutMs: number;
-  readonly #dnsTimeoutMs: number;
   readonly #hostPolicy: HostPolicy;
   readonly #isUnix: boolean;
   readonly #metricsText: GatewayOptions['metricsText'];
@@ -232,7 +225,6 @@ class HttpGateway implements Gateway {
     if (Number.isNaN(this.#maxBodyBytes)) throw invalidOption('gateway option maxBodyBytes is required');
     if (options.eventTimeoutMs === undefined) throw invalidOption('gateway option eventTimeoutMs is required');
     this.#eventTimeoutMs = durationOption('eventTimeoutMs', options.eventTimeoutMs, 0);
-    this.#dnsTimeoutMs = durationOption('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_DNS_TIMEOUT_MS);
     const headersTimeout = durationOption('headersTimeoutMs', options.headersTimeoutMs, DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS);
     const requestTimeout = durationOption('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS);
     const keepAliveTimeout = durationOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs, DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS);
@@ -442,81 +434,36 @@ class HttpGateway implements Gateway {
     readBody(call.req, this.#maxBodyBytes, call);
   }
 
-  /** @internal the body of an event request has arrived. */
-  onEventBody(call: GatewayCall, body: Buffer): void {
+  /**
+   * @internal the body of an event request has arrived: the event goes to the sender as it
+   * is. Its head was parsed by the route; its body is parsed (JSON) once, by the node whose
+   * handler receives it.
+   */
+  onEventBody(call: GatewayCall, data: Buffer): void {
     if (!call.canRespond) return;
-    const mimetype = call.req.headers['content-type'] ?? '';
-    if (body.byteLength > 0 && isJsonMimetype(mimetype)) {
-      try {
-        JSON.parse(UTF8.decode(body));
-      } catch (err) {
-        this.fail(call, new RestpipeError(ErrorCode.BAD_REQUEST, `request body is not valid JSON (${mimetype}): ${(err as Error).message}`));
-        return;
-      }
-    }
-    void this.#dispatch(call, body, mimetype);
-  }
-
-  async #dispatch(call: GatewayCall, data: Buffer, mimetype: string): Promise<void> {
     const route = call.route!;
+    call.controller = connectionController(call.req.socket as SocketWithCalls);
+    const event: ParsedEvent = {
+      verb: route.verb,
+      noun: route.noun,
+      path: route.path,
+      params: route.params,
+      method: route.method,
+      query: route.query,
+      mimetype: call.req.headers['content-type'] ?? '',
+      data,
+    };
+    let reply: Promise<Reply>;
     try {
-      let target = route.target;
-      if (target !== undefined) {
-        const resolved = this.#resolveTarget(target);
-        const name = typeof resolved === 'string' || resolved instanceof RestpipeError ? resolved : await resolved;
-        if (name instanceof RestpipeError) {
-          this.fail(call, name);
-          return;
-        }
-        target = name;
-      }
-      if (!call.canRespond) return; // the caller left during the lookup
-      call.controller = connectionController(call.req.socket as SocketWithCalls);
-      const event: EventRequest = { verb: route.verb, noun: route.noun, mimetype, data, query: route.query };
-      const reply = await this.#sender.send(target, event, { signal: call.controller.signal, timeoutMs: call.timeoutMs });
-      this.#writeReply(call, reply);
+      reply = this.#sender.send(route.target, event, { signal: call.controller.signal, timeoutMs: call.timeoutMs });
     } catch (err) {
       this.fail(call, err);
+      return;
     }
-  }
-
-  /**
-   * NAME of `/client/NAME/NOUN` → the CN to send to (SPEC §4): an IP address → the client
-   * connected from it, always (no CN can be an IP literal: the server refuses such certificates,
-   * and the address is looked up first anyway, so no certificate can capture another client's
-   * address); a known CN (connected now or since the server started) as is; a host name → the
-   * client connected from one of its addresses. Several candidates → 400 naming them; none →
-   * NAME is taken as a CN, so the send waits connect-wait for it and then answers 503.
-   */
-  #resolveTarget(name: string): string | RestpipeError | Promise<string | RestpipeError> {
-    const sender = this.#sender;
-    if (sender.clientsAt === undefined) return name;
-    if (isIP(name) !== 0) return pickClient(name, sender.clientsAt(name), name);
-    // `127.1` and the like: an address to a resolver, never a CN; the lookup is numeric.
-    if (isIpLiteral(name)) return this.#resolveByDns(name, sender.clientsAt.bind(sender));
-    if (sender.hasClient?.(name) !== false) return name; // a known CN, or the sender cannot tell
-    return this.#resolveByDns(name, sender.clientsAt.bind(sender));
-  }
-
-  async #resolveByDns(name: string, clientsAt: (address: string) => string[]): Promise<string | RestpipeError> {
-    let addresses: dns.LookupAddress[];
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      addresses = await Promise.race([
-        dns.promises.lookup(name, { all: true }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(reject, this.#dnsTimeoutMs, new Error(`DNS lookup of ${name} timed out`));
-        }),
-      ]);
-    } catch (err) {
-      if (this.#log.isLevelEnabled('debug')) this.#log.debug({ name, err: (err as Error).message }, 'client name did not resolve; using it as a CN');
-      return name;
-    } finally {
-      clearTimeout(timer);
-    }
-    const names = new Set<string>();
-    for (const { address } of addresses) for (const cn of clientsAt(address)) names.add(cn);
-    return pickClient(name, [...names], addresses.map((a) => a.address).join(', '));
+    reply.then(
+      (r) => this.#writeReply(call, r),
+      (err: unknown) => this.fail(call, err),
+    );
   }
 
   #writeReply(call: GatewayCall, reply: Reply): void {
@@ -560,7 +507,7 @@ class HttpGateway implements Gateway {
         code = ErrorCode.BAD_REQUEST;
       }
     } else {
-      code = INTERNAL_ERROR_CODE;
+      code = ErrorCode.INTERNAL_ERROR;
       message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error({ err: message }, 'gateway request failed unexpectedly');
     }
@@ -655,17 +602,6 @@ class HttpGateway implements Gateway {
 }
 
 // --- helpers -------------------------------------------------------------------------------------
-
-function pickClient(name: string, candidates: string[], addresses: string): string | RestpipeError {
-  if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length > 1) {
-    return new RestpipeError(
-      ErrorCode.BAD_REQUEST,
-      `'${truncate(name)}' (${truncate(addresses)}) matches several connected clients (${candidates.sort().join(', ')}): use a client name`,
-    );
-  }
-  return name;
-}
 
 /**
  * X-Event-Timeout: S → milliseconds (positive, finite, clamped to a timer's range), the

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { parseNoun, type Verb } from '../event.js';
+import { parseEventHead, type EventHead, type Verb } from '../event.js';
 import { isHostname, isValidNodeName } from '../names.js';
 import { truncate } from '../text.js';
 
@@ -10,16 +10,15 @@ import { truncate } from '../text.js';
  * anywhere and what the handler sees is what the caller wrote.
  */
 
-/** A request that becomes an event. */
-export interface EventRoute {
+/**
+ * A request that becomes an event: its head parsed once, here, where the event enters the
+ * node (verb, the noun as sent with its path and decoded parameters, the handler method, the
+ * query), and the node it goes to.
+ */
+export interface EventRoute extends EventHead {
   kind: 'event';
-  verb: Verb;
   /** The NAME of `/client/NAME/NOUN` (percent-decoded, IPv6 brackets removed) on a server node; undefined on a client node. */
   target: string | undefined;
-  /** The noun as sent: parameters after `//` are still percent-encoded (`cat//hello%20/world`). */
-  noun: string;
-  /** The query string without the `?` ('' when none). */
-  query: string;
 }
 
 /** One of the gateway's own GET endpoints. */
@@ -134,11 +133,10 @@ export function parseGatewayRequest(
   }
   if (noun === '') return badRequest(`empty noun: use ${role === 'client' ? '/server/NOUN' : '/client/NAME/NOUN'}`);
   try {
-    parseNoun(noun); // validates the path characters and that every parameter decodes
+    return { kind: 'event', target, ...parseEventHead(verb, noun, query) };
   } catch (err) {
     return new GatewayRouteError(ErrorCode.BAD_REQUEST, (err as Error).message);
   }
-  return { kind: 'event', verb, target, noun, query };
 }
 
 /** NAME of `/client/NAME/NOUN`: percent-decoded, then a node name, an IP literal or a host name. */

@@ -4,12 +4,13 @@ import { ErrorCode, ProtocolError, RestpipeError, callerAborted } from '../error
 import {
   ReturnCode,
   type EventHandlerFn,
-  type EventRequest,
-  type InboundEvent,
+  type ParsedEvent,
   type PeerInfo,
   type Reply,
   type SignalSource,
 } from '../event.js';
+import { errorReply, exceptionReply } from '../replies.js';
+import type { PipeInfo } from '../sender.js';
 import { endAndLinger } from '../linger.js';
 import type { Logger } from '../log.js';
 import { MAX_TIMER_MS } from '../options/defaults.js';
@@ -32,10 +33,10 @@ import {
   encodeHello,
   encodeReplyFrame,
   type HelloMessage,
-  type WireEvent,
 } from '../wire/messages.js';
 import { FrameWriter } from './frame-writer.js';
 import { Heartbeat } from './heartbeat.js';
+import { isRefusal, parseInboundEvent } from './inbound-calls.js';
 import { ReadGate } from './read-gate.js';
 import { formatSeconds, peerText } from '../text.js';
 import { InflightTable, type PendingEvent } from './inflight.js';
@@ -74,10 +75,10 @@ export interface SessionOptions {
   limitPeerLog?: (kind: string, write: (extra: { suppressed?: number }) => void) => void;
 }
 
+/** What the session needs with an outbound event: its deadline (checked and clamped at the edge) and the caller's signal. */
 export interface RequestOptions {
-  signal?: AbortSignal;
-  /** @default the session's eventTimeoutMs */
-  timeoutMs?: number;
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
 }
 
 /**
@@ -93,7 +94,7 @@ class InboundCall implements SignalSource {
   constructor(
     readonly session: PipeSession,
     readonly id: number,
-    readonly event: InboundEvent,
+    readonly event: ParsedEvent,
   ) {
     this.startedAt = performance.now();
   }
@@ -125,7 +126,6 @@ class InboundCall implements SignalSource {
 const EMPTY = new Uint8Array(0);
 /** How long a closed pipe's socket may take to flush its last frames before it is destroyed. */
 const CLOSE_LINGER_MS = 1_000;
-const JSON_MIMETYPE = 'application/json';
 
 /**
  * One pipe: a connected, authenticated stream to one peer, after which both sides send events
@@ -290,6 +290,20 @@ export class PipeSession {
     return this.#writer.waitingBytes;
   }
 
+  /** A snapshot of the pipe for status, metrics and tests. */
+  info(): PipeInfo {
+    return {
+      name: this.peer.name,
+      address: this.peer.address,
+      connectedSince: this.openedAt,
+      inFlight: { outbound: this.#outbound.size, inbound: this.#inbound.size },
+      rttMs: this.#heartbeat.rttMs,
+      queuedBytes: { socket: this.#writer.socketQueuedBytes, events: this.#writer.waitingBytes },
+      lateReplies: this.#outbound.lateReplies,
+      usable: this.isUsable,
+    };
+  }
+
   /** Resolves when the session has closed, with the reason; never rejects. */
   closed(): Promise<CloseInfo> {
     return this.#closed;
@@ -335,7 +349,7 @@ export class PipeSession {
    * side's handler sees its signal fire), too_many_in_flight, body_too_large, closed.
    * Nothing is ever re-sent (at most once, SPEC §6).
    */
-  request(event: EventRequest, options: RequestOptions = {}): Promise<Reply> {
+  request(event: ParsedEvent, options: RequestOptions): Promise<Reply> {
     if (!this.isUsable) return Promise.reject(this.#notUsableError());
     const { signal } = options;
     if (signal?.aborted) {
@@ -349,7 +363,7 @@ export class PipeSession {
         ),
       );
     }
-    const data = typeof event.data === 'string' ? Buffer.from(event.data) : (event.data ?? EMPTY);
+    const data = event.data;
     if (data.byteLength > this.#sendBodyLimit) {
       return Promise.reject(
         new RestpipeError(ErrorCode.BODY_TOO_LARGE, `event body of ${data.byteLength} bytes exceeds the limit of ${this.#sendBodyLimit}`),
@@ -366,7 +380,7 @@ export class PipeSession {
         ),
       );
     }
-    const timeoutMs = Math.min(Math.max(1, Math.ceil(options.timeoutMs ?? this.#timing.eventTimeoutMs)), MAX_TIMER_MS);
+    const { timeoutMs } = options;
     const entry = this.#outbound.add(timeoutMs, signal);
     if (channels.eventSettled.hasSubscribers) this.#observeOutbound(entry);
     this.eventsSent++;
@@ -374,10 +388,10 @@ export class PipeSession {
       encodeEventFrame(entry.id, {
         verb: event.verb,
         noun: event.noun,
-        mimetype: event.mimetype ?? '',
+        mimetype: event.mimetype,
         data,
         timeoutMs,
-        query: event.query ?? '',
+        query: event.query,
       }),
       entry,
     );
@@ -499,12 +513,17 @@ export class PipeSession {
   }
 
   #onEvent(id: number, payload: Buffer): void {
-    const event = decodeEvent(payload);
+    const wire = decodeEvent(payload);
     if (this.#inbound.has(id)) throw new ProtocolError(`EVENT id ${id} reused while still in flight`);
     this.eventsReceived++;
     this.#heartbeat.markProgress();
     if (this.#inbound.size >= this.#timing.maxInflight) {
       this.#writeReply(id, busyReply(this.#timing.maxInflight));
+      return;
+    }
+    const event = parseInboundEvent(wire);
+    if (isRefusal(event)) {
+      this.#writeReply(id, event);
       return;
     }
     // Replies skip the writer's queue; a peer that reads slower than it asks cannot grow our
@@ -513,8 +532,7 @@ export class PipeSession {
     // Bodies arrive as views into the network chunk; a handler that keeps one would pin
     // the whole chunk, but copying every body would cost more than it saves. Handlers that
     // store data beyond the call should copy it (documented in the README).
-    // The decoded message is the event (its extra timeoutMs is not read by handlers).
-    const call = new InboundCall(this, id, event as WireEvent as InboundEvent);
+    const call = new InboundCall(this, id, event);
     this.#inbound.set(id, call);
     this.#toDispatch.push(call);
     if (!this.#dispatchScheduled) {
@@ -567,7 +585,7 @@ export class PipeSession {
         peer: this.peer.name,
         outcome: replyOutcome(reply.code),
         durationMs: performance.now() - call.startedAt,
-        handler: `${call.event.verb}_${call.event.noun.split('//', 1)[0]!.replaceAll('/', '_')}`,
+        handler: call.event.method,
       });
     }
     if (this.#state === 'closed') return;
@@ -751,27 +769,16 @@ export function describeSocketError(err: Error): string {
   return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
 }
 
-function jsonReply(code: number, status: number, body: unknown): Reply {
-  return { code, status, mimetype: JSON_MIMETYPE, data: Buffer.from(JSON.stringify(body)) };
-}
-
 /** The reply for an event the receiving node had no room for (its max-inflight). */
 function busyReply(limit: number): Reply {
-  return jsonReply(ReturnCode.BUSY, 503, {
-    error: { code: ErrorCode.TOO_MANY_IN_FLIGHT, message: `the receiving node already handles ${limit} events from this pipe` },
-  });
+  return errorReply(ReturnCode.BUSY, ErrorCode.TOO_MANY_IN_FLIGHT, `the receiving node already handles ${limit} events from this pipe`);
 }
 
 function replyTooLarge(bytes: number, limit: number): Reply {
-  return jsonReply(ReturnCode.REPLY_TOO_LARGE, 413, {
-    error: { code: ErrorCode.BODY_TOO_LARGE, message: `reply body of ${bytes} bytes exceeds the limit of ${limit}` },
-  });
+  return errorReply(ReturnCode.REPLY_TOO_LARGE, ErrorCode.BODY_TOO_LARGE, `reply body of ${bytes} bytes exceeds the limit of ${limit}`);
 }
 
 /** The dispatcher turns handler failures into replies; this catches a failing dispatcher itself. */
 function internalErrorReply(err: unknown): Reply {
-  const e = err instanceof Error ? err : new Error(String(err));
-  return jsonReply(ReturnCode.HANDLER_EXCEPTION, 500, {
-    exception: { message: e.message, traceback: e.stack ?? '', class: e.name },
-  });
+  return exceptionReply(err instanceof Error ? err : new Error(String(err)));
 }

@@ -5,13 +5,15 @@ import { constants as cryptoConstants } from 'node:crypto';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { validateEventRequest, type EventHandlerFn, type EventRequest, type Reply } from '../event.js';
+import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest, type ParsedEvent, type Reply, type SendOptions } from '../event.js';
 import { endAndLinger } from '../linger.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { peerText } from '../text.js';
-import { DEFAULT_GRACE_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_HOOK_INTERVAL_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT, MAX_TIMER_MS } from '../options/defaults.js';
+import { DEFAULT_DNS_TIMEOUT_MS, DEFAULT_GRACE_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_HOOK_INTERVAL_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT, MAX_TIMER_MS } from '../options/defaults.js';
 import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
 import { durationOption } from '../options/validate.js';
+import type { EventSender, PipeInfo } from '../sender.js';
+import { serverEventSender } from './server-sender.js';
 import { PipeSession, describeSocketError, type RequestOptions } from '../pipe/session.js';
 import { pipeTlsOptions, tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { FrameType } from '../wire/frame.js';
@@ -41,20 +43,13 @@ export interface PipeServerOptions extends PipeTimingOptions {
   tlsMinVersion?: TlsMinVersion;
   /** How often the idle hook fires while no client is connected. @default 60000 */
   idleHookIntervalMs?: number;
+  /** Bound on the DNS lookup of a `/client/HOSTNAME/…` name (see `sender`). @default 2000 */
+  dnsTimeoutMs?: number;
   logger?: Logger;
 }
 
 /** A connected client, as status and the gateway see it. */
-export interface ConnectedClient {
-  name: string;
-  address: string;
-  connectedSince: Date;
-  /** Events in flight to it and from it. */
-  inFlight: { outbound: number; inbound: number };
-  rttMs: number | undefined;
-  /** Bytes waiting to go out on its pipe: in the socket, and event frames queued behind it. */
-  queuedBytes: { socket: number; events: number };
-}
+export type ConnectedClient = PipeInfo;
 
 /** Listener signatures of a server's events; the names are SPEC §5's hooks. */
 export interface PipeServerEvents {
@@ -138,6 +133,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   #closing = false;
   #closed: Promise<void> | undefined;
   #address: AddressInfo | undefined;
+  #sender: EventSender | undefined;
+  readonly #dnsTimeoutMs: number;
 
   constructor(options: PipeServerOptions, handler: EventHandlerFn) {
     super();
@@ -150,6 +147,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#neverConnectedLog = new NeverConnectedLog(this.#log);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
+    this.#dnsTimeoutMs = durationOption('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_DNS_TIMEOUT_MS);
     this.#tlsServer = tls.createServer({
       ...this.#secureContextOptions(options.tls),
       // A client certificate is always requested and judged in 'secureConnection' so that the
@@ -178,6 +176,11 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   /** True while accepting pipes (after listen(), before close()). */
   get listening(): boolean {
     return this.#address !== undefined && !this.#closing;
+  }
+
+  /** The server as a gateway sees it (see EventSender): made once, on first use. */
+  get sender(): EventSender {
+    return (this.#sender ??= serverEventSender(this, { dnsTimeoutMs: this.#dnsTimeoutMs, logger: this.#log }));
   }
 
   /** Whether a client with this CN is connected (a Map lookup, for the gateway's hot path). */
@@ -233,24 +236,30 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
    * bad_request, no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight,
    * body_too_large, closed.
    */
-  send(clientName: string, event: EventRequest, options: RequestOptions & { connectWaitMs?: number } = {}): Promise<Reply> {
-    // Not async: with the client's pipe open (the hot path) the session's own promise is
-    // returned, without a wrapping promise and its extra turns. Every failure is still a rejection.
+  send(clientName: string, event: EventRequest, options: SendOptions = {}): Promise<Reply> {
+    // Not async: every failure is still a rejection.
     try {
-      validateEventRequest(event);
-      if (this.#closing) throw new RestpipeError(ErrorCode.CLOSED, 'the server is closing');
-      const current = this.#registry.get(clientName);
-      if (current?.isUsable === true) return current.request(event, options);
-      const waitMs = options.connectWaitMs ?? this.#timing.connectWaitMs;
-      if (current === undefined && !this.#knownNames.has(clientName)) {
-        this.#neverConnectedLog.waiting(clientName, waitMs, () => this.#registry.pipes().map((p) => p.peer.name));
-      }
-      return this.#registry
-        .waitFor(clientName, waitMs, options.signal)
-        .then((session) => session.request(event, options));
+      return this.sendParsed(clientName, parseEvent(event), resolveSendOptions(options, this.#timing));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * {@link send} for an event already parsed and checked where it entered the node (the
+   * gateway). Not async: with the client's pipe open (the hot path) the session's own promise
+   * is returned, without a wrapping promise and its extra turns.
+   * @internal
+   */
+  sendParsed(clientName: string, event: ParsedEvent, options: RequestOptions & { connectWaitMs?: number }): Promise<Reply> {
+    if (this.#closing) return Promise.reject(new RestpipeError(ErrorCode.CLOSED, 'the server is closing'));
+    const current = this.#registry.get(clientName);
+    if (current?.isUsable === true) return current.request(event, options);
+    const waitMs = options.connectWaitMs ?? this.#timing.connectWaitMs;
+    if (current === undefined && !this.#knownNames.has(clientName)) {
+      this.#neverConnectedLog.waiting(clientName, waitMs, () => this.#registry.pipes().map((p) => p.peer.name));
+    }
+    return this.#registry.waitFor(clientName, waitMs, options.signal).then((session) => session.request(event, options));
   }
 
   /** The connected clients. */
@@ -542,14 +551,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
 }
 
 function describeClient(session: PipeSession): ConnectedClient {
-  return {
-    name: session.peer.name,
-    address: session.peer.address,
-    connectedSince: session.openedAt,
-    inFlight: { outbound: session.outboundInFlight, inbound: session.inboundInFlight },
-    rttMs: session.rttMs,
-    queuedBytes: { socket: session.queuedBytes, events: session.queuedEventBytes },
-  };
+  return session.info();
 }
 
 /**

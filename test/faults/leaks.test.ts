@@ -111,7 +111,7 @@ test(`${EVENTS} events through one pipe: heap, timers, handles, tables and liste
   const timersAfter = timers.live();
   const resourcesAfter = activeResources();
 
-  const session = client.session!;
+  const pipe = client.pipe()!;
   const serverSide = server.client('client1')!;
   const figures = {
     events: EVENTS,
@@ -122,7 +122,7 @@ test(`${EVENTS} events through one pipe: heap, timers, handles, tables and liste
     rssMiB: { before: round(before.rssMiB), after: round(afterMem.rssMiB) },
     libraryTimers: { before: timersBefore.length, after: timersAfter.length },
     activeResources: { before: resourcesBefore, after: resourcesAfter },
-    lateReplies: session.lateReplies,
+    lateReplies: pipe.lateReplies,
   };
   t.diagnostic(`leak figures: ${JSON.stringify(figures)}`);
 
@@ -131,12 +131,12 @@ test(`${EVENTS} events through one pipe: heap, timers, handles, tables and liste
   assert.ok((outcomes['aborted'] ?? 0) > 0, 'cancels happened');
 
   // Tables, queues, listeners.
-  assert.equal(session.outboundInFlight, 0, 'client: no outbound event left');
-  assert.equal(session.inboundInFlight, 0, 'client: no inbound event left (cancels reached the handlers)');
+  assert.equal(pipe.inFlight.outbound, 0, 'client: no outbound event left');
+  assert.equal(pipe.inFlight.inbound, 0, 'client: no inbound event left (cancels reached the handlers)');
   assert.deepEqual(serverSide.inFlight, { outbound: 0, inbound: 0 }, 'server: nothing in flight');
   assert.equal(client.waitingSenders, 0);
   assert.equal(server.waitingSenders, 0);
-  assert.equal(session.queuedBytes, 0, 'nothing queued for the socket');
+  assert.equal(pipe.queuedBytes.socket, 0, 'nothing queued for the socket');
   assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'no abort listener left on the callers\' signal');
   for (const name of ['status', 'connect_success', 'connect_fail'] as const) {
     assert.ok(client.listenerCount(name) <= 1, `client '${name}' listeners: ${client.listenerCount(name)}`);

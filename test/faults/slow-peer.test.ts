@@ -64,9 +64,9 @@ function sampleQueues(p: FaultPair): { stop(): { client: number; server: number;
   let server = 0;
   let rtt = 0;
   const timer = setInterval(() => {
-    const s = p.client.client!.session;
+    const s = p.client.client!.pipe();
     if (s !== undefined) {
-      client = Math.max(client, s.queuedBytes + s.queuedEventBytes);
+      client = Math.max(client, s.queuedBytes.socket + s.queuedBytes.events);
       rtt = Math.max(rtt, s.rttMs ?? 0);
     }
     const c = p.server.server!.client('client1');
@@ -110,10 +110,10 @@ async function overSlowLink(p: FaultPair, flow: Flow) {
   // Fast again: the queues drain (the nodes' and the relay's, so the next test starts clean).
   const drainDeadline = performance.now() + 5_000;
   for (;;) {
-    const s = p.client.client!.session!;
+    const s = p.client.client!.pipe()!;
     const c = server.client('client1')!;
-    const held = s.queuedBytes + s.queuedEventBytes + c.queuedBytes.socket + c.queuedBytes.events;
-    if (held === 0 && s.outboundInFlight === 0 && c.inFlight.inbound === 0 && p.proxy.backlog === 0) break;
+    const held = s.queuedBytes.socket + s.queuedBytes.events + c.queuedBytes.socket + c.queuedBytes.events;
+    if (held === 0 && s.inFlight.outbound === 0 && c.inFlight.inbound === 0 && p.proxy.backlog === 0) break;
     assert.ok(performance.now() < drainDeadline, 'the queues drain once the link is fast');
     await sleep(10);
   }

@@ -78,14 +78,14 @@ for (const dir of DIRECTIONS) {
       assert.ok(crossMs < 500, `the cancel reached the far handler in ${crossMs.toFixed(1)} ms`);
 
       await waitUntil(
-        () => server.client('client1')?.inFlight.inbound === 0 && server.client('client1')?.inFlight.outbound === 0 && client.session?.inboundInFlight === 0 && client.session?.outboundInFlight === 0,
+        () => server.client('client1')?.inFlight.inbound === 0 && server.client('client1')?.inFlight.outbound === 0 && client.pipe()?.inFlight.inbound === 0 && client.pipe()?.inFlight.outbound === 0,
         1_000,
         'the in-flight tables are empty',
       );
       // The handler's late answer is never written: nothing arrives for a settled id.
       const check = await (dir === 'client→server' ? client.send({ verb: 'get', noun: 'nothing' }) : server.send('client1', { verb: 'get', noun: 'nothing' }));
       assert.equal(check.code, 255);
-      assert.equal(client.session?.lateReplies, 0);
+      assert.equal(client.pipe()?.lateReplies, 0);
       console.log(`${dir}: send rejected ${ms.toFixed(1)} ms after abort; the far handler saw it ${crossMs.toFixed(1)} ms after`);
     });
 

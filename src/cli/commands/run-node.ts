@@ -120,15 +120,7 @@ export function waitForShutdown(node: RunningNode, graceS: number, logger: Logge
 
 /** Events this node has in flight now, both ways: sent and waiting for a reply, or being handled. */
 function eventsInFlight(node: RunningNode): number {
-  const count = (x: unknown): number => {
-    const f = x as { outbound?: unknown; inbound?: unknown } | undefined;
-    return (typeof f?.outbound === 'number' ? f.outbound : 0) + (typeof f?.inbound === 'number' ? f.inbound : 0);
-  };
-  try {
-    const status = node.sender.status();
-    if (Array.isArray(status['clients'])) return (status['clients'] as Array<{ inFlight?: unknown }>).reduce((n, c) => n + count(c.inFlight), 0);
-    return count(status['inFlight']);
-  } catch {
-    return 0;
-  }
+  const status = node.sender.status();
+  const pipes = status.role === 'server' ? status.clients.map((c) => c.inFlight) : [status.inFlight];
+  return pipes.reduce((n, f) => n + f.outbound + f.inbound, 0);
 }

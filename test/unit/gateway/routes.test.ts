@@ -32,7 +32,7 @@ describe('client node routes', () => {
       ['DELETE', 'delete'],
       ['PATCH', 'patch'],
     ] as const) {
-      assert.deepEqual(ok(method, '/server/time', 'client'), { kind: 'event', verb, target: undefined, noun: 'time', query: '' });
+      assert.deepEqual(ok(method, '/server/time', 'client'), { kind: 'event', verb, target: undefined, noun: 'time', path: 'time', params: [], method: `${verb}_time`, query: '' });
     }
   });
 
@@ -42,6 +42,9 @@ describe('client node routes', () => {
       verb: 'get',
       target: undefined,
       noun: 'cat//hello%20/world',
+      path: 'cat',
+      params: ['hello ', 'world'],
+      method: 'get_cat',
       query: 'a=1&b=%20',
     });
   });
@@ -150,6 +153,9 @@ describe('server node routes', () => {
       verb: 'post',
       target: 'fileserver',
       noun: 'cat//a/b',
+      path: 'cat',
+      params: ['a', 'b'],
+      method: 'post_cat',
       query: 'q=1',
     });
   });
