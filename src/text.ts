@@ -8,6 +8,12 @@ export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
+/** A socket error for a log line: its code (ECONNRESET, …) and message, the code once. */
+export function describeSocketError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
 /** Keeps user-supplied strings short in error messages and logs. */
 export function truncate(s: string, max = 80): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;

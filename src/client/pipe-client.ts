@@ -329,9 +329,9 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
       timing: this.#timing,
       handler: this.#handler,
       logger: this.#log.child({ peer: serverName }),
-      onPeerGoAway: (s, reason) => {
+      onPeerGoAway: (reason) => {
         // The pipe still finishes its in-flight events, but new ones must wait for a new pipe.
-        if (s === this.#session && !this.#isClosed()) this.#log.info({ reason }, 'the server is closing the pipe; reconnecting');
+        if (session === this.#session && !this.#isClosed()) this.#log.info({ reason }, 'the server is closing the pipe; reconnecting');
       },
     });
     this.#handshaking = session;

@@ -8,13 +8,13 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest, type ParsedEvent, type Reply, type SendOptions } from '../event.js';
 import { endAndLinger } from '../linger.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
-import { peerText } from '../text.js';
+import { describeSocketError, peerText } from '../text.js';
 import { DEFAULT_DNS_TIMEOUT_MS, DEFAULT_GRACE_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_HOOK_INTERVAL_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT, MAX_TIMER_MS } from '../options/defaults.js';
 import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
 import { durationOption } from '../options/validate.js';
 import type { EventSender, PipeInfo } from '../sender.js';
 import { serverEventSender } from './server-sender.js';
-import { PipeSession, describeSocketError, type RequestOptions } from '../pipe/session.js';
+import { PipeSession, type RequestOptions } from '../pipe/session.js';
 import { pipeTlsOptions, tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { FrameType } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
@@ -381,7 +381,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       timing: this.#timing,
       handler: this.#handler,
       logger: this.#log.child({ client: name, address }),
-      onClose: (s, info) => this.#onSessionClosed(s, info.reason),
+      onClose: (info) => this.#onSessionClosed(session, info.reason),
       limitPeerLog: (kind, write) => this.#peerLog.log(`${kind}:${name}`, write),
     });
     this.#peerCerts.set(session, { der, fingerprint256: judged.fingerprint256 });
