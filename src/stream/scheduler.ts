@@ -10,8 +10,8 @@ export interface SchedulerSink {
   readonly socketQueuedBytes: number;
   /** Writes an event's head (and its inline body) now. */
   writeHead(parts: readonly Uint8Array[]): void;
-  /** Writes one DATA frame of `stream` now. */
-  writeData(stream: SendStream, chunk: Uint8Array, end: boolean): void;
+  /** Writes one DATA frame of `stream` now (END_STREAM when `end`, BLOCKED when `blocked`). */
+  writeData(stream: SendStream, chunk: Uint8Array, end: boolean, blocked: boolean): void;
 }
 
 /** An event head waiting for room; dropped if its event settled meanwhile. */
@@ -221,7 +221,7 @@ export class SendScheduler {
       }
       this.#ring[this.#ringStart++] = undefined;
       if (piece.chunk.byteLength > 0) this.pipeCredit.spend(piece.chunk.byteLength);
-      sink.writeData(stream, piece.chunk, piece.end);
+      sink.writeData(stream, piece.chunk, piece.end, piece.blocked);
       piece.written?.();
       if (!piece.end && stream.attached && stream.canSend(Math.max(1, this.pipeCredit.credit))) {
         // Its turn is over: to the back of the ring.

@@ -12,6 +12,8 @@ export interface DataPiece {
   chunk: Uint8Array;
   /** This frame carries END_STREAM. */
   end: boolean;
+  /** This piece used the last of the stream's credit and more waits to be sent (the BLOCKED flag). */
+  blocked: boolean;
   /**
    * Call once the piece was handed to the socket: it completes the writer's chunk (or its
    * end), and the writer may reuse that memory once told.
@@ -178,17 +180,18 @@ export class SendStream {
     // writer's later finish() has nothing left to send.
     const complete = this.declaredBytes !== undefined && this.#sentBytes === this.declaredBytes;
     if (complete || (this.#pendingBytes === 0 && this.#endRequested !== undefined)) return this.#sendEnd(chunk, written);
-    return { chunk, end: false, written };
+    return { chunk, end: false, blocked: this.window.credit === 0 && this.#pendingBytes > 0, written };
   }
 
   #sendEnd(chunk: Uint8Array, chunkWritten: (() => void) | undefined): DataPiece {
     this.#endSent = true;
     const endDone = this.#endRequested;
     this.#endRequested = undefined;
-    if (endDone === undefined) return { chunk, end: true, written: chunkWritten };
+    if (endDone === undefined) return { chunk, end: true, blocked: false, written: chunkWritten };
     return {
       chunk,
       end: true,
+      blocked: false,
       written: () => {
         chunkWritten?.();
         endDone();

@@ -62,11 +62,13 @@ export class GrowthBudget {
  * the peer through {@link takeUpdate}, once at least half the window has been read (yamux's
  * rule: batched, never an update per chunk, which would degrade into tiny frames, nghttp2#1722).
  *
- * Auto-tuning: when the peer used up all its credit while the consumer kept up (less than half
- * the window waiting to be read), the window, not the reader, was what held the sender back
- * (the bandwidth-delay product is larger than the window), so the next update doubles the window,
- * up to `maxBytes` and within the pipe's {@link GrowthBudget}. A slow reader never makes a window
- * grow: its bytes wait in `buffered`.
+ * Auto-tuning: when the sender says it ran out of credit with more to send (the BLOCKED flag on
+ * its last chunk) while the consumer kept up (less than half the window waiting to be read), the
+ * window, not the reader, held the sender back (the bandwidth-delay product is larger than the
+ * window), so the next update doubles the window, up to `maxBytes` and within the pipe's
+ * {@link GrowthBudget}. A slow reader never makes a window grow: its bytes wait in `buffered`.
+ * (The receiver cannot see this alone: with a fast reader its updates are already on their way
+ * when the sender runs dry, so the credit it has granted never looks used up.)
  */
 export class ReceiveWindow {
   readonly #initialBytes: number;
@@ -114,18 +116,17 @@ export class ReceiveWindow {
   }
 
   /**
-   * `n` bytes of DATA arrived.
+   * `n` bytes of DATA arrived; `senderBlocked` when the chunk carried the BLOCKED flag.
    * @throws ProtocolError when they exceed the peer's credit (`what` names the window in the message).
    */
-  receive(n: number, what = 'stream'): void {
+  receive(n: number, what = 'stream', senderBlocked = false): void {
     if (n > this.#available) {
       throw new ProtocolError(`DATA of ${n} bytes exceeds the ${what} window's remaining credit of ${this.#available} bytes`);
     }
     this.#available -= n;
     this.#buffered += n;
-    // The peer had nothing left to send with, and our consumer is keeping up: the window is the
-    // bottleneck (see the class comment).
-    if (this.#available === 0 && this.#buffered * 2 < this.#window) this.#starved = true;
+    // The sender ran dry while our consumer keeps up: the window is the bottleneck (see the class comment).
+    if (senderBlocked && this.#buffered * 2 < this.#window) this.#starved = true;
   }
 
   /**

@@ -40,7 +40,7 @@ describe('flow-control credit (property)', () => {
         const growth = new GrowthBudget(budget);
         const rx = new ReceiveWindow(initial, max);
         const tx = new SendWindow(initial, max);
-        const dataOnWire: number[] = [];
+        const dataOnWire: { n: number; blocked: boolean }[] = [];
         const updatesOnWire: number[] = [];
         let sent = 0;
         let read = 0;
@@ -50,13 +50,13 @@ describe('flow-control credit (property)', () => {
               const n = Math.min(step.bytes, tx.credit);
               if (n === 0) break;
               tx.spend(n);
-              dataOnWire.push(n);
+              dataOnWire.push({ n, blocked: tx.credit === 0 && n < step.bytes });
               sent += n;
               break;
             }
             case 'deliver-data': {
-              const n = dataOnWire.shift();
-              if (n !== undefined) rx.receive(n);
+              const d = dataOnWire.shift();
+              if (d !== undefined) rx.receive(d.n, 'stream', d.blocked);
               break;
             }
             case 'read': {
@@ -79,14 +79,14 @@ describe('flow-control credit (property)', () => {
               const n = Math.min(step.bytes, tx.credit);
               if (n === 0 || dataOnWire.length > 0) break;
               tx.spend(n);
-              rx.receive(n);
+              rx.receive(n, 'stream', tx.credit === 0);
               rx.consume(n);
               sent += n;
               read += n;
               break;
             }
           }
-          const wire = dataOnWire.reduce((a, b) => a + b, 0);
+          const wire = dataOnWire.reduce((a, b) => a + b.n, 0);
           const pendingCredit = updatesOnWire.reduce((a, b) => a + b, 0);
           assert.ok(rx.available >= 0 && rx.available <= rx.window, `available ${rx.available} outside [0, ${rx.window}]`);
           assert.ok(tx.credit >= 0 && tx.credit <= max, `credit ${tx.credit} outside [0, ${max}]`);
@@ -100,7 +100,7 @@ describe('flow-control credit (property)', () => {
         }
         if (rx.window > initial) grew++;
         const held = rx.close(growth);
-        assert.equal(held, sent - read - dataOnWire.reduce((a, b) => a + b, 0));
+        assert.equal(held, sent - read - dataOnWire.reduce((a, b) => a + b.n, 0));
         assert.equal(growth.usedBytes, 0, 'a closed window gives its growth back');
         assert.equal(rx.takeUpdate(growth), 0, 'no update after close');
       }),

@@ -8,14 +8,16 @@
 //   0x03 HELLO            Hello            flags 0   (always the first frame each way)
 //   0x04 CANCEL           Cancel           flags REPLY?               (id = the event)
 //   0x05 GOAWAY           GoAway           flags 0
-//   0x06 DATA             Data             flags REPLY?, END_STREAM?  (id = the event)
+//   0x06 DATA             Data             flags REPLY?, END_STREAM?, BLOCKED?  (id = the event)
 //   0x07 WINDOW_UPDATE    WindowUpdate     flags REPLY?               (id = the event, 0 = the pipe)
 //   0x80 HEARTBEAT_REPLY  HeartbeatReply   flags REPLY  (id = the heartbeat's id)
 //   0x81 EVENT_REPLY      EventReply       flags REPLY, END_STREAM?   (id = the event's id)
 //
-// Flags: REPLY = 0x01, END_STREAM = 0x02. REPLY is set when the frame comes from the node that
-// answers the event, so that its id is one the frame's receiver allocated. END_STREAM on a head
-// says the body (if any) was inline; otherwise DATA frames follow and the last carries it.
+// Flags: REPLY = 0x01, END_STREAM = 0x02, BLOCKED = 0x04. REPLY is set when the frame comes from
+// the node that answers the event, so that its id is one the frame's receiver allocated.
+// END_STREAM on a head says the body (if any) was inline; otherwise DATA frames follow and the
+// last carries it. BLOCKED on DATA: that chunk used the sender's last stream credit and it has
+// more to send (the receiver may grow the window).
 // docs/streams-design.md (the README's wire section) says how windows and cancels work.
 //
 // The numbers 0x01, 0x02, 0x80 and 0x81 are the original RestPipe's. Changing a field's

@@ -16,8 +16,8 @@ class FakeSink implements SchedulerSink {
     this.log.push(`H:${label}`);
     this.socketQueuedBytes += parts.reduce((n, p) => n + p.byteLength, 0);
   }
-  writeData(stream: SendStream, chunk: Uint8Array, end: boolean): void {
-    this.log.push(`D${stream.isReply ? 'r' : ''}:${stream.id}:${chunk.byteLength}${end ? ':END' : ''}`);
+  writeData(stream: SendStream, chunk: Uint8Array, end: boolean, blocked: boolean): void {
+    this.log.push(`D${stream.isReply ? 'r' : ''}:${stream.id}:${chunk.byteLength}${end ? ':END' : ''}${blocked ? ':BLOCKED' : ''}`);
     this.socketQueuedBytes += chunk.byteLength;
   }
 }
@@ -128,7 +128,7 @@ describe('SendScheduler', () => {
     slow.offer(Buffer.alloc(256 * KiB), noop);
     for (let i = 0; i < 3; i++) fast.offer(Buffer.alloc(CHUNK), noop);
     drainAll();
-    assert.deepEqual(sink.log, ['D:1:65536', 'D:2:65536', 'D:1:36864', 'D:2:65536', 'D:2:65536']);
+    assert.deepEqual(sink.log, ['D:1:65536', 'D:2:65536', 'D:1:36864:BLOCKED', 'D:2:65536', 'D:2:65536']);
     slow.window.grant(256 * KiB);
     scheduler.wake(slow);
     drainAll();

@@ -5,11 +5,14 @@ import { GrowthBudget, ReceiveWindow, SendWindow } from '../../../src/stream/win
 
 const KiB = 1024;
 
-/** The peer sends all its credit in 64 KiB chunks and the reader takes each as it comes. */
+/**
+ * The peer sends all its credit in 64 KiB chunks, flagging the last one BLOCKED (it has more),
+ * and the reader takes each as it comes.
+ */
 function fastRound(rx: ReceiveWindow, budget?: GrowthBudget): number {
   while (rx.available > 0) {
     const n = Math.min(64 * KiB, rx.available);
-    rx.receive(n);
+    rx.receive(n, 'stream', n === rx.available);
     rx.consume(n);
   }
   return rx.takeUpdate(budget);
@@ -36,11 +39,11 @@ describe('ReceiveWindow', () => {
     assert.equal(rx.buffered, 256 * KiB);
   });
 
-  it('doubles when the sender ran out of credit while the reader kept up, up to the max', () => {
+  it('doubles when the sender says it ran out of credit while the reader kept up, up to the max', () => {
     const rx = new ReceiveWindow(256 * KiB, 1024 * KiB);
-    // Fast reader: every chunk read as it arrives.
+    // Fast reader: every chunk read as it arrives; the last one says the sender has more.
     for (let i = 0; i < 4; i++) {
-      rx.receive(64 * KiB);
+      rx.receive(64 * KiB, 'stream', i === 3);
       rx.consume(64 * KiB);
     }
     assert.equal(rx.available, 0);
@@ -54,11 +57,24 @@ describe('ReceiveWindow', () => {
   it('a slow reader never makes the window grow', () => {
     const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB);
     for (let round = 0; round < 10; round++) {
-      rx.receive(rx.available);
+      rx.receive(rx.available, 'stream', true);
       // Reads only half of what is there before the update is due.
       rx.consume(rx.buffered / 2);
       rx.takeUpdate();
       rx.consume(rx.buffered);
+      rx.takeUpdate();
+    }
+    assert.equal(rx.window, 256 * KiB);
+  });
+
+  it('does not grow for a sender that never says it is blocked', () => {
+    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB);
+    for (let round = 0; round < 10; round++) {
+      while (rx.available > 0) {
+        const n = Math.min(64 * KiB, rx.available);
+        rx.receive(n);
+        rx.consume(n);
+      }
       rx.takeUpdate();
     }
     assert.equal(rx.window, 256 * KiB);
