@@ -115,17 +115,18 @@ export function headerRecord(list: readonly string[]): Record<string, string> {
 export type HeadersInit = Readonly<Record<string, string | number | readonly string[]>> | readonly (readonly [string, string])[];
 
 /**
- * A handler's reply headers as a header list (names lower-cased).
+ * A handler's reply headers (or, with `what` = 'event', a caller's event headers) as a header
+ * list (names lower-cased).
  * @throws TypeError naming the problem: not an object or list of pairs, a non-string value, or
  *   what {@link headerListProblem} refuses (a header the pipe does not carry included, such as
  *   Content-Length: give `length` instead).
  */
-export function headerListFrom(init: HeadersInit): string[] {
+export function headerListFrom(init: HeadersInit, what: 'reply' | 'event' = 'reply'): string[] {
   const out: string[] = [];
   if (Array.isArray(init)) {
     for (const pair of init as readonly unknown[]) {
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-        throw new TypeError('invalid reply headers: a list of headers must hold [name, value] pairs of strings');
+        throw new TypeError(`invalid ${what} headers: a list of headers must hold [name, value] pairs of strings`);
       }
       out.push(pair[0].toLowerCase(), pair[1]);
     }
@@ -135,12 +136,12 @@ export function headerListFrom(init: HeadersInit): string[] {
       if (typeof value === 'string') out.push(lower, value);
       else if (typeof value === 'number' && Number.isFinite(value)) out.push(lower, String(value));
       else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) for (const v of value as string[]) out.push(lower, v);
-      else throw new TypeError(`invalid reply headers: the value of ${JSON.stringify(name)} must be a string, a number or a list of strings`);
+      else throw new TypeError(`invalid ${what} headers: the value of ${JSON.stringify(name)} must be a string, a number or a list of strings`);
     }
   } else {
-    throw new TypeError('invalid reply headers: give an object of names to values, or a list of [name, value] pairs');
+    throw new TypeError(`invalid ${what} headers: give an object of names to values, or a list of [name, value] pairs`);
   }
   const problem = headerListProblem(out);
-  if (problem !== undefined) throw new TypeError(`invalid reply headers: ${problem}`);
+  if (problem !== undefined) throw new TypeError(`invalid ${what} headers: ${problem}`);
   return out;
 }

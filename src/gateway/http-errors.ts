@@ -30,6 +30,7 @@ export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = Ob
   [ErrorCode.IDENTITY_INVALID]: 500,
   [ErrorCode.HANDLER_INVALID]: 500,
   [ErrorCode.NO_HANDLER]: 404,
+  [ErrorCode.STREAM_RESET]: 502,
   [ErrorCode.INTERNAL_ERROR]: 500,
 });
 

@@ -40,15 +40,31 @@ export interface PipeStreamsPort {
 /** Map keys: a stream of an event this node sent lives above 2^32, one of the peer's below. */
 const OURS = 2 ** 32;
 
+/** What the owner of an incoming body (an event) hears of it. */
+export interface IncomingHooks {
+  /** The head's body_length: DATA past it, or an end short of it, is a protocol error. */
+  declared?: number | undefined;
+  /** The body's reader destroyed it before its end (`ours`: the event should be cancelled). */
+  onAbandoned?: (err: Error | null) => void;
+  /** A chunk arrived (the event made progress). */
+  onProgress?: () => void;
+  /** Its END_STREAM arrived (the whole body is here, read or not). */
+  onEnd?: () => void;
+}
+
 interface IncomingState {
   readonly id: number;
   readonly ours: boolean;
   readonly body: IncomingBody;
   readonly window: ReceiveWindow;
-  readonly declared: number | undefined;
+  readonly hooks: IncomingHooks;
   received: number;
   ended: boolean;
-  readonly onAbandoned: (err: Error | null) => void;
+}
+
+interface OutgoingState {
+  readonly stream: SendStream;
+  readonly body: OutgoingBody;
 }
 
 /**
@@ -74,9 +90,11 @@ export class PipeStreams {
   readonly #pipeRx: ReceiveWindow;
   readonly #growth: GrowthBudget;
   readonly #incoming = new Map<number, IncomingState>();
-  readonly #outgoing = new Map<number, SendStream>();
+  readonly #outgoing = new Map<number, OutgoingState>();
   /** Bytes of DATA that arrived for streams no longer here. */
   lateDataBytes = 0;
+  /** DATA frames received so far (any stream): whether the pipe carries data at all. */
+  dataFramesReceived = 0;
 
   constructor(local: LocalStreamSettings, peer: PeerStreamSettings, pacing: PacingSettings, sink: SchedulerSink, port: PipeStreamsPort) {
     this.#local = local;
@@ -94,6 +112,7 @@ export class PipeStreams {
         writeData(stream, chunk, end, blocked) {
           sink.writeData(stream, chunk, end, blocked);
           if (end) outgoing.delete(stream.id + (stream.isReply ? 0 : OURS));
+          stream.onWritten?.(end);
         },
       },
       { ...pacing, maxChunkBytes: peer.maxChunkBytes },
@@ -113,11 +132,10 @@ export class PipeStreams {
 
   /**
    * A body this node will receive: the reply body of an event it sent (`ours`), or the request
-   * body of an event the peer sent. `declared` is the head's body_length (DATA past it, or an
-   * end short of it, is a protocol error). `onAbandoned` runs if the body's reader destroys it
-   * before its end (for `ours`, the event should then be cancelled).
+   * body of an event the peer sent; `hooks` tell its owner what happens to it.
+   * @throws ProtocolError when the event already has one (a second head for a live event).
    */
-  openIncoming(id: number, ours: boolean, declared: number | undefined, onAbandoned: (err: Error | null) => void): IncomingBody {
+  openIncoming(id: number, ours: boolean, hooks: IncomingHooks = {}): IncomingBody {
     const key = id + (ours ? OURS : 0);
     if (this.#incoming.has(key)) throw new ProtocolError(`a second body for event ${id}`);
     const window = new ReceiveWindow(this.#local.initialWindowBytes, this.#local.maxWindowBytes);
@@ -126,7 +144,7 @@ export class PipeStreams {
       consumed: (bytes) => this.#consumed(state, bytes),
       abandoned: (err) => this.#abandoned(state, err),
     });
-    state = { id, ours, body, window, declared, received: 0, ended: false, onAbandoned };
+    state = { id, ours, body, window, hooks, received: 0, ended: false };
     this.#incoming.set(key, state);
     return body;
   }
@@ -141,16 +159,22 @@ export class PipeStreams {
     const key = id + (ours ? OURS : 0);
     if (this.#outgoing.has(key)) throw new RangeError(`event ${id} already has an outgoing body`);
     const stream = new SendStream(id, !ours, new SendWindow(this.#peer.initialWindowBytes, this.#peer.maxWindowBytes), declared);
-    this.#outgoing.set(key, stream);
     const body = new OutgoingBody({
       offer: (bytes, done) => stream.offer(bytes, done),
       finish: (done) => stream.finish(done),
       abort: (err) => {
-        if (!this.#stopOutgoing(key, stream)) return;
+        if (!this.#stopOutgoing(key, stream, null)) return;
         onAbort(err);
       },
     });
+    this.#outgoing.set(key, { stream, body });
     return { body, stream };
+  }
+
+  /** Whether the peer may send more of this incoming body now (it has credit: our reader keeps up). */
+  peerHasCredit(id: number, ours: boolean): boolean {
+    const state = this.#incoming.get(id + (ours ? OURS : 0));
+    return state !== undefined && state.window.available > 0 && this.#pipeRx.available > 0;
   }
 
   /**
@@ -161,6 +185,7 @@ export class PipeStreams {
   onData(id: number, flags: number, chunk: Uint8Array): void {
     const n = chunk.byteLength;
     this.#pipeRx.receive(n, 'pipe');
+    this.dataFramesReceived++;
     const state = this.#incoming.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
     if (state?.ended === true) throw new ProtocolError(`DATA for event ${id} after the end of its body`);
     if (state === undefined) {
@@ -173,15 +198,18 @@ export class PipeStreams {
     state.window.receive(n, 'stream', (flags & FrameFlag.BLOCKED) !== 0);
     state.received += n;
     const end = (flags & FrameFlag.END_STREAM) !== 0;
-    if (state.declared !== undefined && (state.received > state.declared || (end && state.received !== state.declared))) {
-      throw new ProtocolError(`event ${id}'s body ${end ? 'ended after' : 'ran to'} ${state.received} bytes, its head said ${state.declared}`);
+    const declared = state.hooks.declared;
+    if (declared !== undefined && (state.received > declared || (end && state.received !== declared))) {
+      throw new ProtocolError(`event ${id}'s body ${end ? 'ended after' : 'ran to'} ${state.received} bytes, its head said ${declared}`);
     }
     this.#port.progress();
+    state.hooks.onProgress?.();
     if (n > 0) state.body.deliver(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, n));
     if (end) {
       state.ended = true;
       state.body.finish();
       if (state.body.readableLength === 0) this.#forget(state);
+      state.hooks.onEnd?.();
     }
   }
 
@@ -196,41 +224,44 @@ export class PipeStreams {
       this.scheduler.pump();
       return;
     }
-    const stream = this.#outgoing.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
-    if (stream === undefined) {
+    const out = this.#outgoing.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
+    if (out === undefined) {
       if (!Number.isInteger(increment) || increment <= 0) throw new ProtocolError(`WINDOW_UPDATE with an increment of ${increment} for the stream window`);
       return;
     }
-    stream.window.grant(increment);
-    this.scheduler.wake(stream);
+    out.stream.window.grant(increment);
+    this.scheduler.wake(out.stream);
   }
 
   /**
-   * The event is over: its incoming body fails with `err` unless it ended (a clean end may still
-   * be read), and its outgoing body stops at once (nothing more is sent; its writer is destroyed
-   * with `err`). No cancel is sent from here: the calls module decides that.
+   * The event is over: its incoming body fails with `err` unless its end arrived (a clean end
+   * may still be read), and its outgoing body stops at once (nothing more is sent) and its
+   * Writable is destroyed with `err` (a source piped into it with `pipeline` is destroyed too).
+   * No cancel is sent from here: the calls module decides that.
    */
   end(id: number, ours: boolean, err: Error): void {
     const key = id + (ours ? OURS : 0);
     const incoming = this.#incoming.get(key);
     if (incoming !== undefined && !incoming.ended) incoming.body.fail(err);
-    const stream = this.#outgoing.get(key);
-    if (stream !== undefined) this.#stopOutgoing(key, stream);
+    const out = this.#outgoing.get(key);
+    if (out !== undefined) this.#stopOutgoing(key, out.stream, err);
   }
 
   /** The pipe ended: every body fails with `err`. */
   failAll(err: Error): void {
     for (const state of [...this.#incoming.values()]) if (!state.ended) state.body.fail(err);
-    for (const [key, stream] of [...this.#outgoing]) this.#stopOutgoing(key, stream);
+    for (const [key, out] of [...this.#outgoing]) this.#stopOutgoing(key, out.stream, err);
     this.scheduler.clear();
   }
 
-  /** Stops an outgoing body: false when it was no longer here. */
-  #stopOutgoing(key: number, stream: SendStream): boolean {
-    if (this.#outgoing.get(key) !== stream) return false;
+  /** Stops an outgoing body (destroying its Writable with `err` unless null): false when it was no longer here. */
+  #stopOutgoing(key: number, stream: SendStream, err: Error | null): boolean {
+    const out = this.#outgoing.get(key);
+    if (out?.stream !== stream) return false;
     this.#outgoing.delete(key);
     stream.abort();
     this.scheduler.detach(stream);
+    if (err !== null && !out.body.destroyed) out.body.destroy(err);
     return true;
   }
 
@@ -252,7 +283,7 @@ export class PipeStreams {
     const key = state.id + (state.ours ? OURS : 0);
     if (this.#incoming.get(key) !== state) return;
     this.#forget(state);
-    state.onAbandoned(err);
+    state.hooks.onAbandoned?.(err);
   }
 
   /** Drops a stream's record; what it still held goes back to the pipe's window. */

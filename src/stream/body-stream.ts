@@ -47,6 +47,9 @@ export class IncomingBody extends Readable {
   constructor(port: IncomingPort, highWaterMark = 64 * 1024) {
     super({ highWaterMark });
     this.#port = port;
+    // A body nobody reads must not take the process down when its pipe breaks: readers (a
+    // pipeline, an async iterator, an 'error' listener) still get the error; unread, it is dropped.
+    this.on('error', ignoreError);
   }
 
   /** Bytes the pipe delivered. */
@@ -130,6 +133,8 @@ export class OutgoingBody extends Writable {
   constructor(port: OutgoingPort, highWaterMark = 64 * 1024) {
     super({ highWaterMark });
     this.#port = port;
+    // Its writer (a pipeline) hears of an abnormal end; with none, the error must not crash the node.
+    this.on('error', ignoreError);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -145,3 +150,5 @@ export class OutgoingBody extends Writable {
     callback(err);
   }
 }
+
+function ignoreError(): void {}

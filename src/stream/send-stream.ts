@@ -42,6 +42,8 @@ export class SendStream {
   inRing = false;
   /** Scheduler bookkeeping: the head went out, DATA may follow. */
   attached = false;
+  /** The owner's hook, called after each DATA frame of this stream was written (`end` on the last). */
+  onWritten: ((end: boolean) => void) | undefined;
   readonly #chunks: PendingChunk[] = [];
   #offset = 0;
   #pendingBytes = 0;

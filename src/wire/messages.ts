@@ -38,8 +38,9 @@ export { INLINE_DATA_BYTES } from './message-fast-path.js';
 /**
  * The wire protocol version carried by each hello. Bump it on any incompatible change to
  * proto/restpipe.proto or to the framing; peers with different versions refuse each other.
+ * Version 2: bodies are flow-controlled streams (SPEC §9; docs in the README's wire section).
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Field numbers of the `data` fields, written by hand after the rest of the message. */
 const EVENT_DATA_FIELD = 4;

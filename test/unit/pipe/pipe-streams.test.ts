@@ -110,7 +110,7 @@ describe('PipeStreams: two nodes back to back', () => {
   it('carries a body whole and in order, with credit batched, never past the window', async () => {
     const { a, b, stats } = link();
     const { body, stream } = a.openOutgoing(7, true, undefined, () => assert.fail('aborted'));
-    const incoming = b.openIncoming(7, false, undefined, () => assert.fail('abandoned'));
+    const incoming = b.openIncoming(7, false, { onAbandoned: () => assert.fail('abandoned') });
     a.scheduler.attach(stream);
     const got = sha();
     await Promise.all([pipeline(source(5 * MiB, 3), body), pipeline(incoming, got.sink)]);
@@ -124,7 +124,7 @@ describe('PipeStreams: two nodes back to back', () => {
   it('a reader that stops holds the sender at the stream window; it resumes when the reader does', async () => {
     const { a, b, stats } = link();
     const { body, stream } = a.openOutgoing(1, true, undefined, () => undefined);
-    const incoming = b.openIncoming(1, false, undefined, () => undefined);
+    const incoming = b.openIncoming(1, false);
     a.scheduler.attach(stream);
     const sending = pipeline(source(4 * MiB), body);
     await new Promise((r) => setTimeout(r, 50));
@@ -138,7 +138,7 @@ describe('PipeStreams: two nodes back to back', () => {
   it('a fast reader makes the window grow (the sender was starved), within the max', async () => {
     const { a, b, stats } = link();
     const { body, stream } = a.openOutgoing(1, true, undefined, () => undefined);
-    const incoming = b.openIncoming(1, false, undefined, () => undefined);
+    const incoming = b.openIncoming(1, false);
     a.scheduler.attach(stream);
     const got = sha();
     await Promise.all([pipeline(source(64 * MiB), body), pipeline(incoming, got.sink)]);
@@ -152,7 +152,7 @@ describe('PipeStreams: two nodes back to back', () => {
     const order: number[] = [];
     for (let i = 1; i <= 10; i++) {
       const { body, stream } = a.openOutgoing(i, true, undefined, () => undefined);
-      const incoming = b.openIncoming(i, false, undefined, () => undefined);
+      const incoming = b.openIncoming(i, false);
       a.scheduler.attach(stream);
       const got = sha();
       done.push(pipeline(source(2 * MiB, i), body));
@@ -166,9 +166,9 @@ describe('PipeStreams: two nodes back to back', () => {
     const { a, b } = link();
     // Event 5 sent by a (its request body a→b) and event 5 sent by b (whose reply body goes a→b too).
     const req = a.openOutgoing(5, true, undefined, () => undefined);
-    const reqIn = b.openIncoming(5, false, undefined, () => undefined);
+    const reqIn = b.openIncoming(5, false);
     const rep = a.openOutgoing(5, false, undefined, () => undefined);
-    const repIn = b.openIncoming(5, true, undefined, () => undefined);
+    const repIn = b.openIncoming(5, true);
     a.scheduler.attach(req.stream);
     a.scheduler.attach(rep.stream);
     const g1 = sha();
@@ -182,7 +182,7 @@ describe('PipeStreams: two nodes back to back', () => {
     const { a, b } = link();
     const { body, stream } = a.openOutgoing(1, true, undefined, () => undefined);
     let abandoned = false;
-    const incoming = b.openIncoming(1, false, undefined, () => (abandoned = true));
+    const incoming = b.openIncoming(1, false, { onAbandoned: () => (abandoned = true) });
     a.scheduler.attach(stream);
     void pipeline(source(MiB), body).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 30));
@@ -196,7 +196,7 @@ describe('PipeStreams: two nodes back to back', () => {
   it('ending an event stops its outgoing body at once and fails its incoming one', async () => {
     const { a, b, stats } = link();
     const { body, stream } = a.openOutgoing(1, true, undefined, () => undefined);
-    const incoming = b.openIncoming(1, false, undefined, () => undefined);
+    const incoming = b.openIncoming(1, false);
     a.scheduler.attach(stream);
     const sending = pipeline(source(4 * MiB), body);
     const reading = pipeline(incoming, new Writable({ write: (_c, _e, cb) => setTimeout(cb, 1) }));
@@ -215,16 +215,16 @@ describe('PipeStreams: two nodes back to back', () => {
 
   it('DATA beyond the credit, past body_length, after the end, or short of body_length is a protocol error', () => {
     const { b } = link({ initialWindowBytes: 1024, maxWindowBytes: 1024, pipeWindowBytes: 64 * KiB });
-    b.openIncoming(1, false, undefined, () => undefined);
+    b.openIncoming(1, false);
     assert.throws(() => b.onData(1, 0, Buffer.alloc(1025)), (e: unknown) => e instanceof ProtocolError && /stream window/.test(e.reason));
-    b.openIncoming(2, false, 10, () => undefined);
+    b.openIncoming(2, false, { declared: 10 });
     assert.throws(() => b.onData(2, 0, Buffer.alloc(11)), /ran to 11 bytes, its head said 10/);
-    b.openIncoming(3, false, 10, () => undefined);
+    b.openIncoming(3, false, { declared: 10 });
     assert.throws(() => b.onData(3, FrameFlag.END_STREAM, Buffer.alloc(9)), /ended after 9 bytes, its head said 10/);
-    b.openIncoming(4, false, undefined, () => undefined).resume();
+    b.openIncoming(4, false).resume();
     b.onData(4, FrameFlag.END_STREAM, Buffer.alloc(0));
     const { b: c } = link({ initialWindowBytes: 1024, maxWindowBytes: 1024, pipeWindowBytes: 4096 });
-    for (let i = 1; i <= 4; i++) c.openIncoming(i, false, undefined, () => undefined);
+    for (let i = 1; i <= 4; i++) c.openIncoming(i, false);
     for (let i = 1; i <= 4; i++) c.onData(i, 0, Buffer.alloc(1024));
     assert.throws(() => c.onData(9, 0, Buffer.alloc(1)), (e: unknown) => e instanceof ProtocolError && /pipe window/.test(e.reason), 'even for an unknown stream');
   });
