@@ -23,12 +23,15 @@ export {
   type HandlerContext,
   type PeerInfo,
   type Reply,
+  type StreamReply,
+  type HeaderList,
   type Verb,
 } from './event.js';
 export { ErrorCode, IdentityError, ProtocolError, RestpipeError, hasErrorCode } from './errors.js';
 /** Why a pipe is closed, as `disconnect()` tells the peer (the wire's GOAWAY codes). */
 export { GoAwayCode } from './wire/messages.js';
-export { reply, exampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
+export { reply, streaming, exampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
+export type { BodyStream } from './bodies.js';
 export { silentLogger, type Logger } from './log.js';
 export { DEFAULT_TLS_MIN_VERSION, TLS12_CIPHERS, TLS13_CIPHERSUITES, TLS_GROUPS, type TlsMinVersion } from './tls-policy.js';
 export type { PipeTimingOptions } from './options/pipe.js';

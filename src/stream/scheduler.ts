@@ -32,6 +32,11 @@ export interface SchedulerLimits {
   maxChunkBytes: number;
   /** The most bytes of event heads the queue holds before {@link SendScheduler.hasRoomFor} says no. */
   maxQueuedHeadBytes: number;
+  /**
+   * The most DATA bytes written in one turn of the event loop; then the rest waits for the next
+   * turn (setImmediate). @default 256 KiB
+   */
+  dataBytesPerTurn?: number;
 }
 
 interface QueuedHead {
@@ -54,6 +59,12 @@ interface QueuedHead {
  * ({@link pipeCredit}). A stream out of stream credit leaves the ring until {@link wake} (its
  * WINDOW_UPDATE arrived); with the pipe out of credit the ring stands still until the pipe's
  * update. Call {@link pump} when the socket drained, and after anything that may let a write go.
+ *
+ * It also yields: at most `dataBytesPerTurn` of DATA per turn of the event loop. A loopback
+ * socket often takes a write at once, and a writer's next chunk comes on process.nextTick, so
+ * without a bound one fast stream would write for as long as its source has data without ever
+ * letting the loop read: the peer's heartbeats would go unanswered and the pipe be taken for
+ * dead.
  */
 export class SendScheduler {
   readonly pipeCredit: SendWindow;
@@ -67,12 +78,23 @@ export class SendScheduler {
   #ringStart = 0;
   #pumping = false;
   #again = false;
+  #turnBytes = 0;
+  #turnScheduled = false;
+  readonly #dataBytesPerTurn: number;
   readonly #wake = (stream: SendStream): void => this.wake(stream);
 
   constructor(sink: SchedulerSink, limits: SchedulerLimits, pipeCredit: SendWindow) {
     this.#sink = sink;
     this.#limits = limits;
     this.pipeCredit = pipeCredit;
+    this.#dataBytesPerTurn = limits.dataBytesPerTurn ?? 256 * 1024;
+  }
+
+  /** @internal the next turn of the event loop: writing may go on. */
+  nextTurn(): void {
+    this.#turnScheduled = false;
+    this.#turnBytes = 0;
+    this.pump();
   }
 
   /** Event heads waiting for room. */
@@ -202,6 +224,14 @@ export class SendScheduler {
     // A stream's DATA never overtakes heads queued before it: while any head waits, DATA waits.
     if (this.#headsStart < this.#heads.length) return;
     while (this.#ringStart < this.#ring.length && sink.socketQueuedBytes < dataBelowBytes) {
+      if (this.#turnBytes >= this.#dataBytesPerTurn) {
+        // Enough for this turn: let the loop read (heartbeats, cancels, credit) first.
+        if (!this.#turnScheduled) {
+          this.#turnScheduled = true;
+          setImmediate(nextTurn, this);
+        }
+        break;
+      }
       const stream = this.#ring[this.#ringStart];
       if (stream === undefined) {
         this.#ringStart++;
@@ -221,6 +251,12 @@ export class SendScheduler {
       }
       this.#ring[this.#ringStart++] = undefined;
       if (piece.chunk.byteLength > 0) this.pipeCredit.spend(piece.chunk.byteLength);
+      this.#turnBytes += piece.chunk.byteLength;
+      if (!this.#turnScheduled) {
+        // The count starts over once the loop has turned.
+        this.#turnScheduled = true;
+        setImmediate(nextTurn, this);
+      }
       sink.writeData(stream, piece.chunk, piece.end, piece.blocked);
       piece.written?.();
       if (!piece.end && stream.attached && stream.canSend(Math.max(1, this.pipeCredit.credit))) {
@@ -252,4 +288,8 @@ export class SendScheduler {
     this.#headsStart = 0;
     this.#headBytes = bytes;
   }
+}
+
+function nextTurn(scheduler: SendScheduler): void {
+  scheduler.nextTurn();
 }
