@@ -47,6 +47,50 @@ export interface PipeServerEvents {
   refused: [refusal: { address: string; reason: string; cn?: string }];
 }
 
+/**
+ * The server node's pipe end, as `createServer` returns it: accepts clients' pipes, sends them
+ * events by name, answers theirs with its handlers. Its events are SPEC §5's hooks
+ * (`connection_added`, `connection_removed`, `idle`) and `refused`.
+ */
+export interface RestpipeServer extends EventEmitter<PipeServerEvents> {
+  /** This node's name: its certificate's CN. */
+  readonly name: string;
+  readonly state: ServerState;
+  /** Where it listens, once listening. */
+  readonly address: AddressInfo | undefined;
+  /** True while accepting pipes. */
+  readonly listening: boolean;
+  /** Connected clients (hello exchanged). */
+  readonly clientCount: number;
+  /** Senders waiting (connect-wait) for a client. */
+  readonly waitingSenders: number;
+  /** The server as a gateway sees it. */
+  readonly sender: EventSender;
+  /** Starts accepting pipes; resolves with the bound address (port 0 picks one). @default 0.0.0.0:1234 */
+  listen(address?: { host?: string; port?: number }): Promise<AddressInfo>;
+  /**
+   * Sends an event to the client with this CN, waiting up to connect-wait for it; resolves
+   * with its reply, whatever its code. Rejects with a RestpipeError: bad_request,
+   * no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight, body_too_large,
+   * closed. Never re-sends.
+   */
+  send(clientName: string, event: EventRequest, options?: SendOptions): Promise<Reply>;
+  /** Whether a client with this CN is connected. */
+  hasClient(name: string): boolean;
+  /** The connected clients. */
+  clients(): ConnectedClient[];
+  /** The client with that CN, if connected. */
+  client(name: string): ConnectedClient | undefined;
+  /** Connected clients whose address is `address`. */
+  clientsAt(address: string): ConnectedClient[];
+  /** Replaces TLS material (a CRL: live pipes it revokes are closed); resolves with the names dropped. */
+  updateTls(material: Partial<ServerTlsMaterial>): Promise<string[]>;
+  /** Closes one client's pipe now, telling it `code` (@default SHUTDOWN); false when not connected. */
+  disconnect(name: string, reason: string, code?: GoAwayCode): boolean;
+  /** Stops accepting, drains in-flight events within `graceMs` (@default 10000), closes. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
 /** How long close() lets ended pipe sockets flush their last frames before destroying them. */
 const CLOSE_FLUSH_MS = 1_000;
 
@@ -57,7 +101,7 @@ const CLOSE_FLUSH_MS = 1_000;
  * moves through one table (SERVER_MOVES): not_listening → listening → closing → closed. Never
  * emits 'error' for a client's failure: those are log lines, `refused` events and pipe closes.
  */
-export class PipeServer extends EventEmitter<PipeServerEvents> {
+export class PipeServer extends EventEmitter<PipeServerEvents> implements RestpipeServer {
   readonly name: string;
   readonly #options: ResolvedServerOptions;
   readonly #tlsMaterial: ServerTlsMaterial;
