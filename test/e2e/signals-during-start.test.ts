@@ -80,3 +80,15 @@ test('SIGTERM during the start: the node comes up and stops at once, cleanly, ex
   const exit = await proc.waitForExit();
   assert.equal(exit.code, 0, proc.dump());
 });
+
+test('SIGHUP to a client node: one line saying what the reload did (its identity is unchanged)', async () => {
+  const clientDir = await pki.certDir('client', pki.client1);
+  // No server is needed: the client keeps dialing port 1 and backing off meanwhile.
+  const proc = spawnCli(['client', '--cert-dir', clientDir, '--server', 'localhost:1', '--no-http'], { name: 'client' });
+  await proc.waitForLog((l) => msg(l).startsWith('using cert dir'), 'start-up done');
+  const from = proc.log.length;
+  proc.signal('SIGHUP');
+  await proc.waitForLog((l) => proc.log.indexOf(l) >= from && msg(l) === 'identity unchanged', 'the reload line');
+  proc.signal('SIGTERM');
+  assert.equal((await proc.waitForExit()).code, 0, proc.dump());
+});
