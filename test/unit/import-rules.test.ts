@@ -15,7 +15,7 @@ test('the sources follow the import rules (dependency-cruiser, .dependency-cruis
   process.chdir(ROOT); // the rules' paths are relative to the repository
   let result: ICruiseResult;
   try {
-    const reporting = await cruise(['src'], { ...config.options, ruleSet: { forbidden: config.forbidden } } as never);
+    const reporting = await cruise(['src'], { ...config.options, validate: true, ruleSet: { forbidden: config.forbidden } } as never);
     result = reporting.output as ICruiseResult;
   } finally {
     process.chdir(cwd);
