@@ -1,6 +1,6 @@
 import { channels, replyOutcome } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { ReturnCode, parseEventHead, type EventHandlerFn, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
+import { ReturnCode, parseEventWithBody, type EventHandlerFn, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
 import { errorReply, exceptionReply } from '../replies.js';
 import { peerText } from '../text.js';
 import type { WireEvent } from '../wire/messages.js';
@@ -197,7 +197,7 @@ function dispatchCalls(calls: InboundCalls): void {
  */
 export function parseInboundEvent(wire: WireEvent): ParsedEvent | Reply {
   try {
-    return { ...parseEventHead(wire.verb, wire.noun, wire.query), mimetype: wire.mimetype, data: wire.data };
+    return parseEventWithBody(wire.verb, wire.noun, wire.query, wire.mimetype, wire.data);
   } catch (err) {
     const e = err as RestpipeError;
     return errorReply(ReturnCode.NO_HANDLER, e.code, e.message);
