@@ -1,7 +1,6 @@
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { nodeNameProblem } from '../certificate.js';
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+import { EKU } from '../certificate.js';
+import { nodeNameProblem } from '../names.js';
 
 /** A verified client: its name is its certificate's CN. */
 export interface AcceptedPeer {
@@ -56,7 +55,7 @@ export function judgePeer(socket: TLSSocket): AcceptedPeer | RefusedPeer {
     return { accepted: false, reason: `certificate CN ${JSON.stringify(cn.slice(0, 80))} is not a valid node name (${nameProblem})`, ...details };
   }
   const eku = cert.ext_key_usage;
-  if (Array.isArray(eku) && eku.length > 0 && !eku.includes(CLIENT_AUTH_OID)) {
+  if (Array.isArray(eku) && eku.length > 0 && !eku.includes(EKU.clientAuth)) {
     return { accepted: false, reason: 'INVALID_PURPOSE: certificate not for client authentication', ...details };
   }
   return { accepted: true, name: cn, fingerprint256: cert.fingerprint256, der: cert.raw, validTo: cert.valid_to };
