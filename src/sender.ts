@@ -10,8 +10,8 @@ import type { ParsedEvent, Reply } from './event.js';
 /** idle → connecting → handshaking → ready → backoff → connecting … → closed. */
 export type ClientState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
 
-/** A server: not listening yet → listening → closing. */
-export type ServerState = 'not_listening' | 'listening' | 'closing';
+/** A server: not listening yet → listening → closing → closed. */
+export type ServerState = 'not_listening' | 'listening' | 'closing' | 'closed';
 
 /** Events in flight on a pipe: sent and waiting for their reply, and being handled here. */
 export interface InFlight {

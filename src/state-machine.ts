@@ -44,9 +44,9 @@ export class StateMachine<S extends string> {
     return this.#since;
   }
 
-  /** Whether the state is one of `states`. */
-  is(...states: S[]): boolean {
-    return states.includes(this.#state);
+  /** Whether the state is `a` (or `b`). On the hot path (every frame): no array, no allocation. */
+  is(a: S, b?: S): boolean {
+    return this.#state === a || (b !== undefined && this.#state === b);
   }
 
   /** Whether the table allows moving from the current state to `next`. */

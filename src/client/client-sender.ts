@@ -1,19 +1,12 @@
 import type { ParsedEvent, Reply } from '../event.js';
 import type { RequestOptions } from '../pipe/session.js';
-import type { ClientNodeStatus, ClientState, EventSender, PipeInfo } from '../sender.js';
+import type { ClientNodeStatus, EventSender } from '../sender.js';
+import type { RestpipeClient } from './client-api.js';
 
-/** What the sender reads of its client (PipeClient has it). */
-export interface SenderClient {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly state: ClientState;
-  readonly connectedSince: Date | null;
-  readonly attempt: number;
-  readonly lastFailure: string | undefined;
-  pipe(): PipeInfo | undefined;
+/** What the sender reads of its client (PipeClient has it): the public face, and the send of a parsed event. */
+export type SenderClient = Pick<RestpipeClient, 'name' | 'host' | 'port' | 'state' | 'connectedSince' | 'attempt' | 'lastFailure' | 'pipe'> & {
   sendParsed(event: ParsedEvent, options: RequestOptions): Promise<Reply>;
-}
+};
 
 /**
  * A client node as the gateway sees it: every event goes to the server. Ready while its pipe is

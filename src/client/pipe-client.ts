@@ -12,6 +12,7 @@ import type { ClientState, EventSender, PipeInfo } from '../sender.js';
 import { StateMachine } from '../state-machine.js';
 import { formatSeconds } from '../text.js';
 import { GoAwayCode } from '../wire/messages.js';
+import type { ClientStatus, PipeClientEvents, RestpipeClient } from './client-api.js';
 import { clientEventSender } from './client-sender.js';
 import { resolveClientOptions, type PipeClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { dialTls, type ClientTlsMaterial, type Connector } from './connector.js';
@@ -19,6 +20,7 @@ import { openPipe } from './open-pipe.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
 
 export type { PipeClientOptions } from './client-options.js';
+export type { ClientStatus, PipeClientEvents, RestpipeClient } from './client-api.js';
 
 /** The moves a client may make (see StateMachine); `closed` is final. */
 export const CLIENT_MOVES = {
@@ -30,27 +32,6 @@ export const CLIENT_MOVES = {
   closed: [],
 } as const satisfies Record<ClientState, readonly ClientState[]>;
 
-/** One status change of a client, as `status()` yields them. */
-export interface ClientStatus {
-  state: ClientState;
-  /** Consecutive failed dials so far. */
-  attempt: number;
-  /** Why the last dial or pipe failed, when the state follows a failure. */
-  reason?: string;
-  /** In backoff: how long until the next dial. */
-  delayMs?: number;
-}
-
-/** Listener signatures of a client's events; the names are SPEC §5's hooks. */
-export interface PipeClientEvents {
-  /** A pipe is up. `retryAttempts` failed dials came before it; `lastDisconnected` is when the previous pipe ended (null at first). */
-  connect_success: [retryAttempts: number, lastDisconnected: Date | null];
-  /** A dial or hello failed; the client will retry. */
-  connect_fail: [retryAttempts: number, lastDisconnected: Date | null];
-  /** Every state change. */
-  status: [status: ClientStatus];
-}
-
 /** The one key of the client's connect-wait waiters: it has one peer. */
 const SERVER = 'server';
 
@@ -60,7 +41,7 @@ const SERVER = 'server';
  * idle → connecting → handshaking → ready → backoff → connecting … → closed. Never gives up
  * and never emits 'error': failures are status changes, log lines and `connect_fail` events.
  */
-export class PipeClient extends EventEmitter<PipeClientEvents> {
+export class PipeClient extends EventEmitter<PipeClientEvents> implements RestpipeClient {
   readonly name: string;
   readonly host: string;
   readonly port: number;

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { parseEventHead, type EventHead, type Verb } from '../event.js';
 import { isHostname, isValidNodeName } from '../names.js';
+import { clampTimerMs } from '../options/validate.js';
 import { truncate } from '../text.js';
 
 /**
@@ -178,5 +179,24 @@ function notFound(path: string, role: 'server' | 'client'): GatewayRouteError {
   return new GatewayRouteError(
     ErrorCode.NOT_FOUND,
     `no route for ${JSON.stringify(truncate(path))}; ${serves} (also GET /healthz, /status, /metrics)`,
+  );
+}
+
+// X-Event-Timeout: plain decimal seconds. `Number()` alone would take '0x10', '1e3', ' '.
+const TIMEOUT_SYNTAX = /^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
+
+/**
+ * X-Event-Timeout: S → milliseconds (positive, finite, clamped to a timer's range), the
+ * default when absent, a `bad_request` error otherwise.
+ */
+export function parseEventTimeout(value: string | string[] | undefined, fallbackMs: number): number | RestpipeError {
+  if (value === undefined) return fallbackMs;
+  if (typeof value === 'string' && TIMEOUT_SYNTAX.test(value)) {
+    const ms = Number(value) * 1000;
+    if (ms > 0 && Number.isFinite(ms)) return clampTimerMs(ms);
+  }
+  return new RestpipeError(
+    ErrorCode.BAD_REQUEST,
+    `X-Event-Timeout ${JSON.stringify(truncate(String(value)))} is not a positive number of seconds`,
   );
 }

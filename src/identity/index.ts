@@ -88,3 +88,5 @@ export {
   type LoadCrlOptions,
 } from './load.js';
 export { revocationChecker } from './revocation.js';
+export type { Logger } from '../log.js';
+export { ErrorCode, IdentityError, RestpipeError } from '../errors.js';

@@ -18,6 +18,8 @@ export interface OptionNaming {
   duration(ms: number): string;
   /** The unit of durations the user gives, for messages: `milliseconds` or `seconds`. */
   readonly durationUnit: string;
+  /** How the user turns a switch on: `set allowNonLoopback: true`, or `add --http-allow-remote`. */
+  turnOn(key: string): string;
 }
 
 /** Library callers: option keys and milliseconds. */
@@ -25,6 +27,7 @@ export const KEY_NAMING: OptionNaming = {
   name: (key) => key,
   duration: (ms) => String(ms),
   durationUnit: 'milliseconds',
+  turnOn: (key) => `set ${key}: true`,
 };
 
 /** An `invalid_option` error (the CLI prints its message as one line and exits 2). */

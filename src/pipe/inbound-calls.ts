@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream';
 import { channels, replyOutcome } from '../diagnostics.js';
 import { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';
-import { ReturnCode, parseEventHead, type EventHandlerFn, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
+import { ReturnCode, parseEventWithBody, type EventHandlerFn, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
 import { headerListProblem } from '../http-headers.js';
 import { errorReply, exceptionReply } from '../replies.js';
 import { formatSeconds, peerText } from '../text.js';
@@ -346,7 +346,7 @@ function ignore(): void {}
  */
 export function parseInboundEvent(wire: WireEvent): ParsedEvent | Reply {
   try {
-    const event: ParsedEvent = { ...parseEventHead(wire.verb, wire.noun, wire.query), mimetype: wire.mimetype, data: wire.data };
+    const event = parseEventWithBody(wire.verb, wire.noun, wire.query, wire.mimetype, wire.data);
     if (wire.headers !== undefined) event.headers = wire.headers;
     return event;
   } catch (err) {

@@ -41,7 +41,7 @@ import type { ReadGate } from './read-gate.js';
 import { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState } from './session-options.js';
 
 export type { RequestOptions } from './outbound-calls.js';
-export type { CloseInfo, SessionOptions, SessionState } from './session-options.js';
+export { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState } from './session-options.js';
 
 /** How long a closed pipe's socket may take to flush its last frames before it is destroyed. */
 const CLOSE_LINGER_MS = 1_000;

@@ -12,11 +12,14 @@ export interface RegisteredPipe {
  * The server's connected clients: one pipe per CN, also searchable by address. A new pipe for
  * a CN replaces the old one at once (the original refused it until the old one timed out);
  * removal is compare-and-delete, so a late close of a replaced pipe cannot evict its successor.
- * Senders can wait (connect-wait) for a client that is not connected yet.
+ * Senders can wait (connect-wait) for a client that is not connected yet. It also remembers the
+ * names that have had a pipe since the server started (bounded: a CA issuing endless names
+ * cannot grow it).
  */
 export class ClientRegistry<P extends RegisteredPipe> {
   readonly #byName = new Map<string, P>();
   readonly #waiters = new ConnectWaiters<P>();
+  readonly #known = new Set<string>();
 
   get size(): number {
     return this.#byName.size;
@@ -40,8 +43,14 @@ export class ClientRegistry<P extends RegisteredPipe> {
     const name = pipe.peer.name;
     const previous = this.#byName.get(name);
     this.#byName.set(name, pipe);
+    if (this.#known.size < MAX_KNOWN_NAMES) this.#known.add(name);
     this.#waiters.resolve(name, pipe);
     return previous;
+  }
+
+  /** Whether `name` has a pipe now or had one at any time since the server started. */
+  knows(name: string): boolean {
+    return this.#byName.has(name) || this.#known.has(name);
   }
 
   /** Removes `pipe` only if it is still the one registered for its name. */
@@ -72,6 +81,9 @@ export class ClientRegistry<P extends RegisteredPipe> {
     return this.#waiters.size;
   }
 }
+
+/** How many client names knows() remembers beyond those connected. */
+const MAX_KNOWN_NAMES = 100_000;
 
 function noConnection(name: string, timeoutMs: number): RestpipeError {
   return new RestpipeError(ErrorCode.NO_CONNECTION, `no pipe to client '${name}' within ${formatSeconds(timeoutMs)}`);

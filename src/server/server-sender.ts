@@ -3,12 +3,13 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ParsedEvent, Reply } from '../event.js';
 import type { RequestOptions } from '../pipe/session.js';
-import type { EventSender, PipeInfo, ServerNodeStatus } from '../sender.js';
+import type { EventSender, PipeInfo, ServerNodeStatus, ServerState } from '../sender.js';
 import { TargetResolver, type LookupAll } from './target-resolver.js';
 
 /** What the sender reads of its server (PipeServer has it). */
 export interface SenderServer {
   readonly name: string;
+  readonly state: ServerState;
   readonly listening: boolean;
   readonly address: { address: string; port: number } | undefined;
   readonly clientCount: number;
@@ -60,7 +61,7 @@ export function serverEventSender(server: SenderServer, options: ServerSenderOpt
       return {
         role: 'server',
         name: server.name,
-        state: server.listening ? 'listening' : address === undefined ? 'not_listening' : 'closing',
+        state: server.state,
         listen: address === undefined ? null : { host: address.address, port: address.port },
         clientCount: server.clientCount,
         clients: server.clients().map((c) => ({

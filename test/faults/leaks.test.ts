@@ -7,11 +7,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners, setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { hasErrorCode, type HandlerContext, type RestpipeClient, type RestpipeServer } from 'restpipe';
 import { startTestBed, type TestBed } from '../helpers/nodes.js';
-import { activeResources, trackLibraryTimers } from '../helpers/wait.js';
+import { activeResources, trackLibraryTimers, waitUntil } from '../helpers/wait.js';
 
 // Before any library object exists, so every library timer is seen.
 const timers = trackLibraryTimers();
@@ -52,9 +51,10 @@ after(async () => {
 });
 
 async function settleMemory(): Promise<{ heapMiB: number; rssMiB: number }> {
+  // Turns of the event loop between collections let finalizers and pending callbacks run.
   for (let i = 0; i < 4; i++) {
     gc!();
-    await sleep(20);
+    await new Promise((resolve) => setImmediate(resolve));
   }
   const m = process.memoryUsage();
   return { heapMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20 };
@@ -104,8 +104,13 @@ test(`${EVENTS} events through one pipe: heap, timers, handles, tables and liste
   const t0 = performance.now();
   const outcomes = await run(EVENTS, shared.signal);
   const seconds = (performance.now() - t0) / 1000;
-  // Late replies to the timed-out and cancelled events may still be on the way.
-  await sleep(100);
+  // Late replies to the timed-out and cancelled events may still be on the way: wait until both
+  // ends have nothing in flight and nothing queued.
+  await waitUntil(() => {
+    const pipe = client.pipe();
+    const far = server.client('client1');
+    return pipe !== undefined && far !== undefined && pipe.inFlight.outbound + pipe.inFlight.inbound + far.inFlight.outbound + far.inFlight.inbound === 0 && pipe.queuedBytes.socket + far.queuedBytes.socket === 0;
+  }, 10_000, 'both ends settled');
   const afterRun = process.memoryUsage();
   const afterMem = await settleMemory();
   const timersAfter = timers.live();
