@@ -266,6 +266,10 @@ export class PipeStreams {
   }
 
   #consumed(state: IncomingState, bytes: number): void {
+    // A consumer that destroys the body from its 'data' listener (a buffered handler's body over
+    // --max-body) does so inside the push that delivered the chunk: the stream was forgotten, its
+    // bytes already given back to the pipe, before the read is reported. Nothing is left to count.
+    if (this.#incoming.get(state.id + (state.ours ? OURS : 0)) !== state) return;
     state.window.consume(bytes);
     this.#pipeRx.consume(bytes);
     if (!state.ended) {

@@ -8,6 +8,7 @@ import { PipeStreams } from '../../../src/pipe/pipe-streams.js';
 import type { SendStream } from '../../../src/stream/send-stream.js';
 import { FrameFlag } from '../../../src/wire/frame.js';
 import { decodeWindowUpdate } from '../../../src/wire/messages.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -185,11 +186,28 @@ describe('PipeStreams: two nodes back to back', () => {
     const incoming = b.openIncoming(1, false, { onAbandoned: () => (abandoned = true) });
     a.scheduler.attach(stream);
     void pipeline(source(MiB), body).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(b.bufferedBytes, 256 * KiB);
+    // The sender fills the reader's window (256 KiB) and stops there.
+    await waitUntil(() => b.bufferedBytes === 256 * KiB, 5_000, 'the window filled');
     incoming.destroy();
     assert.equal(abandoned, true);
     assert.equal(b.bufferedBytes, 0, 'the unread bytes went back to the pipe window');
+    assert.deepEqual(b.size, { incoming: 0, outgoing: 0 });
+  });
+
+  it('a reader that destroys the body from its data listener (a buffered handler over --max-body) breaks nothing', async () => {
+    const { a, b } = link();
+    const { body, stream } = a.openOutgoing(1, true, undefined, () => undefined);
+    const incoming = b.openIncoming(1, false);
+    a.scheduler.attach(stream);
+    void pipeline(source(MiB), body).catch(() => undefined);
+    let got = 0;
+    // As collectBody does: the destroy happens inside the push that delivered the chunk.
+    incoming.on('data', (c: Buffer) => {
+      got += c.length;
+      if (got > 100 * KiB) incoming.destroy();
+    });
+    await waitUntil(() => incoming.destroyed, 5_000, 'the reader left');
+    assert.equal(b.bufferedBytes, 0, 'its bytes went back to the pipe window');
     assert.deepEqual(b.size, { incoming: 0, outgoing: 0 });
   });
 
