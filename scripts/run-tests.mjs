@@ -15,6 +15,7 @@ const SERIAL = [
   'faults/leaks.',
   'faults/tls-unauthenticated-storm.',
   'faults/slow-peer.',
+  'faults/gateway-streams.',
   'faults/blackhole.',
   'faults/fault-proxy.',
   'faults/gateway-max-inflight.',
