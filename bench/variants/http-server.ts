@@ -4,21 +4,9 @@
 //   GET /blob?bytes=N → N bytes (a 64 KiB buffer again and again), streamed with Content-Length
 //   POST /sink → reads the body to its end and answers {"bytes": N}
 import http from 'node:http';
-import { Readable } from 'node:stream';
 
-const BLOB_CHUNK = Buffer.alloc(64 * 1024, 0x5a);
 
-function blob(bytes: number): Readable {
-  let left = bytes;
-  return new Readable({
-    highWaterMark: BLOB_CHUNK.length,
-    read() {
-      const n = Math.min(left, BLOB_CHUNK.length);
-      left -= n;
-      this.push(n === 0 ? null : n === BLOB_CHUNK.length ? BLOB_CHUNK : BLOB_CHUNK.subarray(0, n));
-    },
-  });
-}
+import { blob } from '../lib/blob.js';
 import { parseArgs, startChildAgent } from '../lib/child.js';
 
 const args = parseArgs();

@@ -18,7 +18,7 @@
 // END_STREAM on a head says the body (if any) was inline; otherwise DATA frames follow and the
 // last carries it. BLOCKED on DATA: that chunk used the sender's last stream credit and it has
 // more to send (the receiver may grow the window).
-// docs/streams-design.md (the README's wire section) says how windows and cancels work.
+// The README's wire section ("The wire (protocol version 2)") says how windows and cancels work.
 //
 // The numbers 0x01, 0x02, 0x80 and 0x81 are the original RestPipe's. Changing a field's
 // meaning or number is an incompatible change: bump PROTOCOL_VERSION in src/wire/messages.ts.
