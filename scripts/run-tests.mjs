@@ -16,6 +16,8 @@ const SERIAL = [
   'faults/tls-unauthenticated-storm.',
   'faults/slow-peer.',
   'faults/gateway-streams.',
+  'faults/stream-cuts.',
+  'faults/stream-leaks.',
   'faults/blackhole.',
   'faults/fault-proxy.',
   'faults/gateway-max-inflight.',
