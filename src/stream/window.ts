@@ -56,6 +56,17 @@ export class GrowthBudget {
 }
 
 /**
+ * How soon after a stalled sender's last chunk the reader must have brought what waits below half
+ * the window for the stall to count as the window's fault (auto-tuning): a reader of a 256 KiB
+ * window must then read at ≥ 2.5 MiB/s, of a 16 MiB one at ≥ 160 MiB/s.
+ */
+const STARVED_WITHIN_MS = 50;
+
+function nowMs(): number {
+  return performance.now();
+}
+
+/**
  * The receiving side of one flow-controlled body (or, with `maxBytes === initialBytes`, of the
  * whole pipe). The peer starts with `initialBytes` of credit; each DATA frame spends some
  * ({@link receive}); each read of the consumer frees some ({@link consume}); credit goes back to
@@ -67,25 +78,33 @@ export class GrowthBudget {
  * window, not the reader, held the sender back (the bandwidth-delay product is larger than the
  * window), so the next update doubles the window, up to `maxBytes` and within the pipe's
  * {@link GrowthBudget}. A slow reader never makes a window grow: its bytes wait in `buffered`.
+ * ("Kept up" is judged when the chunk arrives, or, as chunks arrive in bursts before the reader
+ * has had a turn, when the reader has brought the burst below half the window within
+ * STARVED_WITHIN_MS of the stall.)
  * (The receiver cannot see this alone: with a fast reader its updates are already on their way
  * when the sender runs dry, so the credit it has granted never looks used up.)
  */
 export class ReceiveWindow {
   readonly #initialBytes: number;
   readonly #maxBytes: number;
+  readonly #now: () => number;
   #window: number;
   #available: number;
   #buffered = 0;
   #unacked = 0;
   #starved = false;
+  /** When a chunk flagged BLOCKED arrived while the reader had not caught up yet (performance.now()). */
+  #blockedAt: number | undefined;
   #closed = false;
 
   /**
    * @param initialBytes the window the peer was told (Hello.initial_stream_window, or the pipe window).
    * @param maxBytes the largest the window may grow to (`initialBytes` for a window that never grows).
+   * @param now the clock auto-tuning reads, ms. @default performance.now
    * @throws RangeError for sizes that are not integers 1 to 2^31−1, or max below initial.
    */
-  constructor(initialBytes: number, maxBytes: number = initialBytes) {
+  constructor(initialBytes: number, maxBytes: number = initialBytes, now: () => number = nowMs) {
+    this.#now = now;
     checkWindow('initialBytes', initialBytes);
     checkWindow('maxBytes', maxBytes);
     if (maxBytes < initialBytes) throw new RangeError(`maxBytes (${maxBytes}) must not be below initialBytes (${initialBytes})`);
@@ -126,7 +145,12 @@ export class ReceiveWindow {
     this.#available -= n;
     this.#buffered += n;
     // The sender ran dry while our consumer keeps up: the window is the bottleneck (see the class comment).
-    if (senderBlocked && this.#buffered * 2 < this.#window) this.#starved = true;
+    if (senderBlocked) {
+      if (this.#buffered * 2 < this.#window) this.#starved = true;
+      // Chunks arrive in bursts (one read of the socket delivers many) before the consumer has
+      // had a turn: whether it keeps up is seen when it reads (consume).
+      else this.#blockedAt = this.#now();
+    }
   }
 
   /**
@@ -137,6 +161,12 @@ export class ReceiveWindow {
     if (n > this.#buffered) throw new RangeError(`consumed ${n} bytes, only ${this.#buffered} buffered`);
     this.#buffered -= n;
     this.#unacked += n;
+    if (this.#blockedAt !== undefined && this.#buffered * 2 < this.#window) {
+      // A reader that took the burst down to less than half the window soon after the sender
+      // stalled keeps up; a slow one (longer than STARVED_WITHIN_MS) does not make it grow.
+      if (this.#now() - this.#blockedAt <= STARVED_WITHIN_MS) this.#starved = true;
+      this.#blockedAt = undefined;
+    }
   }
 
   /**

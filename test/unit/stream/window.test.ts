@@ -55,16 +55,30 @@ describe('ReceiveWindow', () => {
   });
 
   it('a slow reader never makes the window grow', () => {
-    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB);
+    let now = 0;
+    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now);
     for (let round = 0; round < 10; round++) {
       rx.receive(rx.available, 'stream', true);
-      // Reads only half of what is there before the update is due.
+      // Reads only half of what is there before the update is due, and takes its time.
+      now += 100;
       rx.consume(rx.buffered / 2);
       rx.takeUpdate();
+      now += 100;
       rx.consume(rx.buffered);
       rx.takeUpdate();
     }
     assert.equal(rx.window, 256 * KiB);
+  });
+
+  it('a reader that drains a burst soon after the sender stalled makes the window grow', () => {
+    let now = 0;
+    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now);
+    // The whole window arrives in one burst, flagged BLOCKED, before the reader has had a turn.
+    rx.receive(rx.available, 'stream', true);
+    now += 5;
+    rx.consume(rx.buffered);
+    assert.equal(rx.takeUpdate(), 512 * KiB, 'the read bytes plus the growth');
+    assert.equal(rx.window, 512 * KiB);
   });
 
   it('does not grow for a sender that never says it is blocked', () => {
