@@ -18,6 +18,7 @@ const SERIAL = [
   'faults/gateway-streams.',
   'faults/stream-cuts.',
   'faults/stream-leaks.',
+  'faults/streams-many.',
   'faults/blackhole.',
   'faults/fault-proxy.',
   'faults/gateway-max-inflight.',
