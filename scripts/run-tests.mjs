@@ -19,6 +19,7 @@ const SERIAL = [
   'faults/stream-cuts.',
   'faults/stream-leaks.',
   'faults/streams-many.',
+  'faults/narrow-link.',
   'faults/blackhole.',
   'faults/fault-proxy.',
   'faults/gateway-max-inflight.',
