@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import type { Reply } from '../event.js';
+import type { ParsedEvent, Reply } from '../event.js';
+import type { GatewayCall } from './gateway-call.js';
+import type { EventRoute } from './routes.js';
+import { replyStatus } from './http-errors.js';
 
 /**
  * The gateway's side of streamed bodies (SPEC §9): which request bodies are read whole before
@@ -23,10 +26,31 @@ export function isInlineBody(req: IncomingMessage): boolean {
   return Number(declared) <= INLINE_REQUEST_BYTES;
 }
 
-/** The request's declared body length, when it has one. */
-export function declaredLength(req: IncomingMessage): number | undefined {
-  const declared = req.headers['content-length'];
-  return declared === undefined ? undefined : Number(declared);
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The event of a gateway request, as its route parsed it: with its body in `data` (read whole),
+ * or, with `data` undefined, streaming from the request ({@link requestBodyStream}, kept on the
+ * call) with the declared length when there is one.
+ */
+export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer | undefined): ParsedEvent {
+  const event: ParsedEvent = {
+    verb: route.verb,
+    noun: route.noun,
+    path: route.path,
+    params: route.params,
+    method: route.method,
+    query: route.query,
+    mimetype: call.req.headers['content-type'] ?? '',
+    data: data ?? EMPTY,
+  };
+  if (call.headers !== undefined && call.headers.length > 0) event.headers = call.headers;
+  if (data === undefined) {
+    event.body = call.bodyStream = requestBodyStream(call.req);
+    const declared = call.req.headers['content-length'];
+    if (declared !== undefined) event.length = Number(declared);
+  }
+  return event;
 }
 
 /**
@@ -54,6 +78,27 @@ export function requestBodyStream(req: IncomingMessage): Readable {
     if (!req.complete) req.unpipe(body);
   });
   return body;
+}
+
+// Node's own rule for header values (`checkInvalidHeaderChar`): a reply's mimetype comes from
+// the far side and must not be able to make writeHead throw or split the response.
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * A reply's status and headers (`X-Event-Return-Code`, `Content-Type`, the handler's headers,
+ * which the pipe checked: none hop-by-hop, bounded), and whether the status has no body (204,
+ * 304: RFC 9110 §15.3.5, §15.4.5); a `protocol_error` for a mimetype HTTP cannot carry.
+ */
+export function replyHead(reply: Reply): { status: number; headers: string[]; bodyless: boolean } | RestpipeError {
+  const { mimetype } = reply;
+  if (typeof mimetype !== 'string' || INVALID_HEADER_VALUE.test(mimetype)) {
+    return new RestpipeError(ErrorCode.PROTOCOL_ERROR, 'the reply carries a mimetype that is not a valid HTTP header value');
+  }
+  const status = replyStatus(reply);
+  const headers: string[] = ['X-Event-Return-Code', String(reply.code)];
+  if (mimetype !== '') headers.push('Content-Type', mimetype);
+  if (reply.headers !== undefined) for (const h of reply.headers) headers.push(h);
+  return { status, headers, bodyless: status === 204 || status === 304 };
 }
 
 /**

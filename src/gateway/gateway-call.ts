@@ -101,6 +101,19 @@ export class GatewayCall implements BodySink {
     this.owner.fail(this, err);
   }
 
+  /**
+   * A streamed request body not read to its end when its answer goes (the far side answered
+   * first, or an error): it stops entering the pipe, and the connection is to close after the
+   * answer. True when that is so.
+   */
+  stopUnreadBody(): boolean {
+    const stream = this.bodyStream;
+    if (stream === undefined) return false;
+    this.closeConnection = !this.req.complete;
+    if (this.closeConnection) stream.destroy();
+    return this.closeConnection;
+  }
+
   /** The call is over: its connection stops tracking it. Returns false when it already was. */
   end(): boolean {
     if (this.closed) return false;

@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import type { ParsedEvent, Reply } from '../event.js';
+import type { Reply } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_GRACE_MS } from '../options/defaults.js';
 import { durationOption, invalidOption } from '../options/validate.js';
@@ -12,11 +12,11 @@ import { truncate } from '../text.js';
 import { carriedHeaders } from '../http-headers.js';
 import { hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
-import { declaredLength, INLINE_REQUEST_BYTES, isInlineBody, requestBodyStream, writeStreamedReply } from './event-streams.js';
+import { gatewayEvent, INLINE_REQUEST_BYTES, isInlineBody, replyHead, writeStreamedReply } from './event-streams.js';
 import { GatewayCall, trackConnection, type CallOwner } from './gateway-call.js';
 import { resolveGatewayOptions, type GatewayListen, type GatewayOptions } from './gateway-options.js';
 import { HostPolicy } from './host-check.js';
-import { errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
+import { errorResponse } from './http-errors.js';
 import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
 import { GatewayRouteError, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
@@ -63,11 +63,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
 // ---------------------------------------------------------------------------------------------
 
-const JSON_TYPE = 'application/json';
-const EMPTY = Buffer.alloc(0);
-// Node's own rule for header values (`checkInvalidHeaderChar`): a reply's mimetype comes from
-// the far side and must not be able to make writeHead throw or split the response.
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // How long a connection whose body we refused is drained before it is closed anyway.
 const LINGER_MS = 2_000;
 
@@ -310,22 +305,7 @@ class HttpGateway implements Gateway, CallOwner {
     if (!call.canRespond) return;
     const route = call.route!;
     const controller = call.connectionController();
-    const event: ParsedEvent = {
-      verb: route.verb,
-      noun: route.noun,
-      path: route.path,
-      params: route.params,
-      method: route.method,
-      query: route.query,
-      mimetype: call.req.headers['content-type'] ?? '',
-      data: data ?? EMPTY,
-    };
-    if (call.headers !== undefined && call.headers.length > 0) event.headers = call.headers;
-    if (data === undefined) {
-      event.body = call.bodyStream = requestBodyStream(call.req);
-      const length = declaredLength(call.req);
-      if (length !== undefined) event.length = length;
-    }
+    const event = gatewayEvent(call, route, data);
     let reply: Promise<Reply>;
     try {
       reply = this.#sender.send(route.target, event, { signal: controller.signal, timeoutMs: call.timeoutMs, stream: true });
@@ -344,20 +324,13 @@ class HttpGateway implements Gateway, CallOwner {
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ code: reply.code }, 'reply arrived after the HTTP caller left; dropped');
       return;
     }
-    const mimetype = reply.mimetype;
-    if (typeof mimetype !== 'string' || INVALID_HEADER_VALUE.test(mimetype)) {
-      this.fail(call, new RestpipeError(ErrorCode.PROTOCOL_ERROR, 'the reply carries a mimetype that is not a valid HTTP header value'));
+    const head = replyHead(reply);
+    if (head instanceof RestpipeError) {
+      this.fail(call, head);
       return;
     }
-    const status = replyStatus(reply);
-    const data = reply.data;
-    const headers: string[] = ['X-Event-Return-Code', String(reply.code)];
-    if (mimetype !== '') headers.push('Content-Type', mimetype);
-    // The handler's headers (checked by the pipe: none hop-by-hop, bounded in count and size).
-    if (reply.headers !== undefined) for (const h of reply.headers) headers.push(h);
-    // 204 and 304 have no body by definition (RFC 9110 §15.3.5, §15.4.5).
-    const bodyless = status === 204 || status === 304;
-    const { body } = reply;
+    const { status, headers, bodyless } = head;
+    const { body, data } = reply;
     if (body !== undefined && !bodyless) {
       // The request body may still be streaming (a handler that echoes it): it goes on; the
       // connection is closed after the reply if the request was not read to its end.
@@ -368,7 +341,7 @@ class HttpGateway implements Gateway, CallOwner {
           if (this.#log.isLevelEnabled('debug')) this.#log.debug({ err: err.message }, 'reply body ended abnormally; response aborted');
           return;
         }
-        if (this.#stopUnreadBody(call)) {
+        if (call.stopUnreadBody()) {
           lingerBeforeClose(call.req, LINGER_MS);
           (call.req.socket as Socket & { destroySoon(): void }).destroySoon();
         }
@@ -389,34 +362,16 @@ class HttpGateway implements Gateway, CallOwner {
       }
       return;
     }
-    let code: string;
-    let message: string;
-    // Match on the code, not the class: a handler module or sender may use its own copy of
-    // restpipe. A system error's code (ECONNRESET, …) is not one of ours: internal_error.
-    if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
-      code = (err as RestpipeError).code;
-      message = (err as Error).message;
-      if (code === ErrorCode.ABORTED && !this.#closing) {
-        // The body broke off but the socket lives (or the sender gave up on its own): the
-        // request is unusable; do not leave the caller without an answer.
-        code = ErrorCode.BAD_REQUEST;
-      }
-    } else {
-      code = ErrorCode.INTERNAL_ERROR;
-      message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-      this.#log.error({ err: message }, 'gateway request failed unexpectedly');
-    }
-    const status = httpStatusOf(code);
-    const body = Buffer.from(errorBody(code, message));
-    const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.byteLength)];
-    if (err instanceof GatewayRouteError && err.allow !== undefined) headers.push('Allow', err.allow);
-    this.respond(call, status, headers, body);
+    const answer = errorResponse(err, this.#closing);
+    if (answer.unexpected) this.#log.error({ err: answer.message }, 'gateway request failed unexpectedly');
+    if (err instanceof GatewayRouteError && err.allow !== undefined) answer.headers.push('Allow', err.allow);
+    this.respond(call, answer.status, answer.headers, answer.body);
   }
 
   /** @internal writes one complete response. */
   respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void {
     call.responded = true;
-    this.#stopUnreadBody(call);
+    call.stopUnreadBody();
     // Node turns `Connection: close` into closing the socket once the response is out.
     if (call.closeConnection || this.#closing) headers.push('Connection', 'close');
     // The caller may still be sending the body we refused: a plain close would reset the
@@ -430,19 +385,6 @@ class HttpGateway implements Gateway, CallOwner {
       this.#log.error({ err: (err as Error).message, status }, 'could not write a gateway response');
       call.res.destroy();
     }
-  }
-
-  /**
-   * A streamed request body not read to its end when its answer goes (the far side answered
-   * first, or an error): it stops entering the pipe, and the connection is to close after the
-   * answer. True when that is so.
-   */
-  #stopUnreadBody(call: GatewayCall): boolean {
-    const stream = call.bodyStream;
-    if (stream === undefined) return false;
-    call.closeConnection = !call.req.complete;
-    if (call.closeConnection) stream.destroy();
-    return call.closeConnection;
   }
 
   /** @internal the response closed; `hungUp` when it had not finished. */
