@@ -52,7 +52,7 @@ export interface PipeClientOptions extends PipeTimingOptions {
   reconnectMinMs?: number;
   /** Backoff ceiling. @default 30000 */
   reconnectMaxMs?: number;
-  /** TCP connect timeout. @default 10000 */
+  /** TCP connect timeout (`--connect-timeout`). @default 3000 */
   connectTimeoutMs?: number;
   /** TLS handshake timeout. @default 10000 */
   handshakeTimeoutMs?: number;

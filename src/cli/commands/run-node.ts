@@ -64,6 +64,7 @@ export function nodeOptions(
     maxBodyBytes: s.maxBody,
     maxInflight: s.maxInflight,
     crlPath: s.crl,
+    connectTimeoutMs: ms(s.connectTimeout),
     handshakeTimeoutMs: ms(s.handshakeTimeout),
     tlsMinVersion: s.tlsMin,
     statsd: s.statsd,

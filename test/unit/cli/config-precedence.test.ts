@@ -83,3 +83,20 @@ test('RP_LISTEN beats the split variables; with nothing set the defaults apply',
 test('a bad split variable still names the variables', () => {
   assert.throws(() => resolveRunSettings('server', { config }, { RP_SERVER_BIND_PORT: 'x' }), /RP_SERVER_BIND_INTERFACE\/RP_SERVER_BIND_PORT: port must be 0-65535/);
 });
+
+test('--connect-timeout: flag, RP_CONNECT_TIMEOUT and the config file reach the client in milliseconds; 3 s by default', async () => {
+  const { nodeOptions } = await import('../../../src/cli/commands/run-node.js');
+  const { silentLogger } = await import('../../../src/log.js');
+  const { DEFAULT_CONNECT_TIMEOUT_MS } = await import('../../../src/options.js');
+  const file = join(dir, 'ct.json');
+  await writeFile(file, JSON.stringify({ 'connect-timeout': 4 }));
+  const ms = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv): number | undefined =>
+    nodeOptions(resolveRunSettings('client', flags, env), { certDir: dir }, undefined, silentLogger).connectTimeoutMs;
+  assert.equal(ms({ connectTimeout: '1.5' }, { RP_CONNECT_TIMEOUT: '2' }), 1_500);
+  assert.equal(ms({ config: file }, { RP_CONNECT_TIMEOUT: '2' }), 2_000);
+  assert.equal(ms({ config: file }, {}), 4_000);
+  assert.equal(ms({}, {}), undefined, 'unset: the library default applies');
+  assert.equal(DEFAULT_CONNECT_TIMEOUT_MS, 3_000, 'SPEC §6');
+  assert.throws(() => resolveRunSettings('client', {}, { RP_CONNECT_TIMEOUT: '0' }), /RP_CONNECT_TIMEOUT: expected a positive number of seconds/);
+  assert.throws(() => resolveRunSettings('client', { connectTimeout: 'soon' }, {}), /--connect-timeout: expected a positive number of seconds/);
+});
