@@ -22,6 +22,10 @@ export interface DialOptions {
   handshakeTimeoutMs: number;
   keepAliveMs: number;
   signal?: AbortSignal;
+  /** A TLS session to resume (issue 14); the server may still choose a full handshake. */
+  session?: Buffer;
+  /** Attached as the socket's 'session' listener before the handshake, to catch TLS 1.3 tickets. */
+  onSession?: (session: Buffer) => void;
 }
 
 /** A failed dial, with the phase it failed in and Node's error code when there is one. */
@@ -56,9 +60,9 @@ const contexts = new WeakMap<ClientTlsMaterial, CachedContext>();
 /**
  * The SecureContext for a client's material, built once and reused for every dial. Building one
  * parses the key, the certificate and the CA bundle (~0.8 ms here): per dial it was a third of
- * a reconnect storm's client-side CPU. It holds no session state (no session is ever passed to
- * `tls.connect`), so reuse changes nothing about what a reconnect verifies. Rebuilt if the
- * material object's fields were replaced.
+ * a reconnect storm's client-side CPU. It holds no session state (sessions are passed to
+ * `tls.connect` per dial), so reuse changes nothing about what a reconnect verifies. Rebuilt if
+ * the material object's fields were replaced.
  */
 export function clientSecureContext(material: ClientTlsMaterial, minVersion: TlsMinVersion = DEFAULT_TLS_MIN_VERSION): tls.SecureContext {
   const cached = contexts.get(material);
@@ -81,7 +85,8 @@ export function clientSecureContext(material: ClientTlsMaterial, minVersion: Tls
  * Opens a TCP connection and a TLS session to the server, each within its own timeout (Node has
  * no connect timeout: a black-holed SYN waits ~127 s). The server's certificate is verified
  * against the CA and the dialed name by Node's defaults (`rejectUnauthorized` cannot be turned
- * off here), and no TLS session is reused, so every reconnect re-verifies fully (SPEC §6).
+ * off here). With `session`, the handshake may resume it: OpenSSL then verifies nothing and
+ * shows no server certificate, so the caller re-checks the one it kept (session-cache.ts).
  */
 export function dialTls(o: DialOptions): Promise<DialedTls> {
   return new Promise((resolve, reject) => {
@@ -94,6 +99,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       host: o.host,
       port: o.port,
       ...(servername === undefined ? {} : { servername }),
+      ...(o.session === undefined ? {} : { session: o.session }),
       secureContext: clientSecureContext(o.tls, o.tlsMinVersion),
       rejectUnauthorized: true,
       checkServerIdentity: (hostname, cert) => {
@@ -108,6 +114,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
     // itself is verified by OpenSSL (Node checks verifyError before the name), so during the
     // handshake the detailed request is answered with the leaf; the override is removed as soon
     // as the dial settles, so the socket behaves as usual afterwards.
+    if (o.onSession !== undefined) socket.on('session', o.onSession);
     Object.defineProperty(socket, 'getPeerCertificate', {
       configurable: true,
       writable: true,

@@ -25,6 +25,7 @@ import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import { GoAwayCode } from '../wire/messages.js';
 import { DialError, dialTls, type ClientTlsMaterial } from './connector.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
+import { ClientSessions, sessionListener } from './session-cache.js';
 
 /** idle → connecting → handshaking → ready → backoff → connecting … → closed. */
 export type ClientState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
@@ -58,6 +59,13 @@ export interface PipeClientOptions extends PipeTimingOptions {
   handshakeTimeoutMs?: number;
   /** The lowest TLS version offered (`--tls-min`); suites are fixed (src/tls-policy.ts). @default 'TLSv1.2' */
   tlsMinVersion?: TlsMinVersion;
+  /**
+   * TLS 1.3 session resumption: keep the session the server gives and offer it on the next
+   * dial, which then skips the certificate signatures. The server certificate it restores is
+   * checked again (dates, the CA in force now) before it is used; a resumed dial that fails is
+   * followed at once by a full handshake. @default true
+   */
+  tlsResumption?: boolean;
   logger?: Logger;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
   random?: () => number;
@@ -101,6 +109,9 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #handler: EventHandlerFn;
+  /** Issue 14: the TLS session to resume, per server (this client dials one). */
+  readonly #sessions: ClientSessions;
+  readonly #sessionKey: string;
   #state: ClientState = 'idle';
   #session: PipeSession | undefined;
   /** A pipe between TLS and the server's hello, so close() can end it without waiting for the hello timeout. */
@@ -134,6 +145,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
     this.#random = options.random ?? Math.random;
     this.#handler = handler;
+    this.#sessions = new ClientSessions({ enabled: options.tlsResumption ?? true });
+    this.#sessionKey = `${this.host}:${this.port}:${this.#servername ?? ''}`;
     this.name = certificateCommonName(options.tls.cert);
     this.#log = (options.logger ?? silentLogger).child({ role: 'client', dial: `${this.host}:${this.port}` });
   }
@@ -224,6 +237,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     if (cn !== this.name) throw invalidOption(`the new certificate is for '${cn}', not '${this.name}': a node keeps its name (restart it to change it)`);
     // A new object: the connector caches a SecureContext per material object.
     this.#tls = { key: material.key, cert: material.cert, ca: material.ca };
+    // A session resumed now would present the old certificate again.
+    this.#sessions.clear();
     void this.#session?.close(graceMs, 'identity reloaded; reconnecting with the new certificate');
   }
 
@@ -249,12 +264,18 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
 
   async #run(): Promise<void> {
     while (!this.#isClosed()) {
-      const { failed, reason } = await this.#connectOnce();
+      const { failed, reason, retryNow } = await this.#connectOnce();
       if (this.#isClosed()) break;
       this.#lastFailure = reason;
       if (failed) {
         this.#attempt++;
         this.emit('connect_fail', this.#attempt, this.#lastDisconnected);
+      }
+      if (retryNow === true) {
+        // A resumed session that did not give a pipe was dropped: the full handshake that
+        // follows is judged on its own merits, once (it offers no session, so it cannot loop).
+        this.#log.info({ attempt: this.#attempt, reason }, `resumed TLS session failed: ${reason}; dialing again at once with a full handshake`);
+        continue;
       }
       // Even the first redial after a good pipe is jittered: after a server restart, every
       // client is here at the same instant.
@@ -276,22 +297,27 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
    * One dial + hello + the life of the pipe. Returns why it ended, and whether that counts as a
    * failed attempt (a dial or hello that failed, or a pipe that never proved healthy).
    */
-  async #connectOnce(): Promise<{ failed: boolean; reason: string }> {
+  async #connectOnce(): Promise<{ failed: boolean; reason: string; retryNow?: boolean }> {
     this.#setState('connecting');
     this.#dialAbort = new AbortController();
     let socket: TLSSocket;
     let serverCn: string;
+    const tls = this.#tls;
+    const offered = this.#sessions.offer(this.#sessionKey, tls.ca);
+    const onSession = this.#sessions.enabled ? sessionListener() : undefined;
     try {
       ({ socket, serverCn } = await dialTls({
         host: this.host,
         port: this.port,
         ...(this.#servername === undefined ? {} : { servername: this.#servername }),
-        tls: this.#tls,
+        tls,
         tlsMinVersion: this.#tlsMinVersion,
         connectTimeoutMs: this.#connectTimeoutMs,
         handshakeTimeoutMs: this.#handshakeTimeoutMs,
         keepAliveMs: this.#timing.heartbeatIntervalMs,
         signal: this.#dialAbort.signal,
+        ...(offered === undefined ? {} : { session: offered }),
+        ...(onSession === undefined ? {} : { onSession }),
       }));
     } catch (err) {
       const reason = err instanceof DialError ? err.message : String(err);
@@ -304,9 +330,19 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
       socket.destroy();
       return { failed: false, reason: 'client closed' };
     }
+    // Issue 14: a resumed session restores the server certificate of an earlier handshake, which
+    // OpenSSL does not check again; it must still pass now.
+    const dial = this.#sessions.dialed(this.#sessionKey, socket, tls.ca, serverCn, onSession);
+    if (dial.refusal !== undefined) {
+      socket.destroy();
+      dial.failed();
+      const reason = `the server certificate restored from the resumed TLS session is refused now (${dial.refusal})`;
+      this.#publishDial('failed', reason);
+      return { failed: true, reason, retryNow: true };
+    }
 
     this.#setState('handshaking');
-    const serverName = serverCn || this.host;
+    const serverName = dial.serverCn || this.host;
     const session = new PipeSession(socket, {
       role: 'client',
       localName: this.name,
@@ -328,7 +364,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         ? `the server closed the connection before its hello: our certificate was probably refused (see the server's log) [${(err as Error).message}]`
         : (err as Error).message;
       this.#publishDial('failed', reason);
-      return { failed: true, reason };
+      return { failed: true, reason, retryNow: dial.failed() };
     } finally {
       this.#handshaking = undefined;
     }
@@ -336,13 +372,14 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
       session.destroy('client closed', GoAwayCode.SHUTDOWN);
       return { failed: false, reason: 'client closed' };
     }
+    dial.pipeUp();
 
     const retryAttempts = this.#attempt;
     this.#session = session;
     this.#connectedSince = new Date();
     this.connects++;
     this.#log.info(
-      { server: serverName, address: socket.remoteAddress, tls: socket.getProtocol(), retryAttempts },
+      { server: serverName, address: socket.remoteAddress, tls: socket.getProtocol(), resumed: dial.resumed, retryAttempts },
       `pipe open to server '${serverName}'`,
     );
     this.#publishDial('connected');

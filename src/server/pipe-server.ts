@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
-import { constants as cryptoConstants } from 'node:crypto';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -25,6 +24,7 @@ import { GoAwayCode, encodeGoAway } from '../wire/messages.js';
 import { ClientRegistry } from './client-registry.js';
 import { NeverConnectedLog } from './never-connected-log.js';
 import { judgePeer, normalizeAddress, type RefusedPeer } from './peer-identity.js';
+import { ServerResumption } from './resumption.js';
 
 /** Pending connections the kernel may queue for accept (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -46,6 +46,24 @@ export interface PipeServerOptions extends PipeTimingOptions {
   tlsMinVersion?: TlsMinVersion;
   /** How often the idle hook fires while no client is connected. @default 60000 */
   idleHookIntervalMs?: number;
+  /**
+   * TLS 1.3 session resumption: the server issues session tickets, and a client that offers one
+   * skips the certificate signatures of a full handshake. The client certificate a resumed
+   * session restores is checked again (dates, the CRL and the CA in force now) before the hello,
+   * and refused with the same reasons as a full handshake (SPEC §6). `false`: no tickets, every
+   * connection is a full handshake. @default true
+   */
+  tlsResumption?: boolean;
+  /**
+   * A file with the secret the ticket keys are derived from (hex, mode 0600; created when
+   * missing), so that a restarted server, or another server given the same file, resumes the
+   * sessions this one made. Without it, keys are random and in memory only (lost on restart).
+   * Whoever reads it can make tickets for any client certificate they have seen: keep it like the
+   * CA key.
+   */
+  ticketKeyFile?: string;
+  /** How long one ticket key makes and accepts tickets: rotation period and ticket lifetime. @default 86400000 (24 h), at most 7 days */
+  ticketKeyRotationMs?: number;
   logger?: Logger;
 }
 
@@ -70,9 +88,10 @@ export interface PipeServerEvents {
   /**
    * A client was refused (bad certificate, TLS failure, protocol error before hello), or its open
    * pipe was closed because its certificate became invalid (CERT_REVOKED by a reloaded CRL,
-   * CERT_HAS_EXPIRED).
+   * CERT_HAS_EXPIRED). `resumed`: the certificate came from a resumed TLS session and failed
+   * restpipe's re-check of it (issue 14).
    */
-  refused: [refusal: { address: string; reason: string; cn?: string }];
+  refused: [refusal: { address: string; reason: string; cn?: string; resumed?: true }];
 }
 
 /**
@@ -137,6 +156,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
    * began under the previous CRL.
    */
   #isRevoked: ((der: Uint8Array) => boolean) | undefined;
+  /** Issue 14: ticket keys, and the re-check of certificates restored from resumed sessions. */
+  readonly #resumption: ServerResumption;
   #crlGeneration = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #idleSince = new Date();
@@ -147,7 +168,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   constructor(options: PipeServerOptions, handler: EventHandlerFn) {
     super();
     this.#timing = resolvePipeTiming(options);
-    this.#tlsMaterial = options.tls;
+    // A copy: updateTls() changes it, and the caller's object is the caller's.
+    this.#tlsMaterial = { ...options.tls };
     this.#handler = handler;
     this.#idleHookIntervalMs = durationOption('idleHookIntervalMs', options.idleHookIntervalMs, DEFAULT_IDLE_HOOK_INTERVAL_MS);
     this.name = certificateCommonName(options.tls.cert) || 'server';
@@ -155,6 +177,18 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#neverConnectedLog = new NeverConnectedLog(this.#log);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
+    this.#resumption = new ServerResumption(
+      {
+        ...(options.tlsResumption === undefined ? {} : { enabled: options.tlsResumption }),
+        ticketKeys: {
+          ...(options.ticketKeyFile === undefined ? {} : { file: options.ticketKeyFile }),
+          ...(options.ticketKeyRotationMs === undefined ? {} : { rotationMs: options.ticketKeyRotationMs }),
+        },
+        logger: this.#log,
+      },
+      options.tls,
+      (key) => this.#tlsServer.setTicketKeys(key),
+    );
     this.#tlsServer = tls.createServer({
       ...this.#secureContextOptions(options.tls),
       // A client certificate is always requested and judged in 'secureConnection' so that the
@@ -286,6 +320,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     const next = { ...this.#tlsMaterial, ...material };
     this.#tlsServer.setSecureContext(this.#secureContextOptions(next));
     Object.assign(this.#tlsMaterial, material);
+    this.#resumption.updateMaterial(this.#tlsMaterial);
     if (!('crl' in material)) return Promise.resolve([]);
     return this.#recheckRevocations();
   }
@@ -311,6 +346,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#closing = true;
     clearInterval(this.#idleTimer);
     this.#crlGeneration++; // a CRL parse still running must not drop pipes of a closing server
+    this.#resumption.close();
     const stopped = new Promise<void>((resolve) => this.#tlsServer.close(() => resolve()));
     this.#registry.failWaiters(new RestpipeError(ErrorCode.CLOSED, 'the server is closing'));
     for (const session of this.#pending) session.destroy('server shutting down', GoAwayCode.SHUTDOWN);
@@ -337,15 +373,17 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
 
   #secureContextOptions(material: ServerTlsMaterial): tls.SecureContextOptions {
     const policy = pipeTlsOptions(this.#tlsMinVersion);
+    // The ticket key is passed every time: a new context would otherwise get random keys and
+    // end every session (RELIABILITY §5.6).
+    const { noTicket, ...sessions } = this.#resumption.contextOptions();
     return {
       key: material.key,
       cert: material.cert,
       ca: material.ca,
       ...(material.crl === undefined ? {} : { crl: material.crl }),
       ...policy,
-      // No session tickets: every reconnect re-verifies the certificate fully, so expiry and
-      // revocation take effect on the next connection (SPEC §6).
-      secureOptions: (policy.secureOptions ?? 0) | cryptoConstants.SSL_OP_NO_TICKET,
+      ...sessions,
+      secureOptions: (policy.secureOptions ?? 0) | noTicket,
     };
   }
 
@@ -359,6 +397,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     const judged = judgePeer(socket);
     if (!judged.accepted) {
       this.#refuse(socket, address, judged);
+      return;
+    }
+    // Issue 14: OpenSSL does not check a resumed session's certificate again; restpipe does.
+    const recheck = this.#resumption.checkResumed(socket);
+    if (recheck === 'pending') {
+      void this.#resumption.ready.then(() => (socket.destroyed ? undefined : this.#onSecureConnection(socket)));
+      return;
+    }
+    if (recheck !== undefined) {
+      this.#refuse(socket, address, { accepted: false, reason: recheck, cn: judged.name, fingerprint256: judged.fingerprint256, validTo: judged.validTo });
       return;
     }
     const der = judged.der;
@@ -386,7 +434,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     session.handshake().then(
       () => {
         this.#pending.delete(session);
-        this.#register(session, judged.fingerprint256);
+        this.#register(session, judged.fingerprint256, socket.isSessionReused());
       },
       (err: Error) => {
         this.#pending.delete(session);
@@ -403,7 +451,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     if (raw !== undefined) this.#secured.add(raw);
   }
 
-  #register(session: PipeSession, fingerprint256: string): void {
+  #register(session: PipeSession, fingerprint256: string, resumed: boolean): void {
     const { name, address } = session.peer;
     const previous = this.#registry.add(session);
     if (this.#knownNames.size < MAX_KNOWN_NAMES) this.#knownNames.add(name);
@@ -419,7 +467,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       this.emit('connection_removed', name, this.#registry.size - 1);
     }
     this.#peerLog.log(`connected:${name}`, (extra) =>
-      this.#log.info({ client: name, address, fingerprint256, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
+      this.#log.info({ client: name, address, fingerprint256, resumed, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
     );
     this.emit('connection_added', name, this.#registry.size);
   }
@@ -443,11 +491,13 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     const reason = peerText(refused.reason);
     const cn = refused.cn === undefined ? undefined : peerText(refused.cn);
     const issuer = refused.issuer === undefined ? undefined : peerText(refused.issuer);
+    // `resumed`: the certificate came from a TLS session ticket and failed restpipe's re-check.
+    const resumed = socket.isSessionReused() ? true : undefined;
     this.#refusalLog.log(`refused:${reason}`, (extra) =>
-      this.#log.warn({ address, reason, cn, issuer, fingerprint256, validTo, ...extra }, `refused a client certificate: ${reason}`),
+      this.#log.warn({ address, reason, cn, issuer, fingerprint256, validTo, resumed, ...extra }, `refused a client certificate: ${reason}`),
     );
     if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason, address, ...(cn === undefined ? {} : { name: cn }) });
-    this.emit('refused', { address, reason, ...(cn === undefined ? {} : { cn }) });
+    this.emit('refused', { address, reason, ...(cn === undefined ? {} : { cn }), ...(resumed === undefined ? {} : { resumed }) });
     // Tell the client why before closing: under TLS 1.3 it cannot learn it from the handshake.
     // Nothing the client sent is ever read.
     socket.on('error', ignoreError);
