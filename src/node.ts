@@ -36,6 +36,8 @@ export interface NodeOptions extends PipeTimingOptions {
   tlsMinVersion?: TlsMinVersion;
   /** Server: a CRL file of revoked client certificates, reloaded on change and on `reloadCrl()`. */
   crlPath?: string;
+  /** Server: the TLS ticket key file (`--tls-ticket-keys`), re-read on `reloadTicketKeys()`. */
+  ticketKeyFile?: string;
   /** statsd target for the original's metric names. */
   statsd?: { host: string; port: number };
   logger?: Logger;
@@ -52,6 +54,8 @@ export interface RunningNode {
   readonly sender: EventSender;
   /** Server: re-reads the CRL file (SIGHUP). */
   reloadCrl(): Promise<void>;
+  /** Server: re-reads the TLS ticket key file (SIGHUP); a replaced secret ends every session made with the old one. */
+  reloadTicketKeys(): void;
   /**
    * Re-reads the node's identity from its cert dir (SIGHUP; after `set-identity` installed a
    * renewed certificate) and, when it changed, uses it: a server for new connections, a client
@@ -115,6 +119,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         logger,
         ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
         ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
+        ...(options.ticketKeyFile === undefined ? {} : { ticketKeyFile: options.ticketKeyFile }),
       });
       logIdentity();
       await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
@@ -197,6 +202,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       logger.error({ certDir, err: (err as Error).message }, 'identity reload failed; keeping the current one');
     }
   };
+  const reloadTicketKeys = (): void => {
+    if (server === undefined || options.ticketKeyFile === undefined) return;
+    try {
+      const changed = server.reloadTicketKeys();
+      logger.info({ ticketKeyFile: options.ticketKeyFile, changed }, changed ? 'TLS ticket key file re-read: a new secret; earlier sessions resume no more' : 'TLS ticket key file unchanged');
+    } catch (err) {
+      logger.error({ ticketKeyFile: options.ticketKeyFile, err: (err as Error).message }, 'TLS ticket key file reload failed; keeping the current key');
+    }
+  };
   if (server !== undefined && options.crlPath !== undefined) {
     let pending: NodeJS.Timeout | undefined;
     // Editors and `mv` replace the file rather than write it, so the directory is watched.
@@ -221,6 +235,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     sender,
     reloadCrl,
     reloadIdentity,
+    reloadTicketKeys,
     close({ graceMs = DEFAULT_GRACE_MS } = {}) {
       closing ??= (async () => {
         crlWatcher?.close();

@@ -325,6 +325,15 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     return this.#recheckRevocations();
   }
 
+  /**
+   * Reads the ticket key file again (SIGHUP): a replaced secret ends every session made with
+   * the old one. Returns whether the key changed; false without a file.
+   * @throws RestpipeError `invalid_option` when the file cannot be used (the current key stays).
+   */
+  reloadTicketKeys(): boolean {
+    return this.#resumption.reloadKeys();
+  }
+
   /** Closes one client's pipe now (its in-flight events fail with pipe_broken). */
   disconnect(name: string, reason: string, code: GoAwayCode = GoAwayCode.SHUTDOWN): boolean {
     const session = this.#registry.get(name);

@@ -9,6 +9,9 @@ import { TicketKeys, type TicketKeysOptions } from './ticket-keys.js';
 // ticket checked again against the CA, the CRL and the clock in force now (identity/
 // peer-recheck.ts), before the hello. OpenSSL does none of that on resumption.
 
+/** The session id context of every restpipe pipe server (at most 32 bytes, OpenSSL's limit). */
+const SESSION_ID_CONTEXT = 'restpipe pipe v1';
+
 /** The TLS material the re-check follows: the CA that signs clients and the CRL, as the server has them. */
 export interface RecheckMaterial {
   ca: string | Buffer | Array<string | Buffer>;
@@ -58,12 +61,20 @@ export class ServerResumption {
   }
 
   /** The TLS context's session options: the current key and ticket lifetime, or no tickets. */
-  contextOptions(): Pick<SecureContextOptions, 'ticketKeys' | 'sessionTimeout'> & { noTicket: number } {
+  contextOptions(): Pick<SecureContextOptions, 'ticketKeys' | 'sessionTimeout' | 'sessionIdContext'> & { noTicket: number } {
     if (this.#keys === undefined) {
       // No session tickets: every reconnect is a full handshake (SPEC §6).
       return { noTicket: cryptoConstants.SSL_OP_NO_TICKET };
     }
-    return { ticketKeys: this.#keys.key, sessionTimeout: this.#keys.lifetimeS, noTicket: 0 };
+    return {
+      ticketKeys: this.#keys.key,
+      sessionTimeout: this.#keys.lifetimeS,
+      // OpenSSL resumes a session only in the context it was made in. Node's default context id
+      // is a hash of process.argv, so a server restarted with other flags (or another server of a
+      // cluster) could not resume a single session even with the same keys.
+      sessionIdContext: SESSION_ID_CONTEXT,
+      noTicket: 0,
+    };
   }
 
   /**

@@ -64,6 +64,7 @@ export function nodeOptions(
     maxBodyBytes: s.maxBody,
     maxInflight: s.maxInflight,
     crlPath: s.crl,
+    ticketKeyFile: s.tlsTicketKeys,
     connectTimeoutMs: ms(s.connectTimeout),
     handshakeTimeoutMs: ms(s.handshakeTimeout),
     tlsMinVersion: s.tlsMin,
@@ -112,7 +113,11 @@ export function waitForShutdown(node: RunningNode, graceS: number, logger: Logge
         },
       );
     };
-    const onHup = (): void => void node.reloadIdentity().then(() => node.reloadCrl());
+    const onHup = (): void =>
+      void node
+        .reloadIdentity()
+        .then(() => node.reloadCrl())
+        .then(() => node.reloadTicketKeys());
     process.on('SIGINT', onStop);
     process.on('SIGTERM', onStop);
     process.on('SIGHUP', onHup);
