@@ -25,6 +25,7 @@ import { ClientRegistry } from './client-registry.js';
 import { NeverConnectedLog } from './never-connected-log.js';
 import { judgePeer, normalizeAddress, type RefusedPeer } from './peer-identity.js';
 import { ServerResumption } from './resumption.js';
+import { StormLog } from './storm-log.js';
 
 /** Pending connections the kernel may queue for accept (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -125,6 +126,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     ),
   );
   readonly #registry = new ClientRegistry<PipeSession>();
+  /** Issue 14: in a reconnect storm, one summary line per second instead of a line per client. */
+  readonly #stormLog: StormLog;
   /** Sessions between TLS and hello, so close() can end them too. */
   readonly #pending = new Set<PipeSession>();
   /**
@@ -174,6 +177,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#idleHookIntervalMs = durationOption('idleHookIntervalMs', options.idleHookIntervalMs, DEFAULT_IDLE_HOOK_INTERVAL_MS);
     this.name = certificateCommonName(options.tls.cert) || 'server';
     this.#log = (options.logger ?? silentLogger).child({ role: 'server' });
+    this.#stormLog = new StormLog(this.#log, () => this.#registry.size);
     this.#neverConnectedLog = new NeverConnectedLog(this.#log);
     this.#handshakeTimeoutMs = durationOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#tlsMinVersion = tlsMinVersionOption(options.tlsMinVersion);
@@ -377,6 +381,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#refusalLog.close(); // reports what it suppressed, leaves no timer
     this.#neverConnectedLog.close();
     this.#peerLog.close();
+    this.#stormLog.close();
     this.#log.info({}, 'server closed');
   }
 
@@ -475,8 +480,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       previous.destroy(`replaced by a new connection from ${address}`, GoAwayCode.REPLACED);
       this.emit('connection_removed', name, this.#registry.size - 1);
     }
-    this.#peerLog.log(`connected:${name}`, (extra) =>
-      this.#log.info({ client: name, address, fingerprint256, resumed, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
+    this.#stormLog.log('connected', () =>
+      this.#peerLog.log(`connected:${name}`, (extra) =>
+        this.#log.info({ client: name, address, fingerprint256, resumed, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
+      ),
     );
     this.emit('connection_added', name, this.#registry.size);
   }
@@ -487,8 +494,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     this.#pending.delete(session);
     if (!this.#registry.removeIf(session)) return;
     const { name, address } = session.peer;
-    this.#peerLog.log(`disconnected:${name}`, (extra) =>
-      this.#log.info({ client: name, address, reason, clients: this.#registry.size, ...extra }, `client '${name}' disconnected: ${reason}`),
+    this.#stormLog.log('disconnected', () =>
+      this.#peerLog.log(`disconnected:${name}`, (extra) =>
+        this.#log.info({ client: name, address, reason, clients: this.#registry.size, ...extra }, `client '${name}' disconnected: ${reason}`),
+      ),
     );
     if (this.#registry.size === 0) this.#idleSince = new Date();
     this.emit('connection_removed', name, this.#registry.size);
