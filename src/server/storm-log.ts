@@ -18,7 +18,7 @@ export class StormLog {
   constructor(log: Logger, clientCount: () => number) {
     this.#limiter = new RateLimitedLog(1_000, LINES_PER_SECOND, (kind, suppressed, windowMs) =>
       log.info(
-        { kind, suppressed, windowS: windowMs / 1000, clients: clientCount() },
+        { kind, more: suppressed, windowS: windowMs / 1000, clients: clientCount() },
         `${suppressed} more clients ${kind} in the last ${windowMs / 1000} s (${clientCount()} connected now)`,
       ),
     );
