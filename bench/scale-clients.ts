@@ -6,7 +6,8 @@
 //   arm-storm      from now on, the first pipe each client opens is followed by a get_time;
 //                  when every client has one answered, a `storm-done` message carries the times
 //   storm-status   how many are back so far
-import { createClient, exampleHandlers, type RestpipeClient } from '../src/index.js';
+// --resumption on|off: the clients keep and offer TLS sessions (the library's default) or not.
+import { createClient, exampleHandlers, silentLogger, type Logger, type RestpipeClient } from '../src/index.js';
 import { parseArgs, required, startChildAgent, type Message } from './lib/child.js';
 import { readPki } from './lib/pki.js';
 
@@ -14,6 +15,7 @@ const args = parseArgs();
 const pki = readPki(required(args, 'pki'));
 const port = Number(required(args, 'port'));
 const count = Number(required(args, 'count'));
+const resumption = args.resumption !== 'off';
 if (pki.clients.length < count) throw new Error(`the PKI has ${pki.clients.length} client identities, ${count} needed`);
 
 /** Wall-clock ms with sub-ms resolution, comparable across the processes of this machine. */
@@ -37,6 +39,20 @@ let stormArmedAt = 0;
 /** After arming: why dials failed (reason with numbers stripped → count), and the longest backoff chosen. */
 let failReasons: Record<string, number> = {};
 let maxBackoffMs = 0;
+/** After arming: pipes opened by a resumed TLS session (the clients' own 'pipe open' line says). */
+let stormResumed = 0;
+
+/**
+ * A logger that writes nothing and counts the resumed pipes: the client's 'pipe open' line
+ * carries `resumed`. Its level checks say no, as the silent logger's do, so nothing else is built.
+ */
+const countingLogger: Logger = {
+  ...silentLogger,
+  info(obj: object, msg?: string) {
+    if (msg?.startsWith('pipe open') === true && (obj as { resumed?: boolean }).resumed === true) stormResumed++;
+  },
+  child: () => countingLogger,
+};
 
 function makeClient(i: number): Slot {
   const id = pki.clients[i]!;
@@ -45,6 +61,8 @@ function makeClient(i: number): Slot {
     port,
     tls: { key: id.keyPem, cert: id.certPem, ca: pki.ca.certPem },
     handlers: exampleHandlers('client'),
+    tlsResumption: resumption,
+    logger: countingLogger,
   });
   const slot: Slot = { client, armed: false, stages: {}, readyAt: 0, servedAt: 0, probing: false };
   client.on('status', (st) => {
@@ -102,6 +120,7 @@ function finishStorm(): void {
     connectFails,
     failReasons,
     maxBackoffMs,
+    resumed: stormResumed,
   });
 }
 
@@ -150,6 +169,7 @@ const agent = startChildAgent(async (msg: Message) => {
       connectFails = 0;
       failReasons = {};
       maxBackoffMs = 0;
+      stormResumed = 0;
       for (const s of slots) {
         s.armed = true;
         s.stages = {};

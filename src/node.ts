@@ -38,6 +38,8 @@ export interface NodeOptions extends PipeTimingOptions {
   crlPath?: string;
   /** Server: the TLS ticket key file (`--tls-ticket-keys`), re-read on `reloadTicketKeys()`. */
   ticketKeyFile?: string;
+  /** TLS 1.3 session resumption, both roles (its certificates are re-checked, SPEC §6). @default true */
+  tlsResumption?: boolean;
   /** statsd target for the original's metric names. */
   statsd?: { host: string; port: number };
   logger?: Logger;
@@ -120,6 +122,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
         ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
         ...(options.ticketKeyFile === undefined ? {} : { ticketKeyFile: options.ticketKeyFile }),
+        ...(options.tlsResumption === undefined ? {} : { tlsResumption: options.tlsResumption }),
       });
       logIdentity();
       await server.listen(options.listen ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
@@ -138,6 +141,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
         ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
         ...(options.tlsMinVersion === undefined ? {} : { tlsMinVersion: options.tlsMinVersion }),
+        ...(options.tlsResumption === undefined ? {} : { tlsResumption: options.tlsResumption }),
       });
       logIdentity();
       client.start();

@@ -123,8 +123,17 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
     let phase: 'connect' | 'handshake' = 'connect';
     let settled = false;
     const onTimeout = (): void => {
-      const ms = phase === 'connect' ? o.connectTimeoutMs : o.handshakeTimeoutMs;
-      fail(new DialError(`${phase === 'connect' ? 'TCP connect' : 'TLS handshake'} timed out after ${formatSeconds(ms)}`, phase, 'ETIMEDOUT'));
+      // Timers run before I/O in each turn of the event loop. In a busy process (a reconnect
+      // storm) the timer can be late and run before the callback of a connect or handshake
+      // that the kernel finished in time; judging at once timed out dials that had succeeded
+      // (issue 14: 2.5 % of a 5,000-client storm). So the verdict waits until this turn's I/O
+      // has been delivered.
+      const timedOutPhase = phase;
+      setImmediate(() => {
+        if (settled || phase !== timedOutPhase) return;
+        const ms = phase === 'connect' ? o.connectTimeoutMs : o.handshakeTimeoutMs;
+        fail(new DialError(`${phase === 'connect' ? 'TCP connect' : 'TLS handshake'} timed out after ${formatSeconds(ms)}`, phase, 'ETIMEDOUT'));
+      });
     };
     let timer = setTimeout(onTimeout, o.connectTimeoutMs);
     const cleanUp = (): void => {
