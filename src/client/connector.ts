@@ -45,6 +45,11 @@ export class DialError extends Error {
 export interface DialedTls {
   socket: tls.TLSSocket;
   serverCn: string;
+  /**
+   * The server certificate (DER) the name check saw; undefined on a resumed session, where
+   * OpenSSL checks nothing and Node shows no certificate.
+   */
+  serverCertDer: Buffer | undefined;
 }
 
 interface CachedContext {
@@ -95,6 +100,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
     // on every handshake; its CN is taken from there rather than by building (and parsing) it a
     // second time, which cost ~a quarter of a reconnect storm's client-side CPU.
     let serverCn = '';
+    let serverCertDer: Buffer | undefined;
     const socket = tls.connect({
       host: o.host,
       port: o.port,
@@ -105,6 +111,10 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       checkServerIdentity: (hostname, cert) => {
         const cn: unknown = cert.subject?.CN;
         serverCn = typeof cn === 'string' ? cn : '';
+        // Kept for the session cache; taken here because on a client socket Node's
+        // getPeerX509Certificate() removes the certificate from the peer chain it reads it from
+        // (Node 20: a second call, and getPeerCertificate(), then find nothing).
+        serverCertDer = cert.raw;
         return tls.checkServerIdentity(hostname, cert);
       },
     });
@@ -174,7 +184,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       // Until the caller attaches its own listener (a microtask later), an 'error' must not
       // crash the process; the caller sees the socket close anyway.
       socket.on('error', ignoreError);
-      resolve({ socket, serverCn });
+      resolve({ socket, serverCn, serverCertDer });
     });
   });
 }

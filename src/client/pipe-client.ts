@@ -302,11 +302,12 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     this.#dialAbort = new AbortController();
     let socket: TLSSocket;
     let serverCn: string;
+    let serverCertDer: Buffer | undefined;
     const tls = this.#tls;
     const offered = this.#sessions.offer(this.#sessionKey, tls.ca);
     const onSession = this.#sessions.enabled ? sessionListener() : undefined;
     try {
-      ({ socket, serverCn } = await dialTls({
+      ({ socket, serverCn, serverCertDer } = await dialTls({
         host: this.host,
         port: this.port,
         ...(this.#servername === undefined ? {} : { servername: this.#servername }),
@@ -332,7 +333,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     }
     // Issue 14: a resumed session restores the server certificate of an earlier handshake, which
     // OpenSSL does not check again; it must still pass now.
-    const dial = this.#sessions.dialed(this.#sessionKey, socket, tls.ca, serverCn, onSession);
+    const dial = this.#sessions.dialed(this.#sessionKey, socket, tls.ca, { serverCn, serverCertDer }, onSession);
     if (dial.refusal !== undefined) {
       socket.destroy();
       dial.failed();

@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { CertificateRecheck, type RecheckRefusal } from '../identity/peer-recheck.js';
 
@@ -47,7 +47,6 @@ export class ClientSessions {
   readonly enabled: boolean;
   readonly #sessions = new Map<string, ServerSession>();
   readonly #now: () => number;
-  #recheck: { ca: CaInput; recheck: CertificateRecheck } | undefined;
 
   constructor({ enabled = true, now }: { enabled?: boolean; now?: () => number } = {}) {
     this.enabled = enabled;
@@ -78,14 +77,21 @@ export class ClientSessions {
   /**
    * Starts a dial's bookkeeping once its TLS handshake is done: whether it resumed, the re-check
    * of a resumed one, and (for a full handshake) listening for the tickets the server sends.
-   * `onSession` must already be the socket's 'session' listener (see {@link sessionListener}).
+   * `listener` must already be the socket's 'session' listener (see {@link sessionListener});
+   * `handshakeCn` and `serverCertDer` are what the full handshake's name check saw.
    */
-  dialed(server: string, socket: TLSSocket, ca: CaInput, handshakeCn: string, listener: SessionListener | undefined): DialSession {
+  dialed(
+    server: string,
+    socket: TLSSocket,
+    ca: CaInput,
+    handshake: { serverCn: string; serverCertDer: Buffer | undefined },
+    listener: SessionListener | undefined,
+  ): DialSession {
     const offered = this.#sessions.get(server);
     const resumed = socket.isSessionReused() && offered !== undefined;
     const refusal = resumed ? this.#check(offered.serverCert, ca) : undefined;
-    const serverCert = resumed ? undefined : socket.getPeerX509Certificate();
-    const serverCn = resumed ? offered.serverCn : handshakeCn;
+    const serverCn = resumed ? offered.serverCn : handshake.serverCn;
+    const serverCertDer = resumed ? undefined : handshake.serverCertDer;
     const stop = (): void => {
       if (listener !== undefined) socket.removeListener('session', listener);
     };
@@ -97,8 +103,8 @@ export class ClientSessions {
         stop();
         // A resumed session is kept as it is: OpenSSL sends no new ticket on resumption.
         const latest = listener?.latest;
-        if (!this.enabled || resumed || latest === undefined || serverCert === undefined) return;
-        this.#sessions.set(server, { session: latest, serverCert, serverCn });
+        if (!this.enabled || resumed || latest === undefined || serverCertDer === undefined) return;
+        this.#sessions.set(server, { session: latest, serverCert: new X509Certificate(serverCertDer), serverCn });
       },
       failed: () => {
         stop();
@@ -114,9 +120,25 @@ export class ClientSessions {
   }
 
   #check(cert: X509Certificate, ca: CaInput): RecheckRefusal | undefined {
-    if (this.#recheck?.ca !== ca) this.#recheck = { ca, recheck: new CertificateRecheck({ ca, now: this.#now }) };
-    return this.#recheck.recheck.check(cert);
+    return recheckFor(ca, this.#now).check(cert);
   }
+}
+
+/**
+ * One CertificateRecheck per CA bundle in the process: clients of the same CA (a load
+ * generator's thousands, or a library user's several) parse it once and verify the server's
+ * certificate once (issue 14's storm profile: a CA parsed per client cost ~0.3 ms each).
+ */
+const rechecks: Array<{ ca: CaInput; now: () => number; recheck: CertificateRecheck }> = [];
+const MAX_RECHECKS = 8;
+
+function recheckFor(ca: CaInput, now: () => number): CertificateRecheck {
+  const found = rechecks.find((r) => r.ca === ca && r.now === now);
+  if (found !== undefined) return found.recheck;
+  const recheck = new CertificateRecheck({ ca, now });
+  rechecks.unshift({ ca, now, recheck });
+  if (rechecks.length > MAX_RECHECKS) rechecks.pop();
+  return recheck;
 }
 
 /** A 'session' listener that keeps the newest session a socket reported. */

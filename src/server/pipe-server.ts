@@ -414,7 +414,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       return;
     }
     // Issue 14: OpenSSL does not check a resumed session's certificate again; restpipe does.
-    const recheck = this.#resumption.checkResumed(socket);
+    const recheck = this.#resumption.checkResumed(socket, judged.cert);
     if (recheck === 'pending') {
       void this.#resumption.ready.then(() => (socket.destroyed ? undefined : this.#onSecureConnection(socket)));
       return;

@@ -1,4 +1,4 @@
-import { constants as cryptoConstants } from 'node:crypto';
+import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { CertificateRecheck, type RecheckRefusal } from '../identity/peer-recheck.js';
@@ -113,18 +113,15 @@ export class ServerResumption {
   }
 
   /**
-   * Re-checks the client certificate a resumed session restored. Undefined for a full handshake
-   * (OpenSSL checked it) and for a certificate that still passes; otherwise OpenSSL's code.
+   * Re-checks `cert`, the client certificate a resumed session restored (the socket's
+   * `getPeerX509Certificate()`). Undefined for a full handshake (OpenSSL checked it) and for a
+   * certificate that still passes; otherwise OpenSSL's code.
    */
-  checkResumed(socket: TLSSocket): ResumedVerdict {
+  checkResumed(socket: TLSSocket, cert: X509Certificate): ResumedVerdict {
     if (!socket.isSessionReused()) return undefined;
     if (!this.enabled) return 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
     const recheck = this.#recheck;
     if (recheck === undefined) return this.#unreadableCrl ? 'UNABLE_TO_GET_CRL' : 'pending';
-    const cert = socket.getPeerX509Certificate();
-    // A ticket is made only after a client certificate was seen (requestCert), so a resumed
-    // session without one is not ours; refuse it as a full handshake would.
-    if (cert === undefined) return 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
     return recheck.check(cert);
   }
 
