@@ -159,7 +159,8 @@ export class CertificateRecheck {
       caIndex,
       notBeforeMs: Date.parse(cert.validFrom),
       notAfterMs: Date.parse(cert.validTo),
-      serial: canonicalSerial(cert.serialNumber),
+      // Read only when a CRL will be looked at: Node formats it anew on each certificate.
+      serial: this.#crlsByCa === undefined ? '' : canonicalSerial(cert.serialNumber),
     };
     // Bounded: only certificates a peer resumed with reach here, but a CA can issue many.
     if (this.#verdicts.size >= this.#maxCached) this.#verdicts.delete(this.#verdicts.keys().next().value as string);

@@ -117,9 +117,9 @@ export class ServerResumption {
    * `getPeerX509Certificate()`). Undefined for a full handshake (OpenSSL checked it) and for a
    * certificate that still passes; otherwise OpenSSL's code.
    */
-  checkResumed(socket: TLSSocket, cert: X509Certificate): ResumedVerdict {
+  checkResumed(socket: TLSSocket, cert: X509Certificate | undefined): ResumedVerdict {
     if (!socket.isSessionReused()) return undefined;
-    if (!this.enabled) return 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
+    if (!this.enabled || cert === undefined) return 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
     const recheck = this.#recheck;
     if (recheck === undefined) return this.#unreadableCrl ? 'UNABLE_TO_GET_CRL' : 'pending';
     return recheck.check(cert);
