@@ -50,6 +50,11 @@ const countingLogger: Logger = {
   ...silentLogger,
   info(obj: object, msg?: string) {
     if (msg?.startsWith('pipe open') === true && (obj as { resumed?: boolean }).resumed === true) stormResumed++;
+    // A resumed dial that failed is retried at once, without a backoff status: count its reason here.
+    if (msg?.startsWith('resumed TLS session failed') === true && stormArmedAt > 0) {
+      const key = `resumed, then: ${String((obj as { reason?: string }).reason ?? '?').replace(/[0-9.]+/g, 'N').slice(0, 80)}`;
+      failReasons[key] = (failReasons[key] ?? 0) + 1;
+    }
   },
   child: () => countingLogger,
 };

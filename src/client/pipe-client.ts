@@ -336,7 +336,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
     const dial = this.#sessions.dialed(this.#sessionKey, socket, tls.ca, { serverCn, serverCertDer }, onSession);
     if (dial.refusal !== undefined) {
       socket.destroy();
-      dial.failed();
+      dial.failed(true);
       const reason = `the server certificate restored from the resumed TLS session is refused now (${dial.refusal})`;
       this.#publishDial('failed', reason);
       return { failed: true, reason, retryNow: true };
@@ -365,7 +365,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> {
         ? `the server closed the connection before its hello: our certificate was probably refused (see the server's log) [${(err as Error).message}]`
         : (err as Error).message;
       this.#publishDial('failed', reason);
-      return { failed: true, reason, retryNow: dial.failed() };
+      // Only a server that said it refused our certificate gets a full handshake at once.
+      return { failed: true, reason, retryNow: dial.failed(session.peerGoAwayCode === GoAwayCode.UNAUTHORIZED) };
     } finally {
       this.#handshaking = undefined;
     }

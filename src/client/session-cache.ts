@@ -32,11 +32,14 @@ export interface DialSession {
   /** The pipe is up: keep the newest session the server sent on it; listen no more. */
   pipeUp(): void;
   /**
-   * The dial failed after TLS (refused, no hello): forget this connection's sessions, and the
-   * offered one too. Returns true when the handshake had resumed that session: a full handshake
-   * is judged on its own merits and is worth trying at once.
+   * The dial failed after TLS, before the pipe was up. `refused`: the server refused the
+   * certificate (its goaway said so) or our own re-check refused the server's. Then the offered
+   * session is dropped, and the result is true when the handshake had resumed it: a full
+   * handshake is judged on its own merits and is worth trying at once. Any other failure (a
+   * hello that timed out, a connection lost) keeps the session: in a reconnect storm those
+   * mean a busy server, and a full handshake would only cost it more.
    */
-  failed(): boolean;
+  failed(refused: boolean): boolean;
 }
 
 /**
@@ -106,8 +109,9 @@ export class ClientSessions {
         if (!this.enabled || resumed || latest === undefined || serverCertDer === undefined) return;
         this.#sessions.set(server, { session: latest, serverCert: new X509Certificate(serverCertDer), serverCn });
       },
-      failed: () => {
+      failed: (refused) => {
         stop();
+        if (!refused) return false;
         this.#sessions.delete(server);
         return resumed;
       },

@@ -107,7 +107,7 @@ describe('ClientSessions', () => {
     resumed.socket.destroy();
     assert.equal(d.resumed, true);
     assert.equal(d.refusal, 'CERT_HAS_EXPIRED');
-    assert.equal(d.failed(), true, 'a full handshake follows at once');
+    assert.equal(d.failed(true), true, 'a full handshake follows at once');
     assert.equal(sessions.size, 0);
 
     // The client's CA replaced: the kept certificate no longer chains to it.
@@ -119,13 +119,24 @@ describe('ClientSessions', () => {
     assert.equal(sessions.offer(key, otherCa.certPem), undefined);
   });
 
-  it('a failed full handshake keeps no session and asks for no immediate retry; clear() forgets all; off keeps nothing', async () => {
+  it('a failed full handshake keeps no session and asks for no immediate retry; a resumed dial that failed for another reason than a refusal keeps its session; clear() forgets all; off keeps nothing', async () => {
     const sessions = new ClientSessions();
     const first = await dial(undefined);
     const d = sessions.dialed(key, first.socket, tlsMaterial.ca, first, first.listener);
     first.socket.destroy();
-    assert.equal(d.failed(), false);
+    assert.equal(d.failed(true), false);
     assert.equal(sessions.size, 0);
+
+    const good = await dial(undefined);
+    sessions.dialed(key, good.socket, tlsMaterial.ca, good, good.listener).pipeUp();
+    good.socket.destroy();
+    const busy = await dial(sessions.offer(key, tlsMaterial.ca));
+    const b = sessions.dialed(key, busy.socket, tlsMaterial.ca, busy, busy.listener);
+    busy.socket.destroy();
+    assert.equal(b.resumed, true);
+    assert.equal(b.failed(false), false, 'no hello in time: a busy server, not a refusal');
+    assert.equal(sessions.size, 1, 'the session stays for the next dial');
+    sessions.clear();
 
     const kept = await dial(undefined);
     sessions.dialed(key, kept.socket, tlsMaterial.ca, kept, kept.listener).pipeUp();
