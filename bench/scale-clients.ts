@@ -7,7 +7,11 @@
 //                  when every client has one answered, a `storm-done` message carries the times
 //   storm-status   how many are back so far
 // --resumption on|off: the clients keep and offer TLS sessions (the library's default) or not.
+// --storm-profile FILE: a CPU profile of the storm alone (from arm-storm to storm-done), through
+// node:inspector, so that the first connect of the N clients does not hide the storm's costs.
 import { createClient, exampleHandlers, silentLogger, type Logger, type RestpipeClient } from '../src/index.js';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs, required, startChildAgent, type Message } from './lib/child.js';
 import { readPki } from './lib/pki.js';
 
@@ -16,6 +20,8 @@ const pki = readPki(required(args, 'pki'));
 const port = Number(required(args, 'port'));
 const count = Number(required(args, 'count'));
 const resumption = args.resumption !== 'off';
+const stormProfile = args['storm-profile'];
+let profiler: Session | undefined;
 if (pki.clients.length < count) throw new Error(`the PKI has ${pki.clients.length} client identities, ${count} needed`);
 
 /** Wall-clock ms with sub-ms resolution, comparable across the processes of this machine. */
@@ -116,7 +122,8 @@ function serveOnce(slot: Slot): void {
 }
 
 function finishStorm(): void {
-  agent.send({
+  // The profile is written first: the orchestrator may stop this process once it has the times.
+  void stopProfile().then(() => agent.send({
     type: 'storm-done',
     armedAt: stormArmedAt,
     readyAt: slots.map((s) => s.readyAt),
@@ -126,7 +133,7 @@ function finishStorm(): void {
     failReasons,
     maxBackoffMs,
     resumed: stormResumed,
-  });
+  }));
 }
 
 async function connect(waveSize: number): Promise<{ ms: number; connectFails: number }> {
@@ -168,6 +175,13 @@ const agent = startChildAgent(async (msg: Message) => {
     case 'probe':
       return probe();
     case 'arm-storm':
+      if (stormProfile !== undefined) {
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+        await profiler.post('Profiler.start');
+      }
       stormArmedAt = now();
       stormBack = 0;
       stormReady = 0;
@@ -196,6 +210,14 @@ function countStates(): Record<string, number> {
 }
 
 agent.ready({ count });
+
+async function stopProfile(): Promise<void> {
+  if (profiler === undefined || stormProfile === undefined) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(stormProfile, JSON.stringify(profile));
+  profiler.disconnect();
+  profiler = undefined;
+}
 
 /** Per client state: the median and the 90th percentile of when clients first entered it after arming, ms. */
 function stageMedians(): Record<string, { n: number; p50Ms: number; p90Ms: number; maxMs: number }> {

@@ -5,7 +5,7 @@
 // server has a ticket key file, so the restarted server can resume the sessions its clients got
 // from the first one (SPEC §6, issue 14); off, every reconnect is a full handshake.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child, openFilesLimit, readListenCounters, readSystemCpuUs } from './lib/proc.js';
 import { waitForQuietBudgeted } from './measure.js';
@@ -80,6 +80,16 @@ export interface StormResult {
   synRetrans?: number;
   /** When clients first entered each state after the kill (ms after the storm was armed, just before the kill). */
   stages: Record<string, { n: number; p50Ms: number; p90Ms: number; maxMs: number }>;
+  /**
+   * The restarted server's RSS per pipe once all are back (after 1 s, then after a full GC),
+   * against its own RSS when it began to listen: the pipes opened by the storm's handshakes
+   * (resumed ones, with resumption on), plus what the storm's peak left allocated. Absent before
+   * issue 14.
+   */
+  rssPerPipeAfterKiB?: number;
+  rssPerPipeAfterGcKiB?: number;
+  /** The machine's 1-minute load average when the storm ended (others share this machine). */
+  loadAvg1?: number;
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -94,8 +104,9 @@ interface Usage {
 }
 
 /**
- * @param profileDir when set, the restarted server and the load generator run under
- *   `node --cpu-prof` and write `storm-server.cpuprofile` and `storm-clients.cpuprofile` there.
+ * @param profileDir when set, the restarted server runs under `node --cpu-prof` and writes
+ *   `storm-server.cpuprofile` there; the load generator profiles the storm alone into
+ *   `storm-clients.cpuprofile`.
  */
 export async function runScale(
   n: number,
@@ -134,9 +145,10 @@ export async function runScale(
     const rssBeforeGcKiB = server.memKiB().rss;
     const before = await server.request<Usage>({ type: 'usage' });
 
-    lg = await Child.start(`${ctx.benchDir}/scale-clients.js`, ['--pki', ctx.pkiPath, '--port', String(port), '--count', String(n), '--resumption', resumption], {
+    // The load generator profiles the storm alone (node:inspector), not the first connect too.
+    const lgProfile = profileDir === undefined ? [] : ['--storm-profile', join(profileDir, 'storm-clients.cpuprofile')];
+    lg = await Child.start(`${ctx.benchDir}/scale-clients.js`, ['--pki', ctx.pkiPath, '--port', String(port), '--count', String(n), '--resumption', resumption, ...lgProfile], {
       label: `${n} clients`,
-      nodeFlags: prof('storm-clients'),
       ...nofileOpt,
     });
     const lgRssBefore = lg.memKiB().rss;
@@ -176,6 +188,8 @@ export async function runScale(
     const tRestart = now();
     server = await startServer(port, true);
     const tListen = Number(server.info.at ?? now());
+    // The restarted server's own baseline, read as it starts listening (a few clients may already be in).
+    const rssAtListenKiB = server.memKiB().rss;
     const msg = await done;
     const serverCpuS = server.cpuUs() / 1e6;
     const lgCpuS = (lg.cpuUs() - lgCpu0) / 1e6;
@@ -202,7 +216,10 @@ export async function runScale(
       const sortedServed = [...servedAt].sort((a, b) => a - b);
       const bins = new Map<number, number>();
       for (const t of readyAt) bins.set(Math.floor((t - tListen) / 1000), (bins.get(Math.floor((t - tListen) / 1000)) ?? 0) + 1);
-      await sleep(500);
+      await sleep(1_000);
+      const rssAfterStormKiB = server.memKiB().rss;
+      await server.request({ type: 'gc' });
+      const rssAfterStormGcKiB = server.memKiB().rss;
       storm = {
         complete: true,
         serving: servedAt.length,
@@ -225,6 +242,9 @@ export async function runScale(
         synRetrans,
         foreignCores,
         stages: msg.stages as StormResult['stages'],
+        loadAvg1: loadavg()[0]!,
+        rssPerPipeAfterKiB: (rssAfterStormKiB - rssAtListenKiB) / n,
+        rssPerPipeAfterGcKiB: (rssAfterStormGcKiB - rssAtListenKiB) / n,
       };
     } else {
       const st = await lg.request<{ ready: number; serving: number; connectFails: number; states: Record<string, number> }>({ type: 'storm-status' });
@@ -252,7 +272,8 @@ export async function runScale(
     }
     log(
       `  ${n} clients: storm ${storm.complete ? `done, all serving ${storm.restartToServingS.toFixed(2)} s after the restart` : 'INCOMPLETE'}` +
-        `, ${storm.connectFails} failed dials`,
+        `, ${storm.connectFails} failed dials` +
+        (storm.rssPerPipeAfterGcKiB === undefined ? '' : `; server RSS/pipe after the storm ${storm.rssPerPipeAfterKiB?.toFixed(1)} KiB (${storm.rssPerPipeAfterGcKiB.toFixed(1)} after GC)`),
     );
 
     return {
