@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // The restpipe CLI; the TypeScript is compiled by `npm run build` (run by `prepare` on npm ci).
-import { run } from '../dist/src/cli/main.js';
+// The signal handlers come first, before the rest of the CLI loads: see src/cli/signals.ts.
+import { NodeSignals } from '../dist/src/cli/signals.js';
 
-await run(process.argv.slice(2));
+const signals = NodeSignals.install();
+const { run } = await import('../dist/src/cli/main.js');
+await run(process.argv.slice(2), signals);

@@ -1,8 +1,30 @@
-// Runs the compiled test files under node:test. Node 20's --test takes no globs, so the files
-// are found here. Usage: node scripts/run-tests.mjs [substring filter...]
+// Runs the compiled test files under node:test, in two tiers. Node 20's --test takes no globs,
+// so the files are found here. Usage: node scripts/run-tests.mjs [substring filter...]
+//
+// The parallel tier runs everything else two files at a time. The serial tier runs after it,
+// one file at a time: the heavy files (chaos, leaks, storms) and those whose bounds are tight
+// for a busy machine (slow peers, frozen peers, restarts, cancels, the fault proxy), so that
+// none of them shares the two cores with another test's load and none of them slows the rest.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+
+/** Files of the serial tier (a path substring each). */
+const SERIAL = [
+  'faults/chaos-',
+  'faults/leaks.',
+  'faults/tls-unauthenticated-storm.',
+  'faults/slow-peer.',
+  'faults/blackhole.',
+  'faults/fault-proxy.',
+  'faults/gateway-max-inflight.',
+  'faults/hostile-peer-never-reads.',
+  'faults/tls-pipe-port-abuse.',
+  'integration/pipe-frozen-peer.',
+  'integration/pipe-server-restart.',
+  'integration/pipe-cancel-reaches-handler.',
+  'integration/pipe-thousand-in-flight.',
+];
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -21,10 +43,22 @@ if (files.length === 0) {
   console.error('no test files found under dist/test (did the build run?)');
   process.exit(1);
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const r = spawnSync(
-  process.execPath,
-  ['--expose-gc', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=180000', ...files],
-  { stdio: 'inherit' },
-);
-process.exit(r.status ?? 1);
+
+const isSerial = (file) => SERIAL.some((s) => file.includes(s));
+const tiers = [
+  { name: 'parallel', files: files.filter((f) => !isSerial(f)), concurrency: process.env.TEST_CONCURRENCY ?? '2' },
+  { name: 'serial', files: files.filter(isSerial), concurrency: '1' },
+];
+let status = 0;
+for (const tier of tiers) {
+  if (tier.files.length === 0) continue;
+  const started = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--test', `--test-concurrency=${tier.concurrency}`, '--test-timeout=180000', ...tier.files],
+    { stdio: 'inherit' },
+  );
+  console.log(`# tier ${tier.name}: ${tier.files.length} files, ${((performance.now() - started) / 1000).toFixed(1)} s, exit ${r.status ?? r.signal}`);
+  if (r.status !== 0) status = r.status ?? 1;
+}
+process.exit(status);

@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 
 /** The CN of a certificate given as PEM or DER; '' when it has none or does not parse. */
 export function certificateCommonName(cert: string | Buffer | undefined): string {
@@ -18,51 +17,9 @@ export function x509CommonName(cert: X509Certificate | undefined): string {
   return cn === undefined ? '' : cn.slice(3);
 }
 
-/**
- * The syntax of a node name (a certificate CN): 1 to 64 characters, letters, digits, `.`, `-`
- * and `_`, starting with a letter or digit. A CN becomes a URL path segment on the gateway
- * (`/client/NAME/…`, SPEC §4), a log field and a file name (`ca issue NAME`), so anything that
- * could need escaping in one of those is refused (RELIABILITY §4 item 4). 64 is X.520's upper
- * bound for a common name. A name with this syntax is still refused when it is an IP literal
- * ({@link nodeNameProblem}).
- */
-export const NODE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** Says what a node name may contain, for error messages. */
-export const NODE_NAME_RULE = "1-64 letters, digits, '.', '-' or '_', starting with a letter or digit, and not an IP address";
-
-/**
- * Why a name that has the node-name syntax is still refused: it reads as an IP address. The
- * gateway's `/client/ADDRESS/…` routes by the address clients connect from (SPEC §4), so a
- * certificate named `127.0.0.1` must not be able to capture the requests meant for the client at
- * that address.
- */
-export const IP_NAME_PROBLEM = 'an IP address; a node name may not be one, since /client/ADDRESS/… on the server routes by address';
-
-// Labels that are all numbers (decimal or 0x hex), as inet_aton and URL parsers read IPv4
-// addresses: `127.1`, `0x7f.0.0.1` and `2130706433` all mean 127.0.0.1 to a resolver.
-const NUMERIC_LABELS = /^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?$/i;
-
-/**
- * True when `s` is an IP address, or a string a resolver reads as an IPv4 address (`127.1`,
- * `2130706433`): such a name may never be a node name, and the gateway always takes it as an
- * address.
- */
-export function isIpLiteral(s: string): boolean {
-  return isIP(s) !== 0 || NUMERIC_LABELS.test(s);
-}
-
-/**
- * What is wrong with `name` as a node name (a certificate CN): {@link NODE_NAME_RULE} when it
- * does not have the syntax, {@link IP_NAME_PROBLEM} when it is an IP literal; undefined when it
- * is valid.
- */
-export function nodeNameProblem(name: unknown): string | undefined {
-  if (typeof name !== 'string' || !NODE_NAME_PATTERN.test(name)) return NODE_NAME_RULE;
-  return isIpLiteral(name) ? IP_NAME_PROBLEM : undefined;
-}
-
-/** True when `name` is a valid node name: {@link NODE_NAME_PATTERN} and not an IP literal. */
-export function isValidNodeName(name: unknown): name is string {
-  return nodeNameProblem(name) === undefined;
-}
+/** Extended key usage OIDs (RFC 5280 §4.2.1.12) restpipe issues and checks. */
+export const EKU = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  any: '2.5.29.37.0',
+} as const;

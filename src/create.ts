@@ -1,14 +1,13 @@
 import { buildHandlerTable, createDispatcher, exampleHandlers, type HandlerTable, type HookName } from './dispatch/index.js';
-import { PipeClient, type PipeClientOptions } from './client/pipe-client.js';
+import { PipeClient, type PipeClientOptions, type RestpipeClient } from './client/pipe-client.js';
 import { silentLogger, type Logger } from './log.js';
-import { PipeServer, type PipeServerOptions } from './server/pipe-server.js';
+import { PipeServer, type PipeServerOptions, type RestpipeServer } from './server/pipe-server.js';
 
-/** A server node's pipe end, as `createServer` returns it. */
-export type RestpipeServer = PipeServer;
-/** A client node's pipe end, as `createClient` returns it. */
-export type RestpipeClient = PipeClient;
+export type { RestpipeClient } from './client/pipe-client.js';
+export type { RestpipeServer } from './server/pipe-server.js';
 
-interface HandlerOption {
+/** The handler option both roles take. */
+export interface HandlerOption {
   /**
    * The handler: an object, or a class constructed with no arguments, whose `VERB_NOUN`
    * methods answer events (SPEC §5) and whose optional hook methods are called on lifecycle
@@ -17,7 +16,9 @@ interface HandlerOption {
   handlers?: unknown;
 }
 
+/** Options of {@link createServer}: the server's pipe options and its handler. */
 export interface ServerOptions extends PipeServerOptions, HandlerOption {}
+/** Options of {@link createClient}: the client's pipe options and its handler. */
 export interface ClientOptions extends PipeClientOptions, HandlerOption {}
 
 /**

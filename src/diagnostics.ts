@@ -1,4 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { ReturnCode } from './event.js';
 
 /**
  * What the library publishes for metrics and logs to observe (undici's pattern): metrics
@@ -58,3 +59,10 @@ export const channels = {
   refusal: diagnosticsChannel.channel('restpipe:server:refusal'),
   replaced: diagnosticsChannel.channel('restpipe:server:replaced'),
 } as const;
+
+/** A reply's outcome as EventSettledMessage names it: ok, no_handler, or handler_error for any other code. */
+export function replyOutcome(code: number): string {
+  if (code === ReturnCode.OK) return 'ok';
+  if (code === ReturnCode.NO_HANDLER) return 'no_handler';
+  return 'handler_error';
+}

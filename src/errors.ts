@@ -1,7 +1,9 @@
 /**
- * The closed set of error codes restpipe raises. Callers match on `code`, never on
- * `instanceof` (a handler module may load its own copy of restpipe). The gateway maps each
- * code to one HTTP status in `gateway/http-errors.ts`; the README lists them all.
+ * The closed set of error codes a user of restpipe can see: a RestpipeError's `code`, and the
+ * `error.code` of every JSON error body (the gateway's and the far side's). Callers match on
+ * `code`, never on `instanceof` (a handler module may load its own copy of restpipe). The
+ * gateway maps each code to one HTTP status in `gateway/http-errors.ts`; the README lists them
+ * all (a test keeps the three in step).
  */
 export const ErrorCode = {
   /** No pipe to the target node appeared within connect-wait. */
@@ -42,6 +44,13 @@ export const ErrorCode = {
   IDENTITY_INVALID: 'identity_invalid',
   /** A handler module could not be loaded or has no handler methods. */
   HANDLER_INVALID: 'handler_invalid',
+  /**
+   * The far side has no handler for the event's verb and noun: the error body of its code 255
+   * reply (an answer, not a failure: `send()` resolves with it).
+   */
+  NO_HANDLER: 'no_handler',
+  /** A failure that is none of the above: a bug, reported rather than hidden. */
+  INTERNAL_ERROR: 'internal_error',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -75,6 +84,11 @@ export class IdentityError extends RestpipeError {
     super(ErrorCode.IDENTITY_INVALID, `${file}: ${problem}`, options);
     this.name = 'IdentityError';
   }
+}
+
+/** The `aborted` error of an event whose caller's AbortSignal fired; the signal's reason is its cause. */
+export function callerAborted(reason: unknown): RestpipeError {
+  return new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: reason });
 }
 
 /** True when `err` is a restpipe error with that code (works across copies of the package). */

@@ -1,23 +1,30 @@
 import { ErrorCode, RestpipeError } from './errors.js';
+import { clampTimerMs, isPositiveDuration } from './options/validate.js';
+import { truncate } from './text.js';
 
 /** The five verbs an event may carry (SPEC §4: the HTTP method in lower case). */
 export const VERBS = ['get', 'post', 'put', 'delete', 'patch'] as const;
 export type Verb = (typeof VERBS)[number];
 
+const VERB_SET: ReadonlySet<string> = new Set(VERBS);
+
+/** True for one of the five {@link VERBS}. */
 export function isVerb(value: string): value is Verb {
-  return (VERBS as readonly string[]).includes(value);
+  return VERB_SET.has(value);
 }
 
-/** Return codes of a reply (the original's numbers). */
+/** Return codes of a reply (the original's numbers, and restpipe's own from 250 up). */
 export const ReturnCode = {
   OK: 0,
+  /** restpipe's own: the event's body does not parse as its mimetype says (JSON); data is a JSON error. */
+  BAD_REQUEST: 250,
   /** The handler threw; data is `{"exception": {"message", "traceback", "class"}}`. */
   HANDLER_EXCEPTION: 251,
-  /** restpipe's own: the reply body was over the limit; data is a JSON error (HTTP 413). */
+  /** restpipe's own: the reply body was over the limit; data is a JSON error. */
   REPLY_TOO_LARGE: 252,
-  /** restpipe's own: the receiving node had too many events in flight on this pipe (HTTP 503). */
+  /** restpipe's own: the receiving node had too many events in flight on this pipe. */
   BUSY: 253,
-  /** No handler for this verb and noun. */
+  /** No handler for this verb and noun (or a verb or noun no handler can have). */
   NO_HANDLER: 255,
 } as const;
 
@@ -43,6 +50,32 @@ export interface Reply {
   status?: number;
 }
 
+/**
+ * An event's head, parsed and checked once, where the event enters a node: the gateway or
+ * `send()` for an event this node sends, the pipe for one a peer sent (a peer may be hostile).
+ * Everything after that point (the pipe, the dispatcher, the handler table) trusts it.
+ */
+export interface EventHead {
+  verb: Verb;
+  /** The noun as sent, parameters still percent-encoded: `cat//hello%20/world`. */
+  noun: string;
+  /** The noun without its parameters: `cat`. */
+  path: string;
+  /** The percent-decoded parameters after `//`: `['hello ', 'world']`. */
+  params: string[];
+  /** The handler method the event goes to: `get_cat` (SPEC §5). */
+  method: string;
+  /** The query string without the `?` ('' when none). */
+  query: string;
+}
+
+/** A parsed event with its body: what the pipe sends and the dispatcher receives. */
+export interface ParsedEvent extends EventHead {
+  /** '' when the event has none. */
+  mimetype: string;
+  data: Uint8Array;
+}
+
 /** Who sent an event to this node. */
 export interface PeerInfo {
   /** The client's certificate CN, or the server's. */
@@ -64,27 +97,37 @@ export interface HandlerContext {
   signal: AbortSignal;
 }
 
-/** An inbound event as the pipe hands it to dispatch. */
-export interface InboundEvent {
-  verb: Verb;
-  noun: string;
-  mimetype: string;
-  data: Uint8Array;
-  query: string;
-}
-
 /** Gives an event's AbortSignal when asked: the pipe makes one only for a handler that looks at it. */
 export interface SignalSource {
   readonly signal: AbortSignal;
 }
 
 /**
- * Turns an inbound event into a reply; the pipe session calls it for every event it receives.
- * `signal` is the event's AbortSignal, or a {@link SignalSource} that makes it on demand.
+ * Turns an inbound event into a reply; the pipe session calls it for every event it receives
+ * (the dispatcher). `signal` is the event's AbortSignal, or a {@link SignalSource} that makes it
+ * on demand. Never rejects in practice: every outcome is a reply.
  */
-export type EventHandlerFn = (event: InboundEvent, peer: PeerInfo, signal: AbortSignal | SignalSource) => Promise<Reply>;
+export type EventHandlerFn = (event: ParsedEvent, peer: PeerInfo, signal: AbortSignal | SignalSource) => Promise<Reply>;
+
+/** What a caller may pass with an event to `send()`. */
+export interface SendOptions {
+  /** Gives up on the event: rejects with `aborted`, and the far side's handler sees its signal fire. */
+  signal?: AbortSignal;
+  /** How long to wait for the reply, ms (clamped to a timer's range). @default the node's eventTimeoutMs */
+  timeoutMs?: number;
+  /** How long to wait for a missing pipe, ms; 0 = do not wait. @default the node's connectWaitMs */
+  connectWaitMs?: number;
+}
+
+/** {@link SendOptions} checked once at the edge, defaults applied: what the pipe trusts. */
+export interface ResolvedSendOptions {
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+  connectWaitMs: number;
+}
 
 const NOUN_PATH = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/;
+const EMPTY = new Uint8Array(0);
 
 /** A noun split into the handler path and its decoded parameters. */
 export interface ParsedNoun {
@@ -140,30 +183,82 @@ export function handlerMethodName(verb: Verb, path: string): string {
   return `${verb}_${path.replaceAll('/', '_')}`;
 }
 
-/** Keeps user-supplied strings short in error messages and logs. */
-export function truncate(s: string, max = 80): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…`;
+/**
+ * Parses and checks an event's head: a known verb, a well-formed noun whose parameters decode.
+ * `verb` is any string (a peer's is whatever it put on the wire).
+ * @throws RestpipeError `method_not_allowed` for another verb, `bad_request` for a bad noun.
+ */
+export function parseEventHead(verb: string, noun: string, query: string): EventHead {
+  return parseEventWithBody(verb, noun, query, undefined, undefined);
+}
+
+/**
+ * {@link parseEventHead} and the body in one object (no second object on the hot path): with
+ * `mimetype` and `data` it is a {@link ParsedEvent}.
+ * @throws RestpipeError as parseEventHead.
+ */
+export function parseEventWithBody(verb: string, noun: string, query: string, mimetype: string, data: Uint8Array): ParsedEvent;
+export function parseEventWithBody(verb: string, noun: string, query: string, mimetype: undefined, data: undefined): EventHead;
+export function parseEventWithBody(verb: string, noun: string, query: string, mimetype: string | undefined, data: Uint8Array | undefined): EventHead | ParsedEvent {
+  if (!isVerb(verb)) {
+    throw new RestpipeError(ErrorCode.METHOD_NOT_ALLOWED, `unknown verb ${JSON.stringify(truncate(verb))}: use one of ${VERBS.join(', ')}`);
+  }
+  const { path, params } = parseNoun(noun);
+  const method = handlerMethodName(verb, path);
+  return mimetype === undefined ? { verb, noun, path, params, method, query } : { verb, noun, path, params, method, query, mimetype, data: data! };
+}
+
+/**
+ * A library caller's event, checked and parsed once, as `send()` takes it: an object with a
+ * known verb, a well-formed noun, a body of bytes or text (text becomes UTF-8), string mimetype
+ * and query.
+ * @throws RestpipeError `bad_request` (`method_not_allowed` is `bad_request` here too: a
+ *   caller's typo, not an HTTP method).
+ */
+export function parseEvent(event: EventRequest): ParsedEvent {
+  if (typeof event !== 'object' || event === null) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'an event must be an object');
+  const { verb, noun, mimetype = '', data, query = '' } = event;
+  if (typeof verb !== 'string' || !isVerb(verb)) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, `unknown verb ${JSON.stringify(truncate(String(verb)))}: use one of ${VERBS.join(', ')}`);
+  }
+  if (typeof noun !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the noun must be a string');
+  if (typeof mimetype !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the mimetype must be a string');
+  if (typeof query !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the query must be a string');
+  let body: Uint8Array;
+  if (data === undefined) body = EMPTY;
+  else if (typeof data === 'string') body = Buffer.from(data);
+  else if (data instanceof Uint8Array) body = data;
+  else throw new RestpipeError(ErrorCode.BAD_REQUEST, 'event data must be a string, a Buffer or a Uint8Array');
+  return parseEventWithBody(verb, noun, query, mimetype, body);
+}
+
+/**
+ * A caller's {@link SendOptions}, checked once where the event enters the node: `timeoutMs` a
+ * positive number of ms and `connectWaitMs` a non-negative one (both clamped to a timer's
+ * range), `signal` an AbortSignal; the node's defaults fill in what is absent.
+ * @throws RestpipeError `bad_request` naming the option.
+ */
+export function resolveSendOptions(options: SendOptions, defaults: { eventTimeoutMs: number; connectWaitMs: number }): ResolvedSendOptions {
+  if (typeof options !== 'object' || options === null) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'send options must be an object');
+  const { signal, timeoutMs, connectWaitMs } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'signal must be an AbortSignal');
+  return {
+    signal,
+    timeoutMs: timeoutMs === undefined ? defaults.eventTimeoutMs : checkedMs('timeoutMs', timeoutMs, false),
+    connectWaitMs: connectWaitMs === undefined ? defaults.connectWaitMs : checkedMs('connectWaitMs', connectWaitMs, true),
+  };
+}
+
+function checkedMs(name: string, value: number, allowZero: boolean): number {
+  if (allowZero && value === 0) return 0;
+  if (!isPositiveDuration(value)) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${String(value)}`);
+  }
+  return clampTimerMs(value);
 }
 
 /** True for `application/json` and `…+json` mimetypes, parameters ignored. */
 export function isJsonMimetype(mimetype: string): boolean {
   const base = mimetype.split(';', 1)[0]!.trim().toLowerCase();
   return base === 'application/json' || base.endsWith('+json');
-}
-
-/**
- * Checks an event before it is sent: a known verb, a well-formed noun, a body of bytes or text.
- * @throws RestpipeError `bad_request`.
- */
-export function validateEventRequest(event: EventRequest): void {
-  if (typeof event !== 'object' || event === null) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'an event must be an object');
-  if (typeof event.verb !== 'string' || !isVerb(event.verb)) {
-    throw new RestpipeError(ErrorCode.BAD_REQUEST, `unknown verb ${JSON.stringify(String(event.verb))}: use one of ${VERBS.join(', ')}`);
-  }
-  if (typeof event.noun !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the noun must be a string');
-  parseNoun(event.noun);
-  const { data } = event;
-  if (data !== undefined && typeof data !== 'string' && !(data instanceof Uint8Array)) {
-    throw new RestpipeError(ErrorCode.BAD_REQUEST, 'event data must be a string, a Buffer or a Uint8Array');
-  }
 }

@@ -8,32 +8,53 @@
  * restpipe's public library: start a server or a client node's pipe end and send events both
  * ways, with no HTTP hop. The CLI and the gateway are built on exactly this.
  */
-export { createClient, createServer, type ClientOptions, type RestpipeClient, type RestpipeServer, type ServerOptions } from './create.js';
-export type { ClientState, ClientStatus, PipeClientEvents } from './client/pipe-client.js';
-export type { ClientTlsMaterial } from './client/connector.js';
+export { createClient, createServer, type ClientOptions, type HandlerOption, type RestpipeClient, type RestpipeServer, type ServerOptions } from './create.js';
+export type { PipeClientOptions } from './client/client-options.js';
+export type { PipeServerOptions } from './server/server-options.js';
+export type { ClientStatus, PipeClientEvents } from './client/pipe-client.js';
+export type { ClientTlsMaterial, Connector, DialOptions, DialedPipe } from './client/connector.js';
 export type { ConnectedClient, PipeServerEvents, ServerTlsMaterial } from './server/pipe-server.js';
-export type { CloseInfo, RequestOptions, SessionState } from './pipe/session.js';
+export type { RefusedEvent } from './server/refusals.js';
 export {
   ReturnCode,
   VERBS,
-  isJsonMimetype,
-  parseNoun,
   type EventRequest,
   type HandlerContext,
   type PeerInfo,
   type Reply,
+  type SendOptions,
   type Verb,
 } from './event.js';
 export { ErrorCode, IdentityError, ProtocolError, RestpipeError, hasErrorCode } from './errors.js';
-export { reply, exampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
+/** Why a pipe is closed, as `disconnect()` tells the peer (the wire's GOAWAY codes). */
+export { GoAwayCode } from './wire/messages.js';
+export { reply, exampleHandlers, type BrandedReply, type ExampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
 export { silentLogger, type Logger } from './log.js';
 export { DEFAULT_TLS_MIN_VERSION, TLS12_CIPHERS, TLS13_CIPHERSUITES, TLS_GROUPS, type TlsMinVersion } from './tls-policy.js';
-export * from './options.js';
-export { channels, type DialMessage, type EventSettledMessage, type PipeStateMessage, type RefusalMessage } from './diagnostics.js';
+export type { PipeTimingOptions } from './options/pipe.js';
+export {
+  channels,
+  type DialMessage,
+  type EventSettledMessage,
+  type PipeStateMessage,
+  type RefusalMessage,
+  type ReplacedMessage,
+} from './diagnostics.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions } from './gateway/gateway.js';
-export type { EventSender } from './gateway/event-sender.js';
-export { clientEventSender, serverEventSender } from './gateway/pipe-senders.js';
-export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './metrics/prometheus.js';
+export type {
+  ClientNodeStatus,
+  ClientState,
+  ConnectedClientStatus,
+  EventSender,
+  InFlight,
+  NodeStatus,
+  PipeInfo,
+  SenderOptions,
+  ServerNodeStatus,
+  ServerState,
+} from './sender.js';
+export { createPrometheusMetrics, type MetricsStateSource, type PrometheusMetrics, type PrometheusMetricsOptions } from './metrics/prometheus.js';
+export type { EventHead, ParsedEvent } from './event.js';
 // Identity (CA, certificates, install) is on the subpath 'restpipe/identity': it loads @peculiar/x509,
 // which a program that only runs pipes does not need.

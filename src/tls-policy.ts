@@ -1,6 +1,6 @@
 import { constants as cryptoConstants } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
-import { invalidOption } from './options.js';
+import { invalidOption } from './options/validate.js';
 
 /**
  * What the pipe port offers, on both ends (the server's acceptor and the client's connector):

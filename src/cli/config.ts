@@ -1,29 +1,38 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { isLoopbackListenHost } from '../gateway/host-check.js';
 import { CERT_DIR_ENV } from '../identity/cert-dir.js';
+import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '../node.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
+  DEFAULT_GATEWAY_LISTEN,
   DEFAULT_GRACE_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_LISTEN_HOST,
   DEFAULT_MAX_INFLIGHT,
   DEFAULT_RECONNECT_MAX_MS,
   DEFAULT_RECONNECT_MIN_MS,
+  DEFAULT_SERVER_HOST,
   DEFAULT_SERVER_PORT,
-} from '../options.js';
-import { parseTlsMinVersion, type TlsMinVersion } from '../tls-policy.js';
+  DEFAULT_STATSD,
+} from '../options/defaults.js';
+import type { OptionNaming } from '../options/validate.js';
+import { parseTlsMinVersion } from '../tls-policy.js';
 
 /**
  * The run flags of SPEC §3 in one table: each flag's environment names (the original's `RP_*`
- * names included), its config-file key (the flag's name), how its value parses, and which role
- * has it. Commander's options, the environment and `--config FILE` are all read through it, so
- * the three cannot drift apart. Precedence: flag, then environment, then config file, then the
- * default. Seconds stay seconds here and become milliseconds once, in `toNodeSettings`.
+ * names included), its config-file key (the flag's name), how its text parses, and the key of
+ * the library's node options (src/node-options.ts) it sets, or the CLI's own setting. Commander's
+ * options, the environment and `--config FILE` are all read through it, so the three cannot
+ * drift apart. Precedence: flag, then environment, then config file, then the library's default.
+ *
+ * This module only maps and converts (seconds become milliseconds here, once): every check of a
+ * value's range and of how values combine is the library's (resolveNodeOptions), which names
+ * the flag, variable or config key the value came from.
  */
 
 export type Role = 'server' | 'client';
@@ -33,7 +42,11 @@ export interface HostPort {
   port: number;
 }
 
-export type HttpSetting = HostPort | { path: string } | null;
+/** The node options a flag can set: all but the identity, the handler object and the logger. */
+export type NodeSettings = Omit<NodeOptions, 'role' | 'identity' | 'handlers' | 'logger'>;
+
+/** The CLI's own settings (not node options). */
+type CliKey = 'handlers' | 'certDir' | 'logLevel' | 'graceMs';
 
 type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean' | 'tls-version';
 
@@ -42,6 +55,8 @@ export interface FlagSpec {
   name: string;
   kind: Kind;
   roles: readonly Role[];
+  /** The node option it sets (`node`), or the CLI's own setting (`cli`). */
+  key: { node: keyof NodeSettings } | { cli: CliKey };
   /** Environment variables read for this flag, first match wins. */
   env: readonly string[];
   /**
@@ -59,42 +74,36 @@ export interface FlagSpec {
 
 const BOTH: readonly Role[] = ['server', 'client'];
 const secs = (ms: number): string => String(ms / 1000);
-
-/** The default gateway address of each role (SPEC §3: loopback only). */
-export const DEFAULT_HTTP: Record<Role, HostPort> = {
-  server: { host: '127.0.0.1', port: 1235 },
-  client: { host: '127.0.0.1', port: 1236 },
-};
-
-/** Seconds a node gives in-flight events on SIGINT/SIGTERM unless `--grace` says otherwise. */
-export const DEFAULT_GRACE_S = DEFAULT_GRACE_MS / 1000;
+const hostPort = (a: HostPort): string => `${a.host}:${a.port}`;
+const node = (key: keyof NodeSettings): FlagSpec['key'] => ({ node: key });
+const cli = (key: CliKey): FlagSpec['key'] => ({ cli: key });
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: 'listen', kind: 'hostport', roles: ['server'], env: ['RP_LISTEN'], alsoEnv: ['RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT'], default: `0.0.0.0:${DEFAULT_SERVER_PORT}`, arg: 'HOST:PORT', description: 'where the server accepts pipes' },
-  { name: 'server', kind: 'hostport', roles: ['client'], env: ['RP_SERVER'], alsoEnv: ['RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT'], default: `localhost:${DEFAULT_SERVER_PORT}`, arg: 'HOST:PORT', description: 'the server to dial' },
-  { name: 'server-name', kind: 'string', roles: ['client'], env: ['RP_SERVER_NAME'], default: 'the dialed host', arg: 'NAME', description: "the name the server's certificate must carry" },
-  { name: 'http', kind: 'http', roles: BOTH, env: ['RP_HTTP'], default: `${hostPort(DEFAULT_HTTP.server)} (server), ${hostPort(DEFAULT_HTTP.client)} (client)`, arg: 'HOST:PORT|unix:PATH', description: 'the local REST gateway; --no-http for none' },
-  { name: 'http-allow-remote', kind: 'boolean', roles: BOTH, env: ['RP_HTTP_ALLOW_REMOTE'], default: 'off', description: 'allow --http on a non-loopback address (the gateway has no authentication)' },
-  { name: 'http-allow-host', kind: 'list', roles: BOTH, env: ['RP_HTTP_ALLOW_HOST'], default: 'none', arg: 'NAMES', description: 'Host header values the gateway accepts besides loopback names (comma-separated)' },
-  { name: 'http-allow-origin', kind: 'list', roles: BOTH, env: ['RP_HTTP_ALLOW_ORIGIN'], default: 'none', arg: 'ORIGINS', description: 'browser Origins the gateway accepts (comma-separated)' },
-  { name: 'handlers', kind: 'string', roles: BOTH, env: ['RP_HANDLERS', 'RP_EVENT_HANDLER_FQ_CLASS'], default: 'built-in examples', arg: 'MODULE[#EXPORT]', description: 'handler module: its default export, or the one named after #' },
-  { name: 'cert-dir', kind: 'path', roles: BOTH, env: [], alsoEnv: ['RP_SERVER_CERT_PATH', 'RP_CLIENT_CERT_PATH'], default: '/var/lib/restpipe if writable, else a per-user state dir', arg: 'DIR', description: 'where the installed identity files are' },
-  { name: 'heartbeat-interval', kind: 'seconds', roles: BOTH, env: ['RP_HEARTBEAT_INTERVAL', 'RP_CLIENT_HEARTBEAT_INTERVAL_S'], default: secs(DEFAULT_HEARTBEAT_INTERVAL_MS), arg: 'S', description: 'seconds between heartbeats (fractions allowed)' },
-  { name: 'heartbeat-timeout', kind: 'seconds', roles: BOTH, env: ['RP_HEARTBEAT_TIMEOUT', 'RP_CLIENT_HEARTBEAT_TIMEOUT_S'], default: secs(DEFAULT_HEARTBEAT_TIMEOUT_MS), arg: 'S', description: 'seconds of silence after which the peer is dead' },
-  { name: 'connect-wait', kind: 'seconds0', roles: BOTH, env: ['RP_CONNECT_WAIT'], default: secs(DEFAULT_CONNECT_WAIT_MS), arg: 'S', description: 'seconds a request waits for a missing pipe (then 503)' },
-  { name: 'event-timeout', kind: 'seconds', roles: BOTH, env: ['RP_EVENT_TIMEOUT'], default: secs(DEFAULT_EVENT_TIMEOUT_MS), arg: 'S', description: 'seconds a request waits for its reply (then 504)' },
-  { name: 'reconnect-min', kind: 'seconds', roles: ['client'], env: ['RP_RECONNECT_MIN'], default: secs(DEFAULT_RECONNECT_MIN_MS), arg: 'S', description: 'reconnect backoff floor, seconds' },
-  { name: 'reconnect-max', kind: 'seconds', roles: ['client'], env: ['RP_RECONNECT_MAX'], default: secs(DEFAULT_RECONNECT_MAX_MS), arg: 'S', description: 'reconnect backoff ceiling, seconds' },
-  { name: 'log-level', kind: 'level', roles: BOTH, env: ['RP_LOG_LEVEL'], default: 'info (debug if DEBUG=1)', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent' },
-  { name: 'max-body', kind: 'bytes', roles: BOTH, env: ['RP_MAX_BODY'], default: '64MiB', arg: 'BYTES', description: 'largest event body, request or reply (suffixes K, M, G, KiB, MiB, GiB)' },
-  { name: 'max-inflight', kind: 'count', roles: BOTH, env: ['RP_MAX_INFLIGHT'], default: String(DEFAULT_MAX_INFLIGHT), arg: 'N', description: 'events in flight per pipe and direction before 503' },
-  { name: 'crl', kind: 'path', roles: ['server'], env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded when the file at that path changes and on SIGHUP; open pipes it revokes are closed' },
-  { name: 'tls-ticket-keys', kind: 'path', roles: ['server'], env: ['RP_TLS_TICKET_KEYS'], default: 'in memory', arg: 'FILE', description: 'TLS session ticket secret (hex, mode 0600, created if missing), so a restarted server or one sharing the file resumes sessions; re-read on SIGHUP. Whoever reads it can resume as any client: guard it like the CA key' },
-  { name: 'connect-timeout', kind: 'seconds', roles: ['client'], env: ['RP_CONNECT_TIMEOUT'], default: secs(DEFAULT_CONNECT_TIMEOUT_MS), arg: 'S', description: "seconds a dial's TCP connect may take before the client gives it up and redials (a SYN lost to a partition is not retried by the kernel for seconds)" },
-  { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
-  { name: 'tls-min', kind: 'tls-version', roles: BOTH, env: ['RP_TLS_MIN'], default: '1.2', arg: '1.2|1.3', description: 'lowest TLS version of the pipe; 1.3 refuses TLS 1.2 peers. Suites are fixed: TLS 1.3, and for 1.2 only the ECDHE AEAD suites of Mozilla\'s "intermediate"' },
-  { name: 'statsd', kind: 'hostport', roles: BOTH, env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
-  { name: 'grace', kind: 'seconds0', roles: BOTH, env: ['RP_GRACE'], default: String(DEFAULT_GRACE_S), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
+  { name: 'listen', kind: 'hostport', roles: ['server'], key: node('listen'), env: ['RP_LISTEN'], alsoEnv: ['RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT'], default: `${DEFAULT_LISTEN_HOST}:${DEFAULT_SERVER_PORT}`, arg: 'HOST:PORT', description: 'where the server accepts pipes' },
+  { name: 'server', kind: 'hostport', roles: ['client'], key: node('server'), env: ['RP_SERVER'], alsoEnv: ['RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT'], default: `${DEFAULT_SERVER_HOST}:${DEFAULT_SERVER_PORT}`, arg: 'HOST:PORT', description: 'the server to dial' },
+  { name: 'server-name', kind: 'string', roles: ['client'], key: node('servername'), env: ['RP_SERVER_NAME'], default: 'the dialed host', arg: 'NAME', description: "the name the server's certificate must carry" },
+  { name: 'http', kind: 'http', roles: BOTH, key: node('http'), env: ['RP_HTTP'], default: `${hostPort(DEFAULT_GATEWAY_LISTEN.server)} (server), ${hostPort(DEFAULT_GATEWAY_LISTEN.client)} (client)`, arg: 'HOST:PORT|unix:PATH', description: 'the local REST gateway; --no-http for none' },
+  { name: 'http-allow-remote', kind: 'boolean', roles: BOTH, key: node('httpAllowNonLoopback'), env: ['RP_HTTP_ALLOW_REMOTE'], default: 'off', description: 'allow --http on a non-loopback address (the gateway has no authentication)' },
+  { name: 'http-allow-host', kind: 'list', roles: BOTH, key: node('httpAllowedHosts'), env: ['RP_HTTP_ALLOW_HOST'], default: 'none', arg: 'NAMES', description: 'Host header values the gateway accepts besides loopback names (comma-separated)' },
+  { name: 'http-allow-origin', kind: 'list', roles: BOTH, key: node('httpAllowedOrigins'), env: ['RP_HTTP_ALLOW_ORIGIN'], default: 'none', arg: 'ORIGINS', description: 'browser Origins the gateway accepts (comma-separated)' },
+  { name: 'handlers', kind: 'string', roles: BOTH, key: cli('handlers'), env: ['RP_HANDLERS', 'RP_EVENT_HANDLER_FQ_CLASS'], default: 'built-in examples', arg: 'MODULE[#EXPORT]', description: 'handler module: its default export, or the one named after #' },
+  { name: 'cert-dir', kind: 'path', roles: BOTH, key: cli('certDir'), env: [], alsoEnv: ['RP_SERVER_CERT_PATH', 'RP_CLIENT_CERT_PATH'], default: '/var/lib/restpipe if writable, else a per-user state dir', arg: 'DIR', description: 'where the installed identity files are' },
+  { name: 'heartbeat-interval', kind: 'seconds', roles: BOTH, key: node('heartbeatIntervalMs'), env: ['RP_HEARTBEAT_INTERVAL', 'RP_CLIENT_HEARTBEAT_INTERVAL_S'], default: secs(DEFAULT_HEARTBEAT_INTERVAL_MS), arg: 'S', description: 'seconds between heartbeats (fractions allowed)' },
+  { name: 'heartbeat-timeout', kind: 'seconds', roles: BOTH, key: node('heartbeatTimeoutMs'), env: ['RP_HEARTBEAT_TIMEOUT', 'RP_CLIENT_HEARTBEAT_TIMEOUT_S'], default: secs(DEFAULT_HEARTBEAT_TIMEOUT_MS), arg: 'S', description: 'seconds of silence after which the peer is dead' },
+  { name: 'connect-wait', kind: 'seconds0', roles: BOTH, key: node('connectWaitMs'), env: ['RP_CONNECT_WAIT'], default: secs(DEFAULT_CONNECT_WAIT_MS), arg: 'S', description: 'seconds a request waits for a missing pipe (then 503)' },
+  { name: 'event-timeout', kind: 'seconds', roles: BOTH, key: node('eventTimeoutMs'), env: ['RP_EVENT_TIMEOUT'], default: secs(DEFAULT_EVENT_TIMEOUT_MS), arg: 'S', description: 'seconds a request waits for its reply (then 504)' },
+  { name: 'reconnect-min', kind: 'seconds', roles: ['client'], key: node('reconnectMinMs'), env: ['RP_RECONNECT_MIN'], default: secs(DEFAULT_RECONNECT_MIN_MS), arg: 'S', description: 'reconnect backoff floor, seconds' },
+  { name: 'reconnect-max', kind: 'seconds', roles: ['client'], key: node('reconnectMaxMs'), env: ['RP_RECONNECT_MAX'], default: secs(DEFAULT_RECONNECT_MAX_MS), arg: 'S', description: 'reconnect backoff ceiling, seconds' },
+  { name: 'log-level', kind: 'level', roles: BOTH, key: cli('logLevel'), env: ['RP_LOG_LEVEL'], default: 'info (debug if DEBUG=1)', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent' },
+  { name: 'max-body', kind: 'bytes', roles: BOTH, key: node('maxBodyBytes'), env: ['RP_MAX_BODY'], default: '64MiB', arg: 'BYTES', description: 'largest event body, request or reply (suffixes K, M, G, KiB, MiB, GiB)' },
+  { name: 'max-inflight', kind: 'count', roles: BOTH, key: node('maxInflight'), env: ['RP_MAX_INFLIGHT'], default: String(DEFAULT_MAX_INFLIGHT), arg: 'N', description: 'events in flight per pipe and direction before 503' },
+  { name: 'crl', kind: 'path', roles: ['server'], key: node('crlPath'), env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded when the file at that path changes and on SIGHUP; open pipes it revokes are closed' },
+  { name: 'tls-ticket-keys', kind: 'path', roles: ['server'], key: node('ticketKeyFile'), env: ['RP_TLS_TICKET_KEYS'], default: 'in memory', arg: 'FILE', description: 'TLS session ticket secret (hex, mode 0600, created if missing), so a restarted server or one sharing the file resumes sessions; re-read on SIGHUP. Whoever reads it can resume as any client: guard it like the CA key' },
+  { name: 'connect-timeout', kind: 'seconds', roles: ['client'], key: node('connectTimeoutMs'), env: ['RP_CONNECT_TIMEOUT'], default: secs(DEFAULT_CONNECT_TIMEOUT_MS), arg: 'S', description: "seconds a dial's TCP connect may take before the client gives it up and redials (a SYN lost to a partition is not retried by the kernel for seconds)" },
+  { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, key: node('handshakeTimeoutMs'), env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
+  { name: 'tls-min', kind: 'tls-version', roles: BOTH, key: node('tlsMinVersion'), env: ['RP_TLS_MIN'], default: '1.2', arg: '1.2|1.3', description: 'lowest TLS version of the pipe; 1.3 refuses TLS 1.2 peers. Suites are fixed: TLS 1.3, and for 1.2 only the ECDHE AEAD suites of Mozilla\'s "intermediate"' },
+  { name: 'statsd', kind: 'hostport', roles: BOTH, key: node('statsd'), env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
+  { name: 'grace', kind: 'seconds0', roles: BOTH, key: cli('graceMs'), env: ['RP_GRACE'], default: secs(DEFAULT_GRACE_MS), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
 ];
 
 /** The help text of a flag: its description, its default and its environment variables. */
@@ -102,12 +111,6 @@ export function flagHelp(spec: FlagSpec): string {
   const env = [...spec.env, ...(spec.alsoEnv ?? [])];
   return `${spec.description}${spec.default === undefined ? '' : ` (default ${spec.default})`}${env.length === 0 ? '' : ` [env ${env.join(', ')}]`}`;
 }
-
-function hostPort(a: HostPort): string {
-  return `${a.host}:${a.port}`;
-}
-
-export type RawValues = Record<string, string | boolean | string[] | undefined>;
 
 /** A user-facing settings error: one line, exit 2. */
 export function settingError(message: string): RestpipeError {
@@ -117,137 +120,102 @@ export function settingError(message: string): RestpipeError {
 /** Where a setting's value came from. */
 export type SettingSource = 'flag' | 'env' | 'config';
 
-/** Fully resolved settings of a `server` or `client` run, in SPEC units (seconds). */
+/** Resolved settings of a `server` or `client` run. */
 export interface RunSettings {
   role: Role;
-  listen: HostPort;
-  server: HostPort;
-  serverName: string | undefined;
-  http: HttpSetting;
-  httpAllowRemote: boolean;
-  httpAllowHost: string[];
-  httpAllowOrigin: string[];
+  /** The node options the flags, environment and config file set, in the library's units (ms, bytes); `http` always set. */
+  node: NodeSettings & { http: NodeOptions['http'] };
+  /** The same, checked by the library with its defaults applied. */
+  resolved: ResolvedNodeOptions;
+  /** `--handlers` as given (MODULE[#EXPORT]). */
   handlers: string | undefined;
   certDir: string | undefined;
   /** Where `certDir` came from (undefined: not set, the cert dir default applies). */
-  certDirFrom?: SettingSource | undefined;
-  heartbeatInterval: number | undefined;
-  heartbeatTimeout: number | undefined;
-  connectWait: number | undefined;
-  eventTimeout: number | undefined;
-  reconnectMin: number | undefined;
-  reconnectMax: number | undefined;
+  certDirFrom: SettingSource | undefined;
   logLevel: string;
-  maxBody: number | undefined;
-  maxInflight: number | undefined;
-  crl: string | undefined;
-  tlsTicketKeys: string | undefined;
-  connectTimeout: number | undefined;
-  handshakeTimeout: number | undefined;
-  tlsMin: TlsMinVersion | undefined;
-  statsd: HostPort | undefined;
-  grace: number;
+  /** On SIGINT/SIGTERM, how long in-flight events may take. */
+  graceMs: number;
 }
 
 /**
  * Merges flags (as commander parsed them, camelCase keys), the environment and the config file
- * into settings. Every bad value is one clear line naming where it came from.
+ * into settings, and has the library check them. Every bad value is one clear line naming where
+ * it came from (the flag, the variable or the config file's key).
  * @throws RestpipeError invalid_option.
  */
 export function resolveRunSettings(role: Role, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): RunSettings {
   const configPath = str(flags['config']) ?? env['RP_CONFIG'];
-  const file = configPath === undefined ? {} : readConfigFile(configPath, role);
-  const values = new Map<string, unknown>();
-  const sources = new Map<string, SettingSource>();
+  const file = configPath === undefined ? {} : readConfigFile(configPath);
+  const nodeValues: Record<string, unknown> = { http: DEFAULT_GATEWAY_LISTEN[role] };
+  const cliValues: Partial<Record<CliKey, unknown>> = {};
+  /** Option key → where its value came from, as the user wrote it. */
+  const where = new Map<string, string>();
+  let certDirFrom: SettingSource | undefined;
   for (const spec of FLAGS) {
     if (!spec.roles.includes(role)) continue;
-    const fromFlag = flags[camel(spec.name)];
-    // --no-http: commander sets http to false; it beats the environment and the config file.
-    if (spec.name === 'http' && fromFlag === false) {
-      values.set('http', null);
-      sources.set('http', 'flag');
-      continue;
-    }
-    if (fromFlag !== undefined) {
-      values.set(spec.name, parseValue(spec, fromFlag, `--${spec.name}`));
-      sources.set(spec.name, 'flag');
-      continue;
-    }
-    const envName = spec.env.find((e) => env[e] !== undefined && env[e] !== '');
-    if (envName !== undefined) {
-      values.set(spec.name, parseValue(spec, env[envName], envName));
-      sources.set(spec.name, 'env');
-      continue;
-    }
-    // The original's split variables are environment too: they beat the config file.
-    const fromSplitEnv = splitEnvValue(spec.name, role, env);
-    if (fromSplitEnv !== undefined) {
-      values.set(spec.name, fromSplitEnv);
-      sources.set(spec.name, 'env');
-      continue;
-    }
-    if (spec.name in file) {
-      values.set(spec.name, parseValue(spec, file[spec.name], `${configPath}: "${spec.name}"`));
-      sources.set(spec.name, 'config');
+    const found = findValue(spec, role, flags, env, file, configPath);
+    if (found === undefined) continue;
+    if ('node' in spec.key) {
+      nodeValues[spec.key.node] = found.value;
+      where.set(spec.key.node, found.where);
+    } else {
+      cliValues[spec.key.cli] = found.value;
+      if (spec.key.cli === 'certDir') certDirFrom = found.source;
     }
   }
-
-  const listen = (values.get('listen') as HostPort | undefined) ?? { host: '0.0.0.0', port: DEFAULT_SERVER_PORT };
-  const server = (values.get('server') as HostPort | undefined) ?? { host: 'localhost', port: DEFAULT_SERVER_PORT };
-  const statsd = values.get('statsd') as HostPort | undefined;
-  const logLevel = (values.get('log-level') as string | undefined) ?? (isTruthy(env['DEBUG']) ? 'debug' : 'info');
-
-  const s: RunSettings = {
+  const settings = nodeValues as RunSettings['node'];
+  return {
     role,
-    listen,
-    server,
-    serverName: values.get('server-name') as string | undefined,
-    http: values.has('http') ? (values.get('http') as HttpSetting) : DEFAULT_HTTP[role],
-    httpAllowRemote: (values.get('http-allow-remote') as boolean | undefined) ?? false,
-    httpAllowHost: (values.get('http-allow-host') as string[] | undefined) ?? [],
-    httpAllowOrigin: (values.get('http-allow-origin') as string[] | undefined) ?? [],
-    handlers: values.get('handlers') as string | undefined,
-    certDir: values.get('cert-dir') as string | undefined,
-    certDirFrom: sources.get('cert-dir') as SettingSource | undefined,
-    heartbeatInterval: values.get('heartbeat-interval') as number | undefined,
-    heartbeatTimeout: values.get('heartbeat-timeout') as number | undefined,
-    connectWait: values.get('connect-wait') as number | undefined,
-    eventTimeout: values.get('event-timeout') as number | undefined,
-    reconnectMin: values.get('reconnect-min') as number | undefined,
-    reconnectMax: values.get('reconnect-max') as number | undefined,
-    logLevel,
-    maxBody: values.get('max-body') as number | undefined,
-    maxInflight: values.get('max-inflight') as number | undefined,
-    crl: values.get('crl') as string | undefined,
-    tlsTicketKeys: values.get('tls-ticket-keys') as string | undefined,
-    connectTimeout: values.get('connect-timeout') as number | undefined,
-    handshakeTimeout: values.get('handshake-timeout') as number | undefined,
-    tlsMin: values.get('tls-min') as TlsMinVersion | undefined,
-    statsd,
-    grace: (values.get('grace') as number | undefined) ?? DEFAULT_GRACE_S,
+    node: settings,
+    resolved: resolveNodeOptions({ role, ...settings }, cliNaming(where)),
+    handlers: cliValues.handlers as string | undefined,
+    certDir: cliValues.certDir as string | undefined,
+    certDirFrom,
+    logLevel: (cliValues.logLevel as string | undefined) ?? (isTruthy(env['DEBUG']) ? 'debug' : 'info'),
+    graceMs: (cliValues.graceMs as number | undefined) ?? DEFAULT_GRACE_MS,
   };
-  // The gateway would refuse this too, but only after the pipe end has started and logged:
-  // a bad flag combination is one line (SPEC §3).
-  if (s.http !== null && 'host' in s.http && !s.httpAllowRemote && !isLoopbackListenHost(s.http.host)) {
-    throw settingError(
-      `--http ${s.http.host}:${s.http.port}: not a loopback address, and the gateway has no authentication; ` +
-        'use 127.0.0.1, ::1 or unix:PATH, or add --http-allow-remote',
-    );
-  }
-  const interval = s.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL_MS / 1000;
-  const timeout = s.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_MS / 1000;
-  if (timeout <= interval) {
-    throw settingError(`--heartbeat-timeout (${timeout} s) must be greater than --heartbeat-interval (${interval} s)`);
-  }
-  const reconnectMin = s.reconnectMin ?? DEFAULT_RECONNECT_MIN_MS / 1000;
-  const reconnectMax = s.reconnectMax ?? DEFAULT_RECONNECT_MAX_MS / 1000;
-  if (reconnectMax < reconnectMin) {
-    throw settingError(`--reconnect-max (${reconnectMax} s) must not be below --reconnect-min (${reconnectMin} s)`);
-  }
-  return s;
 }
 
-function readConfigFile(path: string, role: Role): Record<string, unknown> {
+/** A flag's value and where it came from: the flag, then the environment, then the config file. */
+function findValue(
+  spec: FlagSpec,
+  role: Role,
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  file: Record<string, unknown>,
+  configPath: string | undefined,
+): { value: unknown; source: SettingSource; where: string } | undefined {
+  const fromFlag = flags[camel(spec.name)];
+  // --no-http: commander sets http to false; it beats the environment and the config file.
+  if (spec.name === 'http' && fromFlag === false) return { value: null, source: 'flag', where: '--no-http' };
+  if (fromFlag !== undefined) return { value: parseValue(spec, fromFlag, `--${spec.name}`), source: 'flag', where: `--${spec.name}` };
+  const envName = spec.env.find((e) => env[e] !== undefined && env[e] !== '');
+  if (envName !== undefined) return { value: parseValue(spec, env[envName], envName), source: 'env', where: envName };
+  // The original's split variables are environment too: they beat the config file.
+  const split = splitEnvValue(spec.name, role, env);
+  if (split !== undefined) return { value: split.value, source: 'env', where: split.where };
+  if (spec.name in file) {
+    const where = `${configPath}: "${spec.name}"`;
+    return { value: parseValue(spec, file[spec.name], where), source: 'config', where };
+  }
+  return undefined;
+}
+
+/** How the library's errors name options for a CLI user: as they set them, in seconds. */
+function cliNaming(where: ReadonlyMap<string, string>): OptionNaming {
+  const flagOf = (key: string): string => {
+    const spec = FLAGS.find((f) => 'node' in f.key && f.key.node === key);
+    return spec === undefined ? key : `--${spec.name}`;
+  };
+  return {
+    name: (key) => where.get(key) ?? flagOf(key),
+    duration: (ms) => `${ms / 1000} s`,
+    durationUnit: 'seconds',
+    turnOn: (key) => `add ${flagOf(key)}`,
+  };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -263,16 +231,15 @@ function readConfigFile(path: string, role: Role): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw settingError(`--config ${path}: expected a JSON object of flag names to values`);
   }
+  // Keys of the other role are allowed so one file can serve both.
   const known = new Set(FLAGS.map((f) => f.name));
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) {
-      throw settingError(`--config ${path}: unknown key "${key}" (keys are the flag names, e.g. "heartbeat-interval")`);
-    }
+    if (!known.has(key)) throw settingError(`--config ${path}: unknown key "${key}" (keys are the flag names, e.g. "heartbeat-interval")`);
   }
-  void role; // keys of the other role are allowed so one file can serve both
   return parsed as Record<string, unknown>;
 }
 
+/** A flag's text (or a config file's number or list) in the library's unit: syntax only, ranges are the library's. */
 function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
   if (spec.kind === 'boolean') {
     if (typeof raw === 'boolean') return raw;
@@ -290,7 +257,7 @@ function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
   switch (spec.kind) {
     case 'seconds':
     case 'seconds0':
-      return parseSeconds(raw, where, spec.kind === 'seconds0');
+      return Math.round(parseSeconds(raw, where, spec.kind === 'seconds0') * 1000);
     case 'bytes':
       return parseBytes(raw, where);
     case 'count':
@@ -310,13 +277,11 @@ function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
   }
 }
 
-/** Seconds, fractions allowed; `allowZero` for "do not wait". */
+/** Seconds, fractions allowed: the text's syntax (the range is the library's). */
 export function parseSeconds(raw: string, where: string, allowZero = false): number {
   const t = raw.trim();
   const n = /^\d+(\.\d+)?$|^\.\d+$/.test(t) ? Number(t) : NaN;
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero) || n > 2_147_483) {
-    throw settingError(`${where}: expected a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${JSON.stringify(raw)}`);
-  }
+  if (!Number.isFinite(n)) throw settingError(`${where}: expected a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -324,24 +289,22 @@ const BYTE_UNITS: Record<string, number> = {
   '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3,
 };
 
+/** A size in bytes, `64MiB` and `10M` too (the range is the library's). */
 export function parseBytes(raw: string, where: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
-  const unit = m?.[2]?.toLowerCase() ?? '';
-  const factor = BYTE_UNITS[unit];
+  const factor = BYTE_UNITS[m?.[2]?.toLowerCase() ?? ''];
   const n = m === null || factor === undefined ? NaN : Math.floor(Number(m[1]) * factor);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 4 * 1024 ** 3 - 2 * 1024 ** 2) {
-    throw settingError(`${where}: expected a size in bytes such as 1048576, 64MiB or 10M (at most 4 GiB - 2 MiB), got ${JSON.stringify(raw)}`);
-  }
+  if (!Number.isSafeInteger(n)) throw settingError(`${where}: expected a size in bytes such as 1048576, 64MiB or 10M, got ${JSON.stringify(raw)}`);
   return n;
 }
 
 function parseCount(raw: string, where: string): number {
   const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000) throw settingError(`${where}: expected a whole number from 1 to 1000000, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n)) throw settingError(`${where}: expected a whole number, got ${JSON.stringify(raw)}`);
   return n;
 }
 
-/** `HOST:PORT`, `[v6]:PORT`, or a bare `PORT` (host left to the default by the caller). */
+/** `HOST:PORT` or `[v6]:PORT`. */
 export function parseHostPort(raw: string, where: string): HostPort {
   const t = raw.trim();
   let host: string;
@@ -364,7 +327,7 @@ export function parseHostPort(raw: string, where: string): HostPort {
   return { host, port };
 }
 
-function parseHttp(raw: string, where: string): HttpSetting {
+function parseHttp(raw: string, where: string): NodeOptions['http'] {
   const t = raw.trim();
   if (t.startsWith('unix:')) {
     const path = t.slice(5);
@@ -384,30 +347,32 @@ function parseLevel(raw: string, where: string): string {
 
 /**
  * A flag's value from the original's split environment variables (`alsoEnv`): host and port
- * read separately, one cert path per role. Undefined when none of them is set.
+ * read separately (the other half keeps its default), one cert path per role. Undefined when
+ * none of them is set.
  */
-function splitEnvValue(name: string, role: Role, env: NodeJS.ProcessEnv): unknown {
+function splitEnvValue(name: string, role: Role, env: NodeJS.ProcessEnv): { value: unknown; where: string } | undefined {
   switch (name) {
     case 'listen':
-      return splitEnvHostPort(env, 'RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT', { host: '0.0.0.0', port: DEFAULT_SERVER_PORT });
+      return splitEnvHostPort(env, 'RP_SERVER_BIND_INTERFACE', 'RP_SERVER_BIND_PORT', { host: DEFAULT_LISTEN_HOST, port: DEFAULT_SERVER_PORT });
     case 'server':
-      return splitEnvHostPort(env, 'RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT', { host: 'localhost', port: DEFAULT_SERVER_PORT });
+      return splitEnvHostPort(env, 'RP_CLIENT_TARGET_HOSTNAME', 'RP_CLIENT_TARGET_PORT', { host: DEFAULT_SERVER_HOST, port: DEFAULT_SERVER_PORT });
     case 'statsd':
-      return splitEnvHostPort(env, 'RP_STATSD_HOST', 'RP_STATSD_PORT', { host: 'localhost', port: 8125 });
+      return splitEnvHostPort(env, 'RP_STATSD_HOST', 'RP_STATSD_PORT', DEFAULT_STATSD);
     case 'cert-dir': {
       const v = env[CERT_DIR_ENV[role]];
-      return v === undefined || v === '' ? undefined : v;
+      return v === undefined || v === '' ? undefined : { value: v, where: CERT_DIR_ENV[role] };
     }
     default:
       return undefined;
   }
 }
 
-function splitEnvHostPort(env: NodeJS.ProcessEnv, hostVar: string, portVar: string, fallback: HostPort): HostPort | undefined {
+function splitEnvHostPort(env: NodeJS.ProcessEnv, hostVar: string, portVar: string, fallback: HostPort): { value: HostPort; where: string } | undefined {
   const host = env[hostVar];
   const port = env[portVar];
   if (host === undefined && port === undefined) return undefined;
-  return parseHostPort(`${host ?? fallback.host}:${port ?? fallback.port}`, `${hostVar}/${portVar}`);
+  const where = `${hostVar}/${portVar}`;
+  return { value: parseHostPort(`${host ?? fallback.host}:${port ?? fallback.port}`, where), where };
 }
 
 function isTruthy(v: string | undefined): boolean {

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { buildProgram, type CliIo } from './program.js';
+import { NodeSignals } from './signals.js';
 
 /**
  * The CLI's entry: parses `argv`, runs the command, and turns any error into one line on stderr
@@ -42,11 +43,12 @@ function exitCodeFor(err: unknown): number {
   return 1;
 }
 
-function defaultIo(): CliIo {
+function defaultIo(signals: NodeSignals = NodeSignals.install()): CliIo {
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (text) => process.stderr.write(text),
     env: process.env,
+    signals,
   };
 }
 
@@ -63,14 +65,21 @@ const EXIT_FLUSH_MS = 2_000;
  * event into a 502 on the far side. The process exits when its event loop is empty, or after
  * EXIT_FLUSH_MS at the latest.
  */
-export async function run(argv: string[]): Promise<void> {
+export async function run(argv: string[], signals?: NodeSignals): Promise<void> {
   // `restpipe ca list | head`: a reader that stops early is not an error (Node would throw EPIPE
   // from the next write). What was to be done is done; only the rest of the output is dropped.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
     process.stdout.destroy();
   });
-  const code = await main(argv);
+  const io = defaultIo(signals);
+  let code: number;
+  try {
+    code = await main(argv, io);
+  } finally {
+    // Whatever ran, a stop signal kept meanwhile (a node that failed to start) now ends the process.
+    io.signals.release();
+  }
   process.exitCode = code;
   setTimeout(() => process.exit(code), EXIT_FLUSH_MS).unref();
 }

@@ -7,12 +7,18 @@ import { rulesCheck } from './commands/rules.js';
 import { runNodeCommand } from './commands/run-node.js';
 import { setIdentity } from './commands/set-identity.js';
 import { FLAGS, flagHelp, type Role } from './config.js';
+import type { NodeSignals } from './signals.js';
 
 export interface CliIo {
   out: (line: string) => void;
   err: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** SIGINT/SIGTERM/SIGHUP for the node commands (bin/restpipe.js installs them first thing). */
+  signals: Pick<NodeSignals, 'attach' | 'release'>;
 }
+
+/** The commands that run a node and keep the signals; every other command releases them. */
+const NODE_COMMANDS = new Set(['server', 'client', 'demo']);
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -28,7 +34,11 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     // as the run command's --cert-dir.
     .enablePositionalOptions()
     .configureOutput({ writeErr: io.err, writeOut: (s) => io.out(s.replace(/\n$/, '')) })
-    .exitOverride();
+    .exitOverride()
+    // A command that runs no node gets Node's own signal handling back (Ctrl-C ends `ca issue`).
+    .hook('preAction', (_program, action) => {
+      if (!NODE_COMMANDS.has(action.name())) io.signals.release();
+    });
 
   for (const role of ['server', 'client'] as const) {
     const cmd = program
@@ -38,7 +48,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       .enablePositionalOptions()
       .exitOverride();
     addRunFlags(cmd, role);
-    cmd.action(async (opts: Record<string, unknown>) => setExitCode(await runNodeCommand(role, opts, io.env)));
+    cmd.action(async (opts: Record<string, unknown>) => setExitCode(await runNodeCommand(role, opts, io.env, io.signals)));
     const args = role === 'server' ? '<key> <crt> <ca>' : '<key> <crt> [ca]';
     cmd
       .command(`set-identity ${args}`)
@@ -116,7 +126,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--once', 'send time and cat both ways through the gateways, print the replies, exit 0 if all succeeded')
     .option('--log-level <level>', 'log level (default warn with --once, else info)')
     .exitOverride()
-    .action(async (opts: { once?: boolean; logLevel?: string }) => setExitCode(await demo(opts, io.out)));
+    .action(async (opts: { once?: boolean; logLevel?: string }) => setExitCode(await demo(opts, io.out, io.signals)));
 
   oneLineErrors(program, 'restpipe');
   return program;

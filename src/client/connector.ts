@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { formatSeconds } from '../pipe/inflight.js';
+import { ErrorCode, RestpipeError } from '../errors.js';
+import { formatSeconds } from '../text.js';
 import { DEFAULT_TLS_MIN_VERSION, pipeTlsOptions, type TlsMinVersion } from '../tls-policy.js';
 
 /** The client's TLS material: its key and certificate, and the CA that signed the server's. */
@@ -28,29 +30,34 @@ export interface DialOptions {
   onSession?: (session: Buffer) => void;
 }
 
-/** A failed dial, with the phase it failed in and Node's error code when there is one. */
-export class DialError extends Error {
-  constructor(
-    message: string,
-    readonly phase: 'connect' | 'handshake',
-    readonly code: string | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'DialError';
-  }
-}
-
-/** A dialed TLS socket and the CN of the server certificate it verified ('' when none). */
-export interface DialedTls {
-  socket: tls.TLSSocket;
+/**
+ * What a dial gives the client: a connected stream to the server whose certificate was
+ * verified, and that certificate's CN ('' when none).
+ */
+export interface DialedPipe {
+  socket: Duplex & { readonly remoteAddress?: string | undefined; getProtocol(): string | null };
   serverCn: string;
+  /** Whether the handshake resumed the offered session (issue 14). @default false */
+  resumed?: boolean;
   /**
    * The server certificate (DER) the name check saw; undefined on a resumed session, where
    * OpenSSL checks nothing and Node shows no certificate.
    */
-  serverCertDer: Buffer | undefined;
+  serverCertDer?: Buffer | undefined;
 }
+
+/** A dialed TLS socket (what {@link dialTls} gives). */
+export interface DialedTls extends DialedPipe {
+  socket: tls.TLSSocket;
+}
+
+/**
+ * Opens the client's connection to the server: {@link dialTls}, or a stand-in (tests). Rejects
+ * with a RestpipeError: `no_connection` (TCP connect failed or timed out, the dial was
+ * cancelled, the connection closed) or `tls_refused` (the TLS handshake failed: a certificate
+ * refused either way, a name mismatch, a TLS alert), Node's own error as its `cause`.
+ */
+export type Connector = (options: DialOptions) => Promise<DialedPipe>;
 
 interface CachedContext {
   key: ClientTlsMaterial['key'];
@@ -142,7 +149,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       setImmediate(() => {
         if (settled || phase !== timedOutPhase) return;
         const ms = phase === 'connect' ? o.connectTimeoutMs : o.handshakeTimeoutMs;
-        fail(new DialError(`${phase === 'connect' ? 'TCP connect' : 'TLS handshake'} timed out after ${formatSeconds(ms)}`, phase, 'ETIMEDOUT'));
+        fail(new RestpipeError(ErrorCode.NO_CONNECTION, `${phase === 'connect' ? 'TCP connect' : 'TLS handshake'} timed out after ${formatSeconds(ms)}`));
       });
     };
     let timer = setTimeout(onTimeout, o.connectTimeoutMs);
@@ -158,14 +165,13 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       if (settled) return;
       cleanUp();
       socket.destroy();
-      const code = (err as NodeJS.ErrnoException).code;
-      reject(err instanceof DialError ? err : new DialError(describeDialError(err, phase), phase, code, { cause: err }));
+      reject(err instanceof RestpipeError ? err : new RestpipeError(dialErrorCode(err, phase), describeDialError(err, phase), { cause: err }));
     }
     function onAbort(): void {
-      fail(new DialError('dial cancelled', phase, 'ABORT_ERR'));
+      fail(new RestpipeError(ErrorCode.NO_CONNECTION, 'dial cancelled'));
     }
     function onClose(): void {
-      fail(new DialError(`connection closed during the ${phase === 'connect' ? 'TCP connect' : 'TLS handshake'}`, phase, 'ECONNRESET'));
+      fail(new RestpipeError(ErrorCode.NO_CONNECTION, `connection closed during the ${phase === 'connect' ? 'TCP connect' : 'TLS handshake'}`));
     }
     o.signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('error', fail);
@@ -184,16 +190,24 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       // Until the caller attaches its own listener (a microtask later), an 'error' must not
       // crash the process; the caller sees the socket close anyway.
       socket.on('error', ignoreError);
-      resolve({ socket, serverCn, serverCertDer });
+      resolve({ socket, serverCn, resumed: socket.isSessionReused(), serverCertDer });
     });
   });
 }
 
 function ignoreError(): void {}
 
+/** A TLS failure (refused either way), or a connection that could not be made. */
+function dialErrorCode(err: Error, phase: 'connect' | 'handshake'): ErrorCode {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return phase === 'handshake' || TLS_ERROR_CODE.test(code) ? ErrorCode.TLS_REFUSED : ErrorCode.NO_CONNECTION;
+}
+
+const TLS_ERROR_CODE = /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|ERR_SSL|ERR_TLS/;
+
 function describeDialError(err: Error, phase: 'connect' | 'handshake'): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (phase === 'handshake' || /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|ERR_SSL|ERR_TLS/.test(code)) {
+  if (phase === 'handshake' || TLS_ERROR_CODE.test(code)) {
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `server certificate does not match the dialed name: ${err.message}`;
     // "Is it signed by our CA?" would send someone chasing the wrong problem for a certificate
     // that is merely out of its validity window (or a clock that is off).

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import { CertificateRecheck, type RecheckRefusal } from '../identity/peer-recheck.js';
+import { CertificateRecheck, type RecheckRefusal } from '../cert-recheck.js';
+import type { DialedPipe } from './connector.js';
 
 // The client's side of TLS 1.3 resumption (SPEC §6, issue 14): one session per server, offered
 // on the next dial, and the server certificate it restores checked again. On a resumed
@@ -81,20 +81,15 @@ export class ClientSessions {
    * Starts a dial's bookkeeping once its TLS handshake is done: whether it resumed, the re-check
    * of a resumed one, and (for a full handshake) listening for the tickets the server sends.
    * `listener` must already be the socket's 'session' listener (see {@link sessionListener});
-   * `handshakeCn` and `serverCertDer` are what the full handshake's name check saw.
+   * the dial's `serverCn` and `serverCertDer` are what the full handshake's name check saw.
    */
-  dialed(
-    server: string,
-    socket: TLSSocket,
-    ca: CaInput,
-    handshake: { serverCn: string; serverCertDer: Buffer | undefined },
-    listener: SessionListener | undefined,
-  ): DialSession {
+  dialed(server: string, dial: DialedPipe, ca: CaInput, listener: SessionListener | undefined): DialSession {
+    const { socket } = dial;
     const offered = this.#sessions.get(server);
-    const resumed = socket.isSessionReused() && offered !== undefined;
+    const resumed = dial.resumed === true && offered !== undefined;
     const refusal = resumed ? this.#check(offered.serverCert, ca) : undefined;
-    const serverCn = resumed ? offered.serverCn : handshake.serverCn;
-    const serverCertDer = resumed ? undefined : handshake.serverCertDer;
+    const serverCn = resumed ? offered.serverCn : dial.serverCn;
+    const serverCertDer = resumed ? undefined : dial.serverCertDer;
     const stop = (): void => {
       if (listener !== undefined) socket.removeListener('session', listener);
     };

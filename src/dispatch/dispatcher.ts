@@ -1,28 +1,20 @@
 import { ErrorCode } from '../errors.js';
 import {
+  ReturnCode,
+  isJsonMimetype,
   type EventHandlerFn,
   type HandlerContext,
-  type InboundEvent,
+  type ParsedEvent,
   type PeerInfo,
-  type Verb,
   type Reply,
-  ReturnCode,
   type SignalSource,
-  VERBS,
-  handlerMethodName,
-  isJsonMimetype,
-  parseNoun,
-  truncate,
+  type Verb,
 } from '../event.js';
 import { type Logger, silentLogger } from '../log.js';
+import { describeThrown, errorReply, exceptionReply } from '../replies.js';
+import { truncate } from '../text.js';
 import type { HandlerTable, PostData } from './handler-table.js';
-import { convertReturn, describeThrown, errorReply, exceptionReply } from './reply-forms.js';
-
-/**
- * The JSON `error.code` of a code 255 reply for a verb and noun without a handler. It names a
- * far-side answer, not a RestpipeError, so it is not in `ErrorCode`; the gateway answers 404.
- */
-export const NO_HANDLER = 'no_handler';
+import { convertReturn } from './reply-forms.js';
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
@@ -32,19 +24,19 @@ export interface DispatcherOptions {
   role: 'server' | 'client';
 }
 
-const VERB_SET: ReadonlySet<string> = new Set(VERBS);
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Makes the function a pipe session calls for every event it receives (SPEC §5). It never
- * rejects; every outcome is a reply:
+ * Makes the function a pipe session calls for every event it receives (SPEC §5). The event's
+ * head was parsed and checked where it entered this node (the pipe, for a peer's event), so the
+ * dispatcher trusts its verb, path, parameters and method name. It never rejects; every outcome
+ * is a reply:
  *
  * | case | code | body |
  * |---|---|---|
  * | the handler returned | per its return form (see `toReply`) | |
- * | verb not get/post/put/delete/patch | 255 | `{"error": {"code": "method_not_allowed", …}}` |
- * | noun malformed (bad path characters, bad percent-encoding) | 255 | `{"error": {"code": "bad_request", …}}` |
  * | no method for verb + noun | 255 | `{"error": {"code": "no_handler", "message": "no handler for get 'foo' (method get_foo)"}}` |
- * | JSON mimetype with a body that does not parse | 251 | exception, class `SyntaxError` |
+ * | JSON mimetype with a body that does not parse (the one place it is parsed) | 250 | `{"error": {"code": "bad_request", …}}` |
  * | the handler threw or rejected, or returned an invalid tuple/reply object or unencodable value | 251 | `{"exception": {"message", "traceback", "class"}}` |
  *
  * The handler is called `(ctx, postData, ...params)` with the percent-decoded parameters after
@@ -57,27 +49,11 @@ const VERB_SET: ReadonlySet<string> = new Set(VERBS);
 export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): EventHandlerFn {
   const log = (opts.logger ?? silentLogger).child({ component: 'dispatch', role: opts.role });
 
-  return async function dispatch(event: InboundEvent, peer: PeerInfo, signal: AbortSignal | SignalSource): Promise<Reply> {
-    const verb = event.verb;
-    // The verb is whatever string the peer put on the wire: the Verb type is a claim to check.
-    if (!VERB_SET.has(verb)) {
-      return errorReply(
-        ReturnCode.NO_HANDLER,
-        ErrorCode.METHOD_NOT_ALLOWED,
-        `unknown verb '${truncate(String(verb))}': use ${VERBS.join(', ')}`,
-      );
-    }
-    let path: string;
-    let params: string[];
-    try {
-      ({ path, params } = parseNoun(event.noun));
-    } catch (err) {
-      return errorReply(ReturnCode.NO_HANDLER, ErrorCode.BAD_REQUEST, describeThrown(err).message);
-    }
-    const fn = table.lookup(verb, path);
+  return async function dispatch(event: ParsedEvent, peer: PeerInfo, signal: AbortSignal | SignalSource): Promise<Reply> {
+    const { method } = event;
+    const fn = table.lookup(method);
     if (fn === undefined) {
-      const method = handlerMethodName(verb, path);
-      return errorReply(ReturnCode.NO_HANDLER, NO_HANDLER, `no handler for ${verb} '${truncate(path)}' (method ${truncate(method)})`);
+      return errorReply(ReturnCode.NO_HANDLER, ErrorCode.NO_HANDLER, `no handler for ${event.verb} '${truncate(event.path)}' (method ${truncate(method)})`);
     }
 
     let postData: PostData;
@@ -85,22 +61,26 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
       postData = decodePostData(event.mimetype, event.data);
     } catch (err) {
       // JSON.parse quotes the start of the input in its message: the log gets no body bytes.
-      log.warn({ method: handlerMethodName(verb, path), peer: peer.name, bytes: event.data.byteLength }, 'request body is not valid JSON');
-      return exceptionReply(err);
+      log.warn({ method, peer: peer.name, bytes: event.data.byteLength }, 'request body is not valid JSON');
+      return errorReply(
+        ReturnCode.BAD_REQUEST,
+        ErrorCode.BAD_REQUEST,
+        `request body is not valid JSON (${truncate(event.mimetype)}): ${describeThrown(err).message}`,
+      );
     }
 
-    const ctx: HandlerContext = new Context(peer, verb, path, params, event.query, signal);
+    const ctx: HandlerContext = new Context(peer, event.verb, event.path, event.params, event.query, signal);
     let returned: unknown;
     try {
-      returned = await fn(ctx, postData, ...params);
+      returned = await fn(ctx, postData, ...event.params);
     } catch (err) {
-      logException(log, handlerMethodName(verb, path), peer, err, 'handler threw');
+      logException(log, method, peer, err, 'handler threw');
       return exceptionReply(err);
     }
     try {
       return convertReturn(returned);
     } catch (err) {
-      logException(log, handlerMethodName(verb, path), peer, err, 'handler returned a value that is not a valid reply');
+      logException(log, method, peer, err, 'handler returned a value that is not a valid reply');
       return exceptionReply(err);
     }
   };
@@ -140,16 +120,17 @@ class Context implements HandlerContext {
 /**
  * SPEC §5's `postData`. The Buffer shares the event's memory (no copy); the frame decoder never
  * reuses memory it has handed out (STYLE hot path 1), so a handler may keep it.
- * @throws SyntaxError from `JSON.parse` for a JSON mimetype whose body does not parse.
+ * @throws SyntaxError from `JSON.parse` for a JSON mimetype whose body does not parse; TypeError
+ *   for one that is not UTF-8.
  */
 function decodePostData(mimetype: string, data: Uint8Array): PostData {
   if (data.byteLength === 0 && mimetype === '') return ['', ''];
   const isJson = isJsonMimetype(mimetype);
-  // No body under a JSON mimetype is not worth a 251: the caller sent nothing, and null is
-  // JSON's nothing.
+  // No body under a JSON mimetype is not worth a refusal: the caller sent nothing, and null
+  // is JSON's nothing.
   if (isJson && data.byteLength === 0) return [mimetype, null];
-  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return isJson ? [mimetype, JSON.parse(bytes.toString('utf8')) as unknown] : [mimetype, bytes];
+  if (isJson) return [mimetype, JSON.parse(UTF8.decode(data)) as unknown];
+  return [mimetype, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
 }
 
 function logException(log: Logger, method: string, peer: PeerInfo, err: unknown, msg: string): void {

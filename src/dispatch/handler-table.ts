@@ -1,5 +1,5 @@
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { type HandlerContext, type Verb, handlerMethodName } from '../event.js';
+import type { HandlerContext } from '../event.js';
 import { type Logger, silentLogger } from '../log.js';
 
 /**
@@ -27,10 +27,11 @@ export type HookFn = (...args: unknown[]) => unknown;
 /** The callable surface of a handler module, planned once at load (STYLE hot path 7). */
 export interface HandlerTable {
   /**
-   * The method for a verb and a noun path already checked by `parseNoun` (`time/utc` →
-   * `get_time_utc`), or `undefined`. One Map lookup; the user's object is never indexed here.
+   * The method named `method` (an event's `method`, built by `parseEventHead` from a checked
+   * verb and noun: GET `time/utc` → `get_time_utc`), or `undefined`. One Map lookup; the user's
+   * object is never indexed here.
    */
-  lookup(verb: Verb, path: string): HandlerFn | undefined;
+  lookup(method: string): HandlerFn | undefined;
   /** The handler method names found, sorted (for logs and `/status`). */
   readonly methodNames: readonly string[];
   /** The lifecycle hooks found, bound to the instance. */
@@ -129,7 +130,7 @@ export function buildHandlerTable(handlers: unknown, opts: HandlerTableOptions =
   const methodNames = Object.freeze([...methods.keys()].sort());
   const frozenHooks = Object.freeze(hooks);
   return {
-    lookup: (verb, path) => methods.get(handlerMethodName(verb, path)),
+    lookup: (method) => methods.get(method),
     methodNames,
     hooks: frozenHooks,
     async callHook(name, ...args) {

@@ -13,6 +13,6 @@ export {
   type HookName,
   type PostData,
 } from './handler-table.js';
-export { NO_HANDLER, createDispatcher, type DispatcherOptions } from './dispatcher.js';
-export { errorReply, exceptionReply, reply, toReply, type BrandedReply, type ReplyInit } from './reply-forms.js';
+export { createDispatcher, type DispatcherOptions } from './dispatcher.js';
+export { reply, toReply, type BrandedReply, type ReplyInit } from './reply-forms.js';
 export { exampleHandlers, type ExampleHandlers } from './examples.js';

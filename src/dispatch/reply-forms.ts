@@ -1,4 +1,5 @@
 import { type Reply, ReturnCode } from '../event.js';
+import { exceptionReply } from '../replies.js';
 
 /** The largest `code` the wire carries (`uint32` in proto/restpipe.proto). */
 const MAX_CODE = 0xffff_ffff;
@@ -133,45 +134,6 @@ export function convertReturn(returned: unknown): Reply {
   return { code: ReturnCode.OK, mimetype: JSON_MIMETYPE, data: encodeJson(returned) };
 }
 
-/**
- * The code 251 reply for a handler that threw (SPEC §4, the original's format):
- * `{"exception": {"message", "traceback", "class"}}`. `class` is the error's `name`, or its
- * constructor's name when `name` is the generic `Error` (a subclass that did not set `name`);
- * a thrown non-object gets class `Error`, its `String()` as message and an empty traceback.
- * Never throws, even for a thrown Proxy or an error whose getters throw.
- */
-export function exceptionReply(err: unknown): Reply {
-  const { message, traceback, cls } = describeThrown(err);
-  const body = JSON.stringify({ exception: { message, traceback, class: cls } });
-  return { code: ReturnCode.HANDLER_EXCEPTION, mimetype: JSON_MIMETYPE, data: Buffer.from(body, 'utf8') };
-}
-
-/**
- * A reply carrying a JSON error body `{"error": {"code", "message"}}` (SPEC §4's shape), used
- * for the far-side refusals that are replies rather than transport failures (code 255).
- */
-export function errorReply(code: number, errorCode: string, message: string): Reply {
-  const body = JSON.stringify({ error: { code: errorCode, message } });
-  return { code, mimetype: JSON_MIMETYPE, data: Buffer.from(body, 'utf8') };
-}
-
-/** The `class` and `message` of a thrown value, as the exception reply and the log show them. */
-export function describeThrown(err: unknown): { message: string; traceback: string; cls: string } {
-  if (typeof err !== 'object' || err === null) {
-    return { message: safeString(err), traceback: '', cls: 'Error' };
-  }
-  const e = err as { message?: unknown; stack?: unknown; name?: unknown; constructor?: unknown };
-  const message = safeGet(() => (e.message === undefined ? safeString(err) : safeString(e.message)), '');
-  const traceback = safeGet(() => (typeof e.stack === 'string' ? e.stack : ''), '');
-  const cls = safeGet(() => {
-    const name = typeof e.name === 'string' && e.name !== '' ? e.name : undefined;
-    if (name !== undefined && name !== 'Error') return name;
-    const ctorName = typeof e.constructor === 'function' ? e.constructor.name : '';
-    return ctorName !== '' && ctorName !== 'Object' ? ctorName : (name ?? 'Error');
-  }, 'Error');
-  return { message, traceback, cls };
-}
-
 function isPlainReplyObject(o: object): boolean {
   const proto = Object.getPrototypeOf(o) as unknown;
   if (proto !== Object.prototype && proto !== null) return false;
@@ -243,22 +205,4 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   return typeof value;
-}
-
-function safeString(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    // Object.create(null), a toString or Symbol.toPrimitive that throws, a revoked Proxy (on
-    // which even Object.prototype.toString throws).
-    return safeGet(() => Object.prototype.toString.call(value), '[object]');
-  }
-}
-
-function safeGet<T>(get: () => T, fallback: T): T {
-  try {
-    return get();
-  } catch {
-    return fallback;
-  }
 }

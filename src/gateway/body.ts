@@ -61,6 +61,12 @@ export function contentLengthError(headers: IncomingHttpHeaders, maxBytes: numbe
   return n > maxBytes ? tooLarge(`request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (maxBodyBytes, --max-body)`) : undefined;
 }
 
+/** Whether the request carries a body (RFC 9112 §6.3: a length other than 0, or a transfer coding). */
+export function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
 /**
  * Reads `req`'s body, at most `maxBytes`, and reports to `sink` (see {@link BodySink}).
  * Call it once per request, before anything else consumes the request.

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../errors.js';
 import { errorBody, httpStatusOf } from './http-errors.js';
-import { endAndLinger } from './linger.js';
+import { endAndLinger } from '../linger.js';
 
 const kAnswered = Symbol('restpipe.clientErrorAnswered');
 
@@ -62,5 +62,5 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
     return;
   }
   // After a parse error the parser takes nothing more, so lingering cannot start a request.
-  endAndLinger(socket, lingerMs, answer);
+  endAndLinger(socket, lingerMs, { last: answer, discardReads: true });
 }

@@ -1,74 +1,25 @@
-import dns from 'node:dns';
 import { unlink } from 'node:fs/promises';
-import { setMaxListeners } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
-import { isIpLiteral } from '../certificate.js';
+import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { isJsonMimetype, truncate, type EventRequest, type Reply } from '../event.js';
+import type { ParsedEvent, Reply } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DEFAULT_GRACE_MS, MAX_TIMER_MS, countOption, durationOption, invalidOption } from '../options.js';
-import { contentLengthError, readBody, type BodySink } from './body.js';
-import type { EventSender } from './event-sender.js';
-import { INTERNAL_ERROR_CODE, errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
-import { HostPolicy, isLoopbackListenHost } from './host-check.js';
-import { lingerBeforeClose } from './linger.js';
+import { DEFAULT_GRACE_MS } from '../options/defaults.js';
+import { durationOption, invalidOption } from '../options/validate.js';
+import type { EventSender } from '../sender.js';
+import { truncate } from '../text.js';
+import { contentLengthError, hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
-import { GatewayRouteError, parseGatewayRequest, type EventRoute } from './routes.js';
+import { GatewayCall, trackConnection, type CallOwner } from './gateway-call.js';
+import { resolveGatewayOptions, type GatewayListen, type GatewayOptions } from './gateway-options.js';
+import { HostPolicy } from './host-check.js';
+import { errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
+import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
+import { lingerBeforeClose } from './linger.js';
+import { GatewayRouteError, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
-/** How long the gateway waits for a request's headers. @see GatewayOptions.headersTimeoutMs */
-export const DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS = 10_000;
-/** How long a whole request (headers and body) may take to arrive. @see GatewayOptions.requestTimeoutMs */
-export const DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS = 120_000;
-/** How long an idle keep-alive connection stays open. @see GatewayOptions.keepAliveTimeoutMs */
-export const DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** How long resolving a `/client/HOSTNAME/…` name may take. @see GatewayOptions.dnsTimeoutMs */
-export const DEFAULT_GATEWAY_DNS_TIMEOUT_MS = 2_000;
-
-/** Where a gateway listens: a TCP address, or a unix socket (for nginx). */
-export type GatewayListen = { host: string; port: number } | { path: string };
-
-/** Options of {@link createGateway}. */
-export interface GatewayOptions {
-  /** The node the gateway sends events through (its role decides the routes). */
-  sender: EventSender;
-  /**
-   * A TCP address (port 0 picks a free one) or a unix socket path. A TCP host that is not
-   * loopback is refused unless {@link allowNonLoopback}: the gateway has no authentication.
-   */
-  listen: GatewayListen;
-  /** Largest request body; larger ones get 413 without being read. */
-  maxBodyBytes: number;
-  /** How long a request waits for its reply unless it sends `X-Event-Timeout: S`. */
-  eventTimeoutMs: number;
-  /**
-   * Host header values accepted besides loopback names and addresses (DNS-rebinding
-   * protection, TCP only). An entry without a port matches any port; `'*'` accepts any Host.
-   * @default []
-   */
-  allowedHosts?: string[];
-  /**
-   * Origin header values accepted (cross-site protection, TCP only), e.g.
-   * `http://localhost:3000`; `'*'` accepts any. A request carrying any other Origin is refused.
-   * @default []
-   */
-  allowedOrigins?: string[];
-  /** Allows a TCP listen address that is not loopback (a warning is logged). @default false */
-  allowNonLoopback?: boolean;
-  /** Produces `GET /metrics` (Prometheus text); without it `/metrics` is 404. */
-  metricsText?: () => Promise<{ contentType: string; body: string }>;
-  /** @default silent */
-  logger?: Logger;
-  /** Time to receive a request's headers (Node's `headersTimeout`). @default 10000 */
-  headersTimeoutMs?: number;
-  /** Time to receive a whole request, body included (Node's `requestTimeout`); covers slow bodies. @default 120000 */
-  requestTimeoutMs?: number;
-  /** How long an idle keep-alive connection is kept. @default 5000 */
-  keepAliveTimeoutMs?: number;
-  /** Bound on the DNS lookup of a `/client/HOSTNAME/…` name. @default 2000 */
-  dnsTimeoutMs?: number;
-}
+export type { GatewayListen, GatewayOptions } from './gateway-options.js';
 
 /** Where a started gateway listens. */
 export type GatewayAddress = { host: string; port: number } | { path: string };
@@ -110,102 +61,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 // ---------------------------------------------------------------------------------------------
 
 const JSON_TYPE = 'application/json';
-const HEALTH_OK = Buffer.from('{"status":"ok"}');
 // Node's own rule for header values (`checkInvalidHeaderChar`): a reply's mimetype comes from
 // the far side and must not be able to make writeHead throw or split the response.
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-// X-Event-Timeout: plain decimal seconds. `Number()` alone would take '0x10', '1e3', ' '.
-const TIMEOUT_SYNTAX = /^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 // How long a connection whose body we refused is drained before it is closed anyway.
 const LINGER_MS = 2_000;
-const kCall = Symbol('restpipe.gatewayCall');
-const kCalls = Symbol('restpipe.gatewayCalls');
-const kAbort = Symbol('restpipe.gatewayAbort');
-
-/** One request: the only per-request object besides what node:http and the AbortController make. */
-class GatewayCall implements BodySink {
-  route: EventRoute | undefined;
-  controller: AbortController | undefined;
-  timeoutMs = 0;
-  /** A response has been started. */
-  responded = false;
-  /** The response closed (finished, or the connection went away). */
-  closed = false;
-  /** Answer with `Connection: close`: the request's body was not (fully) read. */
-  closeConnection = false;
-  /** The client sent `Expect: 100-continue`; it gets `100 Continue` only when its body is wanted. */
-  expectsContinue = false;
-
-  constructor(
-    readonly gateway: HttpGateway,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-  ) {}
-
-  onBody(body: Buffer): void {
-    this.gateway.onEventBody(this, body);
-  }
-
-  onBodyError(err: RestpipeError): void {
-    this.closeConnection = true;
-    this.gateway.fail(this, err);
-  }
-
-  /** Whether a response may still be written: none yet, and the connection is alive. */
-  get canRespond(): boolean {
-    return !this.responded && !this.closed && !this.req.socket.destroyed;
-  }
-}
-
-type ResponseWithCall = ServerResponse & { [kCall]?: GatewayCall };
-type SocketWithCalls = Socket & { [kCalls]?: Set<GatewayCall>; [kAbort]?: AbortController };
 
 /**
- * The AbortController of a connection's events. A caller hangs up by closing the connection
- * (a response closes unfinished only when its socket goes), which ends every request on it: so
- * the events of one connection share one controller instead of paying for one per request.
+ * The gateway: its lifecycle (listen, close with a grace period) and the request path (Host
+ * checks, route, body, send, reply or JSON error). Its own routes are in info-routes.ts, the
+ * per-request object in gateway-call.ts, its options in gateway-options.ts.
  */
-function connectionController(socket: SocketWithCalls): AbortController {
-  let controller = socket[kAbort];
-  if (controller === undefined || controller.signal.aborted) {
-    controller = new AbortController();
-    // Pipelined requests each listen while in flight; that is no leak.
-    setMaxListeners(0, controller.signal);
-    socket[kAbort] = controller;
-  }
-  return controller;
-}
-
-/** res 'close': the request is over; if the response had not finished, the caller hung up. */
-function onResponseClose(this: ResponseWithCall): void {
-  const call = this[kCall];
-  if (call !== undefined) call.gateway.onCallClosed(call, !this.writableFinished);
-}
-
-function onConnection(socket: SocketWithCalls): void {
-  socket.once('close', onSocketClose);
-}
-
-/**
- * A connection closed. Its current response got 'close' from Node, but a pipelined request
- * queued behind it never does (its response has no socket yet): end those calls here, so
- * they are cancelled and counted out like any caller who hung up.
- */
-function onSocketClose(this: SocketWithCalls): void {
-  const calls = this[kCalls];
-  if (calls === undefined) return;
-  this[kCalls] = undefined;
-  for (const call of calls) call.gateway.onCallClosed(call, true);
-}
-
-class HttpGateway implements Gateway {
+class HttpGateway implements Gateway, CallOwner {
   readonly #sender: EventSender;
   readonly #role: 'server' | 'client';
   readonly #listen: GatewayListen;
   readonly #maxBodyBytes: number;
   readonly #eventTimeoutMs: number;
-  readonly #dnsTimeoutMs: number;
   readonly #hostPolicy: HostPolicy;
   readonly #isUnix: boolean;
   readonly #metricsText: GatewayOptions['metricsText'];
@@ -220,56 +92,26 @@ class HttpGateway implements Gateway {
   #onDrained: (() => void) | undefined;
 
   constructor(options: GatewayOptions) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('gateway options must be an object');
-    const { sender, listen } = options;
+    const o = resolveGatewayOptions(options);
+    const { sender } = options;
     if (typeof sender?.send !== 'function' || typeof sender.isReady !== 'function' || typeof sender.status !== 'function') {
       throw invalidOption('gateway option sender must implement EventSender (send, isReady, status)');
     }
+    if (sender.role !== 'server' && sender.role !== 'client') throw invalidOption(`sender.role must be 'server' or 'client'`);
     this.#sender = sender;
     this.#role = sender.role;
-    if (this.#role !== 'server' && this.#role !== 'client') throw invalidOption(`sender.role must be 'server' or 'client'`);
     this.#log = (options.logger ?? silentLogger).child({ component: 'gateway' });
-    this.#maxBodyBytes = countOption('maxBodyBytes', options.maxBodyBytes, NaN, Number.MAX_SAFE_INTEGER);
-    if (Number.isNaN(this.#maxBodyBytes)) throw invalidOption('gateway option maxBodyBytes is required');
-    if (options.eventTimeoutMs === undefined) throw invalidOption('gateway option eventTimeoutMs is required');
-    this.#eventTimeoutMs = durationOption('eventTimeoutMs', options.eventTimeoutMs, 0);
-    this.#dnsTimeoutMs = durationOption('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_GATEWAY_DNS_TIMEOUT_MS);
-    const headersTimeout = durationOption('headersTimeoutMs', options.headersTimeoutMs, DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS);
-    const requestTimeout = durationOption('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS);
-    const keepAliveTimeout = durationOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs, DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS);
-    if (headersTimeout > requestTimeout) {
-      throw invalidOption(`headersTimeoutMs (${headersTimeout}) must not exceed requestTimeoutMs (${requestTimeout})`);
-    }
-    const hosts = stringList('allowedHosts', options.allowedHosts);
-    const origins = stringList('allowedOrigins', options.allowedOrigins);
-    this.#hostPolicy = new HostPolicy(hosts, origins);
+    this.#listen = o.listen;
+    this.#isUnix = 'path' in o.listen;
+    this.#maxBodyBytes = o.maxBodyBytes;
+    this.#eventTimeoutMs = o.eventTimeoutMs;
+    this.#hostPolicy = new HostPolicy(o.allowedHosts, o.allowedOrigins);
     this.#metricsText = options.metricsText;
-
-    if (typeof listen !== 'object' || listen === null) throw invalidOption('gateway option listen must be { host, port } or { path }');
-    if ('path' in listen) {
-      if (typeof listen.path !== 'string' || listen.path === '') throw invalidOption('gateway listen.path must be a non-empty string');
-      this.#isUnix = true;
-      this.#listen = { path: listen.path };
-    } else {
-      const { host } = listen;
-      if (typeof host !== 'string' || host === '') throw invalidOption('gateway listen.host must be a non-empty string');
-      const port = countOption('gateway listen.port', listen.port, NaN, 65_535);
-      if (Number.isNaN(port)) throw invalidOption('gateway listen.port is required');
-      if (!isLoopbackListenHost(host)) {
-        if (options.allowNonLoopback !== true) {
-          throw invalidOption(
-            `gateway address ${host} is not loopback: the gateway has no authentication, so anyone who can reach it can send events; ` +
-              'listen on 127.0.0.1, ::1 or a unix socket, or allow it explicitly',
-          );
-        }
-        this.#log.warn(
-          { host, port },
-          `the REST gateway listens on ${host}, which is not loopback: it has no authentication; anyone who can reach it can send events`,
-        );
-      }
-      this.#isUnix = false;
-      this.#listen = { host, port };
+    if (o.nonLoopback && 'host' in o.listen) {
+      const { host, port } = o.listen;
+      this.#log.warn({ host, port }, `the REST gateway listens on ${host}, which is not loopback: it has no authentication; anyone who can reach it can send events`);
     }
+    const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, keepAliveTimeoutMs: keepAliveTimeout } = o;
 
     this.#server = http.createServer({
       headersTimeout: headersTimeout,
@@ -282,7 +124,7 @@ class HttpGateway implements Gateway {
     this.#server.headersTimeout = headersTimeout;
     this.#server.requestTimeout = requestTimeout;
     this.#server.keepAliveTimeout = keepAliveTimeout;
-    this.#server.on('connection', onConnection);
+    this.#server.on('connection', trackConnection);
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, false));
     // With a listener here Node no longer answers `100 Continue` by itself: the client is
     // invited to send its body only once the gateway wants it (right route, Host, size).
@@ -384,13 +226,8 @@ class HttpGateway implements Gateway {
 
   #onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     this.#requests++;
-    const call = new GatewayCall(this, req, res);
-    call.expectsContinue = expectsContinue;
-    (res as ResponseWithCall)[kCall] = call;
-    res.on('close', onResponseClose);
+    const call = new GatewayCall(this, req, res, expectsContinue);
     this.#calls.add(call);
-    const socket = req.socket as SocketWithCalls;
-    (socket[kCalls] ??= new Set()).add(call);
     // A body we are not going to read must not be read by Node either (it would drain it to
     // keep the connection alive): such answers close the connection instead.
     if (hasBody(req)) call.closeConnection = true;
@@ -416,13 +253,13 @@ class HttpGateway implements Gateway {
         this.#startEvent(call, route);
         return;
       case 'healthz':
-        this.#serveHealth(call);
+        serveHealth(call, this.#sender);
         return;
       case 'status':
-        this.#serveStatus(call);
+        serveStatus(call, this.#sender, () => ({ address: this.#address, requestsInFlight: this.#calls.size - 1, eventsInFlight: this.#eventsInFlight, requests: this.#requests }));
         return;
       case 'metrics':
-        void this.#serveMetrics(call);
+        void serveMetrics(call, this.#metricsText);
         return;
     }
   }
@@ -443,81 +280,36 @@ class HttpGateway implements Gateway {
     readBody(call.req, this.#maxBodyBytes, call);
   }
 
-  /** @internal the body of an event request has arrived. */
-  onEventBody(call: GatewayCall, body: Buffer): void {
+  /**
+   * @internal the body of an event request has arrived: the event goes to the sender as it
+   * is. Its head was parsed by the route; its body is parsed (JSON) once, by the node whose
+   * handler receives it.
+   */
+  onEventBody(call: GatewayCall, data: Buffer): void {
     if (!call.canRespond) return;
-    const mimetype = call.req.headers['content-type'] ?? '';
-    if (body.byteLength > 0 && isJsonMimetype(mimetype)) {
-      try {
-        JSON.parse(UTF8.decode(body));
-      } catch (err) {
-        this.fail(call, new RestpipeError(ErrorCode.BAD_REQUEST, `request body is not valid JSON (${mimetype}): ${(err as Error).message}`));
-        return;
-      }
-    }
-    void this.#dispatch(call, body, mimetype);
-  }
-
-  async #dispatch(call: GatewayCall, data: Buffer, mimetype: string): Promise<void> {
     const route = call.route!;
+    const controller = call.connectionController();
+    const event: ParsedEvent = {
+      verb: route.verb,
+      noun: route.noun,
+      path: route.path,
+      params: route.params,
+      method: route.method,
+      query: route.query,
+      mimetype: call.req.headers['content-type'] ?? '',
+      data,
+    };
+    let reply: Promise<Reply>;
     try {
-      let target = route.target;
-      if (target !== undefined) {
-        const resolved = this.#resolveTarget(target);
-        const name = typeof resolved === 'string' || resolved instanceof RestpipeError ? resolved : await resolved;
-        if (name instanceof RestpipeError) {
-          this.fail(call, name);
-          return;
-        }
-        target = name;
-      }
-      if (!call.canRespond) return; // the caller left during the lookup
-      call.controller = connectionController(call.req.socket as SocketWithCalls);
-      const event: EventRequest = { verb: route.verb, noun: route.noun, mimetype, data, query: route.query };
-      const reply = await this.#sender.send(target, event, { signal: call.controller.signal, timeoutMs: call.timeoutMs });
-      this.#writeReply(call, reply);
+      reply = this.#sender.send(route.target, event, { signal: controller.signal, timeoutMs: call.timeoutMs });
     } catch (err) {
       this.fail(call, err);
+      return;
     }
-  }
-
-  /**
-   * NAME of `/client/NAME/NOUN` → the CN to send to (SPEC §4): an IP address → the client
-   * connected from it, always (no CN can be an IP literal: the server refuses such certificates,
-   * and the address is looked up first anyway, so no certificate can capture another client's
-   * address); a known CN (connected now or since the server started) as is; a host name → the
-   * client connected from one of its addresses. Several candidates → 400 naming them; none →
-   * NAME is taken as a CN, so the send waits connect-wait for it and then answers 503.
-   */
-  #resolveTarget(name: string): string | RestpipeError | Promise<string | RestpipeError> {
-    const sender = this.#sender;
-    if (sender.clientsAt === undefined) return name;
-    if (isIP(name) !== 0) return pickClient(name, sender.clientsAt(name), name);
-    // `127.1` and the like: an address to a resolver, never a CN; the lookup is numeric.
-    if (isIpLiteral(name)) return this.#resolveByDns(name, sender.clientsAt.bind(sender));
-    if (sender.hasClient?.(name) !== false) return name; // a known CN, or the sender cannot tell
-    return this.#resolveByDns(name, sender.clientsAt.bind(sender));
-  }
-
-  async #resolveByDns(name: string, clientsAt: (address: string) => string[]): Promise<string | RestpipeError> {
-    let addresses: dns.LookupAddress[];
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      addresses = await Promise.race([
-        dns.promises.lookup(name, { all: true }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(reject, this.#dnsTimeoutMs, new Error(`DNS lookup of ${name} timed out`));
-        }),
-      ]);
-    } catch (err) {
-      if (this.#log.isLevelEnabled('debug')) this.#log.debug({ name, err: (err as Error).message }, 'client name did not resolve; using it as a CN');
-      return name;
-    } finally {
-      clearTimeout(timer);
-    }
-    const names = new Set<string>();
-    for (const { address } of addresses) for (const cn of clientsAt(address)) names.add(cn);
-    return pickClient(name, [...names], addresses.map((a) => a.address).join(', '));
+    reply.then(
+      (r) => this.#writeReply(call, r),
+      (err: unknown) => this.fail(call, err),
+    );
   }
 
   #writeReply(call: GatewayCall, reply: Reply): void {
@@ -537,7 +329,7 @@ class HttpGateway implements Gateway {
     // 204 and 304 have no body by definition (RFC 9110 §15.3.5, §15.4.5).
     const bodyless = status === 204 || status === 304;
     if (!bodyless) headers.push('Content-Length', String(data.byteLength));
-    this.#respond(call, status, headers, bodyless ? undefined : data);
+    this.respond(call, status, headers, bodyless ? undefined : data);
   }
 
   /** @internal answers `err` as SPEC §4's JSON error, unless the caller is gone or already answered. */
@@ -561,7 +353,7 @@ class HttpGateway implements Gateway {
         code = ErrorCode.BAD_REQUEST;
       }
     } else {
-      code = INTERNAL_ERROR_CODE;
+      code = ErrorCode.INTERNAL_ERROR;
       message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error({ err: message }, 'gateway request failed unexpectedly');
     }
@@ -569,10 +361,11 @@ class HttpGateway implements Gateway {
     const body = Buffer.from(errorBody(code, message));
     const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.byteLength)];
     if (err instanceof GatewayRouteError && err.allow !== undefined) headers.push('Allow', err.allow);
-    this.#respond(call, status, headers, body);
+    this.respond(call, status, headers, body);
   }
 
-  #respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void {
+  /** @internal writes one complete response. */
+  respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void {
     call.responded = true;
     // Node turns `Connection: close` into closing the socket once the response is out.
     if (call.closeConnection || this.#closing) headers.push('Connection', 'close');
@@ -591,10 +384,8 @@ class HttpGateway implements Gateway {
 
   /** @internal the response closed; `hungUp` when it had not finished. */
   onCallClosed(call: GatewayCall, hungUp: boolean): void {
-    if (call.closed) return;
-    call.closed = true;
+    if (!call.end()) return;
     this.#calls.delete(call);
-    (call.req.socket as SocketWithCalls)[kCalls]?.delete(call);
     if (call.route !== undefined) this.#eventsInFlight--;
     if (hungUp && call.controller !== undefined && !call.controller.signal.aborted) {
       if (this.#log.isLevelEnabled('debug')) {
@@ -605,94 +396,4 @@ class HttpGateway implements Gateway {
     if (this.#calls.size === 0) this.#onDrained?.();
   }
 
-  // --- the gateway's own routes ----------------------------------------------------------------
-
-  #serveHealth(call: GatewayCall): void {
-    if (this.#sender.isReady()) {
-      this.#respond(call, 200, ['Content-Type', JSON_TYPE, 'Content-Length', String(HEALTH_OK.byteLength), 'Cache-Control', 'no-store'], HEALTH_OK);
-      return;
-    }
-    let state: unknown;
-    try {
-      state = this.#sender.status().state;
-    } catch {
-      state = undefined;
-    }
-    const body = Buffer.from(JSON.stringify({ status: 'unavailable', ...(state === undefined ? {} : { state }) }));
-    this.#respond(call, 503, ['Content-Type', JSON_TYPE, 'Content-Length', String(body.byteLength), 'Cache-Control', 'no-store'], body);
-  }
-
-  #serveStatus(call: GatewayCall): void {
-    let body: Buffer;
-    try {
-      body = Buffer.from(
-        JSON.stringify({
-          ...this.#sender.status(),
-          gateway: { address: this.#address, requestsInFlight: this.#calls.size - 1, eventsInFlight: this.#eventsInFlight, requests: this.#requests },
-        }),
-      );
-    } catch (err) {
-      this.fail(call, err);
-      return;
-    }
-    this.#respond(call, 200, ['Content-Type', JSON_TYPE, 'Content-Length', String(body.byteLength), 'Cache-Control', 'no-store'], body);
-  }
-
-  async #serveMetrics(call: GatewayCall): Promise<void> {
-    if (this.#metricsText === undefined) {
-      this.fail(call, new RestpipeError(ErrorCode.NOT_FOUND, 'metrics are not enabled on this node'));
-      return;
-    }
-    try {
-      const { contentType, body } = await this.#metricsText();
-      if (!call.canRespond) return;
-      const bytes = Buffer.from(body);
-      this.#respond(call, 200, ['Content-Type', contentType, 'Content-Length', String(bytes.byteLength), 'Cache-Control', 'no-store'], bytes);
-    } catch (err) {
-      this.fail(call, err);
-    }
-  }
-
-}
-
-// --- helpers -------------------------------------------------------------------------------------
-
-function pickClient(name: string, candidates: string[], addresses: string): string | RestpipeError {
-  if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length > 1) {
-    return new RestpipeError(
-      ErrorCode.BAD_REQUEST,
-      `'${truncate(name)}' (${truncate(addresses)}) matches several connected clients (${candidates.sort().join(', ')}): use a client name`,
-    );
-  }
-  return name;
-}
-
-/**
- * X-Event-Timeout: S → milliseconds (positive, finite, clamped to a timer's range), the
- * default when absent, a `bad_request` error otherwise.
- */
-export function parseEventTimeout(value: string | string[] | undefined, fallbackMs: number): number | RestpipeError {
-  if (value === undefined) return fallbackMs;
-  if (typeof value === 'string' && TIMEOUT_SYNTAX.test(value)) {
-    const ms = Number(value) * 1000;
-    if (ms > 0 && Number.isFinite(ms)) return Math.min(Math.max(1, Math.ceil(ms)), MAX_TIMER_MS);
-  }
-  return new RestpipeError(
-    ErrorCode.BAD_REQUEST,
-    `X-Event-Timeout ${JSON.stringify(truncate(String(value)))} is not a positive number of seconds`,
-  );
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
-}
-
-function stringList(name: string, value: string[] | undefined): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.trim() === '')) {
-    throw invalidOption(`gateway option ${name} must be a list of non-empty strings`);
-  }
-  return value.map((v) => v.trim());
 }

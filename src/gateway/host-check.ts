@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { truncate } from '../event.js';
+import { truncate } from '../text.js';
 
 /**
  * DNS-rebinding and cross-site protection for a loopback gateway (RELIABILITY S15, §4 item 11):

@@ -29,6 +29,8 @@ export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = Ob
   [ErrorCode.INVALID_OPTION]: 500,
   [ErrorCode.IDENTITY_INVALID]: 500,
   [ErrorCode.HANDLER_INVALID]: 500,
+  [ErrorCode.NO_HANDLER]: 404,
+  [ErrorCode.INTERNAL_ERROR]: 500,
 });
 
 const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map(Object.entries(HTTP_STATUS_BY_ERROR_CODE));
@@ -37,9 +39,6 @@ const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map(Object.entries(HTTP_
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && STATUS_BY_CODE.has(code);
 }
-
-/** The error code of failures that are not RestpipeErrors (a bug): HTTP 500. */
-export const INTERNAL_ERROR_CODE = 'internal_error';
 
 /**
  * The HTTP status for an error code; 500 for a string that is not an {@link ErrorCode}
@@ -57,7 +56,8 @@ export function errorBody(code: string, message: string): string {
 /**
  * The HTTP status for a far-side reply (SPEC §4): the status the handler chose when it is a
  * usable final status (200–599), else by return code: 0 → 200, 255 (no handler) → 404,
- * 251 (handler threw) → 500, 252 (reply too large) → 413, 253 (far side busy) → 503, any
+ * 250 (the body does not parse) → 400, 251 (handler threw) → 500, 252 (reply too large) →
+ * 413, 253 (far side busy) → 503, any
  * other code → 200 (the handler returned normally and chose that code; the caller reads it in
  * `X-Event-Return-Code`).
  *
@@ -72,6 +72,8 @@ export function replyStatus(reply: Reply): number {
       return 200;
     case ReturnCode.NO_HANDLER:
       return 404;
+    case ReturnCode.BAD_REQUEST:
+      return 400;
     case ReturnCode.HANDLER_EXCEPTION:
       return 500;
     case ReturnCode.REPLY_TOO_LARGE:

@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
-import { isValidNodeName } from '../certificate.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { parseNoun, truncate, type Verb } from '../event.js';
+import { parseEventHead, type EventHead, type Verb } from '../event.js';
+import { isHostname, isValidNodeName } from '../names.js';
+import { clampTimerMs } from '../options/validate.js';
+import { truncate } from '../text.js';
 
 /**
  * Gateway routing (SPEC §4), pure: method + request target → what to do. No I/O, no URL
@@ -9,16 +11,15 @@ import { parseNoun, truncate, type Verb } from '../event.js';
  * anywhere and what the handler sees is what the caller wrote.
  */
 
-/** A request that becomes an event. */
-export interface EventRoute {
+/**
+ * A request that becomes an event: its head parsed once, here, where the event enters the
+ * node (verb, the noun as sent with its path and decoded parameters, the handler method, the
+ * query), and the node it goes to.
+ */
+export interface EventRoute extends EventHead {
   kind: 'event';
-  verb: Verb;
   /** The NAME of `/client/NAME/NOUN` (percent-decoded, IPv6 brackets removed) on a server node; undefined on a client node. */
   target: string | undefined;
-  /** The noun as sent: parameters after `//` are still percent-encoded (`cat//hello%20/world`). */
-  noun: string;
-  /** The query string without the `?` ('' when none). */
-  query: string;
 }
 
 /** One of the gateway's own GET endpoints. */
@@ -67,8 +68,6 @@ const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 // A segment that is `.` or `..`, also when written `%2e` / `%2E` (RFC 3986 §6.2.2.2 says they
 // are the same; a proxy in front of us may well decode them).
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2[eE]){1,2}(?=\/|$)/;
-// A DNS host name (RFC 1123 labels; '_' tolerated as resolvers do).
-const HOST_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
 
 /**
  * Parses a gateway request. On a client node the event route is `/server/NOUN`; on the server
@@ -135,11 +134,10 @@ export function parseGatewayRequest(
   }
   if (noun === '') return badRequest(`empty noun: use ${role === 'client' ? '/server/NOUN' : '/client/NAME/NOUN'}`);
   try {
-    parseNoun(noun); // validates the path characters and that every parameter decodes
+    return { kind: 'event', target, ...parseEventHead(verb, noun, query) };
   } catch (err) {
     return new GatewayRouteError(ErrorCode.BAD_REQUEST, (err as Error).message);
   }
-  return { kind: 'event', verb, target, noun, query };
 }
 
 /** NAME of `/client/NAME/NOUN`: percent-decoded, then a node name, an IP literal or a host name. */
@@ -159,13 +157,6 @@ function checkName(raw: string): string | GatewayRouteError {
   return badRequest(
     `invalid client name ${JSON.stringify(truncate(name))}: use a client's certificate name, an IP address or a host name`,
   );
-}
-
-/** True when `s` has the syntax of a DNS host name (a trailing dot allowed). */
-export function isHostname(s: string): boolean {
-  const name = s.endsWith('.') ? s.slice(0, -1) : s;
-  if (name.length === 0 || name.length > 253) return false;
-  return name.split('.').every((label) => HOST_LABEL.test(label));
 }
 
 function badRequest(message: string): GatewayRouteError {
@@ -188,5 +179,24 @@ function notFound(path: string, role: 'server' | 'client'): GatewayRouteError {
   return new GatewayRouteError(
     ErrorCode.NOT_FOUND,
     `no route for ${JSON.stringify(truncate(path))}; ${serves} (also GET /healthz, /status, /metrics)`,
+  );
+}
+
+// X-Event-Timeout: plain decimal seconds. `Number()` alone would take '0x10', '1e3', ' '.
+const TIMEOUT_SYNTAX = /^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
+
+/**
+ * X-Event-Timeout: S → milliseconds (positive, finite, clamped to a timer's range), the
+ * default when absent, a `bad_request` error otherwise.
+ */
+export function parseEventTimeout(value: string | string[] | undefined, fallbackMs: number): number | RestpipeError {
+  if (value === undefined) return fallbackMs;
+  if (typeof value === 'string' && TIMEOUT_SYNTAX.test(value)) {
+    const ms = Number(value) * 1000;
+    if (ms > 0 && Number.isFinite(ms)) return clampTimerMs(ms);
+  }
+  return new RestpipeError(
+    ErrorCode.BAD_REQUEST,
+    `X-Event-Timeout ${JSON.stringify(truncate(String(value)))} is not a positive number of seconds`,
   );
 }

@@ -1,7 +1,7 @@
 import { chmod, lstat, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 
 /**
  * A unix socket path left behind by a process that died is removed, but only when nothing

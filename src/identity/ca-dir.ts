@@ -2,13 +2,13 @@ import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import { type CreateCaOptions, type IssuedCertificate, createCa, issueCertificate } from './ca.js';
 import type { CaMaterial, KeyType } from './ca-keys.js';
 import { CA_INDEX_FILE, type CaIndex, type IndexedCertificate, emptyCaIndex, indexEntryOf, readCaIndex, rebuildCaIndex, withCaDirLock, writeCaIndex } from './ca-index.js';
 import { type RevocationReason, createCrl, normalizeSerialHex, readCrl } from './crl.js';
 import { CERT_FILE_MODE, writeFileAtomically, writeKeyPair } from './install.js';
-import { nodeNameProblem } from './node-name.js';
+import { nodeNameProblem } from '../names.js';
 
 // What `restpipe ca …` does to a CA directory: DIR/ca.key.pem and DIR/ca.crt.pem (the CA),
 // DIR/NAME.key.pem and DIR/NAME.crt.pem (what it issued), DIR/index.json (ca-index.ts) and

@@ -1,6 +1,6 @@
 import { KeyObject, X509Certificate, createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { IdentityError } from '../errors.js';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import { nodeCrypto, x509 } from './x509.js';
 
 // The key material of a small CA: generating and exporting key pairs, opening a CA's key and

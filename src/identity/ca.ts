@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import {
   type CaMaterial,
   type CryptoKeyPairX509,
@@ -18,12 +18,12 @@ import {
   randomSerialHex,
   signingAlgorithmFor,
 } from './ca-keys.js';
-import { nodeNameProblem } from './node-name.js';
+import { EKU } from '../certificate.js';
+import { isHostname, nodeNameProblem } from '../names.js';
 import { nodeCrypto, x509 } from './x509.js';
 
 // Creating a CA and issuing node certificates. The CA's key material is in ca-keys.ts, CRLs in
 // crl.ts, the index of what a CA directory issued in ca-index.ts.
-export { NODE_NAME_PATTERN, NODE_NAME_RULE, isValidNodeName } from './node-name.js';
 export type { CaMaterial, KeyType, PemPair } from './ca-keys.js';
 
 /**
@@ -51,8 +51,6 @@ const DAY_MS = 86_400_000;
 // behind; starting validity a few minutes early keeps that from failing as "not yet valid".
 const BACKDATE_MS = 5 * 60_000;
 
-const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
-const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 /** Options of {@link createCa}. */
 export interface CreateCaOptions {
@@ -185,7 +183,7 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<I
   const keys = ownKey ?? (await newKeyPair(keyType));
 
   const ekus =
-    usage === 'node' ? [EKU_SERVER_AUTH, EKU_CLIENT_AUTH] : usage === 'server' ? [EKU_SERVER_AUTH] : [EKU_CLIENT_AUTH];
+    usage === 'node' ? [EKU.serverAuth, EKU.clientAuth] : usage === 'server' ? [EKU.serverAuth] : [EKU.clientAuth];
   const keyUsage =
     keyType === 'rsa'
       ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
@@ -244,14 +242,8 @@ function validityWindow(
   return { notBefore, notAfter };
 }
 
-// A DNS label, as RFC 1123 has it, plus '_' which OpenSSL and Node accept in names.
-const DNS_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
-
-/** True when `s` has the syntax of a DNS host name. */
-export function isHostname(s: string): boolean {
-  if (s.length === 0 || s.length > 253) return false;
-  return s.split('.').every((label) => DNS_LABEL.test(label));
-}
+// A SAN is a DNS name without the root's trailing dot.
+const NO_ROOT = { allowTrailingDot: false };
 
 function buildSans(name: string, extra: string[], loopback: boolean): { type: 'dns' | 'ip'; value: string }[] {
   const out: { type: 'dns' | 'ip'; value: string }[] = [];
@@ -261,7 +253,7 @@ function buildSans(name: string, extra: string[], loopback: boolean): { type: 'd
     let type: 'dns' | 'ip';
     if (isIP(v) !== 0) {
       type = 'ip';
-    } else if (isHostname(v) || (fromUser && v.startsWith('*.') && isHostname(v.slice(2)))) {
+    } else if (isHostname(v, NO_ROOT) || (fromUser && v.startsWith('*.') && isHostname(v.slice(2), NO_ROOT))) {
       type = 'dns';
     } else if (fromUser) {
       throw invalidOption(`SAN ${JSON.stringify(value)} is neither an IP address nor a DNS name`);

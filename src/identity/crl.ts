@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import { type CaMaterial, type CryptoKeyX509, checkDate, openCa, signingAlgorithmFor } from './ca-keys.js';
 import { nodeCrypto, x509 } from './x509.js';
 

@@ -8,7 +8,6 @@
 export {
   createCa,
   issueCertificate,
-  isHostname,
   DEFAULT_CA_CN_PREFIX,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
@@ -44,7 +43,7 @@ export {
   type IssuedInCaDir,
   type RevokeResult,
 } from './ca-dir.js';
-export { IP_NAME_PROBLEM, NODE_NAME_PATTERN, NODE_NAME_RULE, isIpLiteral, isValidNodeName, nodeNameProblem } from './node-name.js';
+export { IP_NAME_PROBLEM, NODE_NAME_PATTERN, NODE_NAME_RULE, isHostname, isIpLiteral, isValidNodeName, nodeNameProblem } from '../names.js';
 export {
   verifyIdentity,
   peerCertificateSummary,
@@ -89,3 +88,5 @@ export {
   type LoadCrlOptions,
 } from './load.js';
 export { revocationChecker } from './revocation.js';
+export type { Logger } from '../log.js';
+export { ErrorCode, IdentityError, RestpipeError } from '../errors.js';

@@ -3,9 +3,9 @@ import { constants as fsConstants } from 'node:fs';
 import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { IdentityError } from '../errors.js';
-import { invalidOption } from '../options.js';
+import { invalidOption } from '../options/validate.js';
 import type { PemPair } from './ca-keys.js';
-import { nodeNameProblem } from './node-name.js';
+import { nodeNameProblem } from '../names.js';
 import { type IdentityInfo, verifyIdentity } from './verify.js';
 
 /** The two node roles. */

@@ -1,4 +1,4 @@
-import { canonicalSerial, splitPemCertificates, type RecheckCrl } from './peer-recheck.js';
+import { canonicalSerial, splitPemCertificates, type RecheckCrl } from '../cert-recheck.js';
 import { x509 } from './x509.js';
 
 type PemInput = string | Buffer | Array<string | Buffer>;
@@ -11,7 +11,7 @@ type PemInput = string | Buffer | Array<string | Buffer>;
  * open pipes, not for every connection ({@link crlsForRecheck} is).
  * @throws Error when a CRL does not parse (the caller keeps its previous checker).
  */
-export function revocationChecker(crlPems: PemInput): (certDer: Uint8Array) => boolean {
+export function revocationChecker(crlPems: string | Buffer | Array<string | Buffer>): (certDer: Uint8Array) => boolean {
   const revoked = new Set<string>();
   for (const crl of parseCrls(crlPems)) {
     const issuer = crl.issuerName.toString();

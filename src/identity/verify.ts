@@ -1,7 +1,8 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { IdentityError } from '../errors.js';
-import { nodeNameProblem } from './node-name.js';
+import { EKU } from '../certificate.js';
+import { nodeNameProblem } from '../names.js';
 
 /** One identity file: where it came from (for messages) and its contents. */
 export interface IdentityFile {
@@ -43,9 +44,6 @@ export interface VerifyIdentityOptions {
   purpose?: IdentityPurpose;
 }
 
-const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
-const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
-const EKU_ANY = '2.5.29.37.0';
 
 /**
  * Checks a key, its certificate and the CA before anything is installed or served, in this
@@ -91,8 +89,8 @@ export function verifyIdentity(files: IdentityFiles, opts: VerifyIdentityOptions
 
   if (purpose !== 'any') {
     const ekus = cert.keyUsage; // Node's name for the extended key usage OIDs; undefined when absent
-    const wanted = purpose === 'server' ? EKU_SERVER_AUTH : EKU_CLIENT_AUTH;
-    if (ekus !== undefined && !ekus.includes(wanted) && !ekus.includes(EKU_ANY)) {
+    const wanted = purpose === 'server' ? EKU.serverAuth : EKU.clientAuth;
+    if (ekus !== undefined && !ekus.includes(wanted) && !ekus.includes(EKU.any)) {
       throw new IdentityError(
         files.cert.path,
         `certificate's extended key usage (${ekus.map(ekuName).join(', ') || 'none'}) does not allow TLS ${purpose} authentication`,
@@ -327,8 +325,8 @@ function oneLine(dn: string): string {
 }
 
 const EKU_NAMES: Record<string, string> = {
-  [EKU_SERVER_AUTH]: 'serverAuth',
-  [EKU_CLIENT_AUTH]: 'clientAuth',
+  [EKU.serverAuth]: 'serverAuth',
+  [EKU.clientAuth]: 'clientAuth',
   '1.3.6.1.5.5.7.3.3': 'codeSigning',
   '1.3.6.1.5.5.7.3.4': 'emailProtection',
 };

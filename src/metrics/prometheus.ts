@@ -7,6 +7,7 @@ import {
   type RefusalMessage,
   type ReplacedMessage,
 } from '../diagnostics.js';
+import type { NodeStatus } from '../sender.js';
 
 /**
  * Prometheus metrics fed from the library's diagnostics channels (STYLE: metrics observe, the
@@ -31,11 +32,10 @@ import {
  * plus prom-client's Node default metrics (process, heap, event loop, GC) on the same registry.
  */
 
-/** What the scrape-time gauges read; `serverEventSender`/`clientEventSender` fit. */
+/** What the scrape-time gauges read of the node (its EventSender fits); `status()` is undefined before the node exists. */
 export interface MetricsStateSource {
   isReady(): boolean;
-  /** `clientCount` (a number) is read on the server. */
-  status(): Record<string, unknown>;
+  status(): NodeStatus | undefined;
 }
 
 /** Options of {@link createPrometheusMetrics}. */
@@ -103,8 +103,8 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       help: 'Clients with an open pipe to this server.',
       registers,
       collect() {
-        const count = sender?.status().clientCount;
-        this.set(typeof count === 'number' ? count : openPipes);
+        const status = sender?.status();
+        this.set(status?.role === 'server' ? status.clientCount : openPipes);
       },
     });
   }

@@ -1,5 +1,6 @@
-import { ErrorCode, RestpipeError } from '../errors.js';
+import { ErrorCode, RestpipeError, callerAborted } from '../errors.js';
 import type { Reply } from '../event.js';
+import { formatSeconds } from '../text.js';
 
 /**
  * One outbound event waiting for its reply. It is its own abort listener (`handleEvent`), and
@@ -35,19 +36,12 @@ export class PendingEvent {
   /** The caller's AbortSignal fired. */
   handleEvent(): void {
     const reason: unknown = this.signal?.reason;
-    this.#table.abandon(
-      this.id,
-      new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: reason }),
-    );
+    this.#table.abandon(this.id, callerAborted(reason));
   }
 }
 
 function onDeadline(entry: PendingEvent, table: InflightTable, timeoutMs: number): void {
   table.abandon(entry.id, new RestpipeError(ErrorCode.EVENT_TIMEOUT, `no reply within ${formatSeconds(timeoutMs)}`));
-}
-
-export function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { truncate } from '../event.js';
+import { truncate } from '../text.js';
 import { matchCnGlob } from './match.js';
 import { callerRole, NODE_ROLES, type NodeRole, type Rule, type RulePattern, type RulesDocument, type Subject } from './rule.js';
 import type { Decision } from './rule-set.js';

@@ -1,5 +1,6 @@
 import type { Node } from 'jsonc-parser';
-import { isVerb, truncate, VERBS, type Verb } from '../event.js';
+import { isVerb, VERBS, type Verb } from '../event.js';
+import { truncate } from '../text.js';
 import { parseJsonText, type JsonText } from './json-text.js';
 import { compileCnGlob, compileNounGlob, isGlobProblem } from './match.js';
 import {

@@ -1,5 +1,6 @@
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { formatSeconds } from '../pipe/inflight.js';
+import { ConnectWaiters } from '../pipe/connect-wait.js';
+import { formatSeconds } from '../text.js';
 
 /** What the registry needs of a pipe. */
 export interface RegisteredPipe {
@@ -7,24 +8,18 @@ export interface RegisteredPipe {
   readonly isUsable: boolean;
 }
 
-interface NameWaiter<P> {
-  name: string;
-  resolve: (pipe: P) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 /**
  * The server's connected clients: one pipe per CN, also searchable by address. A new pipe for
  * a CN replaces the old one at once (the original refused it until the old one timed out);
  * removal is compare-and-delete, so a late close of a replaced pipe cannot evict its successor.
- * Senders can wait (connect-wait) for a client that is not connected yet.
+ * Senders can wait (connect-wait) for a client that is not connected yet. It also remembers the
+ * names that have had a pipe since the server started (bounded: a CA issuing endless names
+ * cannot grow it).
  */
 export class ClientRegistry<P extends RegisteredPipe> {
   readonly #byName = new Map<string, P>();
-  readonly #waiters = new Set<NameWaiter<P>>();
+  readonly #waiters = new ConnectWaiters<P>();
+  readonly #known = new Set<string>();
 
   get size(): number {
     return this.#byName.size;
@@ -48,13 +43,14 @@ export class ClientRegistry<P extends RegisteredPipe> {
     const name = pipe.peer.name;
     const previous = this.#byName.get(name);
     this.#byName.set(name, pipe);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.name === name) {
-        this.#drop(waiter);
-        waiter.resolve(pipe);
-      }
-    }
+    if (this.#known.size < MAX_KNOWN_NAMES) this.#known.add(name);
+    this.#waiters.resolve(name, pipe);
     return previous;
+  }
+
+  /** Whether `name` has a pipe now or had one at any time since the server started. */
+  knows(name: string): boolean {
+    return this.#byName.has(name) || this.#known.has(name);
   }
 
   /** Removes `pipe` only if it is still the one registered for its name. */
@@ -72,56 +68,23 @@ export class ClientRegistry<P extends RegisteredPipe> {
   waitFor(name: string, timeoutMs: number, signal?: AbortSignal): Promise<P> {
     const current = this.#byName.get(name);
     if (current?.isUsable === true) return Promise.resolve(current);
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    if (timeoutMs <= 0) return Promise.reject(noConnection(name, timeoutMs));
-    return new Promise<P>((resolve, reject) => {
-      const waiter: NameWaiter<P> = {
-        name,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        timer: setTimeout(() => {
-          this.#drop(waiter);
-          reject(noConnection(name, timeoutMs));
-        }, timeoutMs),
-      };
-      waiter.timer.unref();
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#drop(waiter);
-          reject(aborted(signal));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#waiters.add(waiter);
-    });
+    return this.#waiters.wait(name, timeoutMs, signal, () => noConnection(name, timeoutMs));
   }
 
   /** Fails every waiter (the server is closing). */
   failWaiters(err: Error): void {
-    for (const waiter of [...this.#waiters]) {
-      this.#drop(waiter);
-      waiter.reject(err);
-    }
+    this.#waiters.failAll(err);
   }
 
   /** Waiters pending, for leak checks. */
   get waiterCount(): number {
     return this.#waiters.size;
   }
-
-  #drop(waiter: NameWaiter<P>): void {
-    this.#waiters.delete(waiter);
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-  }
 }
+
+/** How many client names knows() remembers beyond those connected. */
+const MAX_KNOWN_NAMES = 100_000;
 
 function noConnection(name: string, timeoutMs: number): RestpipeError {
   return new RestpipeError(ErrorCode.NO_CONNECTION, `no pipe to client '${name}' within ${formatSeconds(timeoutMs)}`);
-}
-
-function aborted(signal: AbortSignal): RestpipeError {
-  return new RestpipeError(ErrorCode.ABORTED, 'the caller gave up on the event', { cause: signal.reason });
 }

@@ -1,8 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { nodeNameProblem } from '../certificate.js';
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+import { EKU } from '../certificate.js';
+import { nodeNameProblem } from '../names.js';
 
 /** A verified client: its name is its certificate's CN. */
 export interface AcceptedPeer {
@@ -76,7 +75,7 @@ export function judgePeer(socket: TLSSocket): AcceptedPeer | RefusedPeer {
   if (nameProblem !== undefined) {
     return { accepted: false, reason: `certificate CN ${JSON.stringify(cn.slice(0, 80))} is not a valid node name (${nameProblem})`, ...details };
   }
-  if (view.eku !== undefined && view.eku.length > 0 && !view.eku.includes(CLIENT_AUTH_OID)) {
+  if (view.eku !== undefined && view.eku.length > 0 && !view.eku.includes(EKU.clientAuth)) {
     return { accepted: false, reason: 'INVALID_PURPOSE: certificate not for client authentication', ...details };
   }
   return { accepted: true, name: cn, fingerprint256: view.fingerprint256, der: view.der, validTo: view.validTo, cert: view.cert };

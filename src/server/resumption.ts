@@ -1,13 +1,13 @@
 import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
-import { CertificateRecheck, type RecheckRefusal } from '../identity/peer-recheck.js';
+import { CertificateRecheck, type RecheckRefusal } from '../cert-recheck.js';
 import { TicketKeys, type TicketKeysOptions } from './ticket-keys.js';
 
 // TLS 1.3 session resumption on the server (SPEC §6, issue 14): tickets made from rotating keys
 // (ticket-keys.ts), and on every resumed connection the client certificate restored from the
-// ticket checked again against the CA, the CRL and the clock in force now (identity/
-// peer-recheck.ts), before the hello. OpenSSL does none of that on resumption.
+// ticket checked again against the CA, the CRL and the clock in force now (src/cert-recheck.ts),
+// before the hello. OpenSSL does none of that on resumption.
 
 /** The session id context of every restpipe pipe server (at most 32 bytes, OpenSSL's limit). */
 const SESSION_ID_CONTEXT = 'restpipe pipe v1';

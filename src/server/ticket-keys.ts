@@ -1,7 +1,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { durationOption, invalidOption } from '../options.js';
+import { KEY_NAMING, durationOption, invalidOption, type OptionNaming } from '../options/validate.js';
 
 // The keys a server encrypts its TLS session tickets with (issue 14, SPEC §6). Node takes one
 // 48-byte key (a 16-byte name, an HMAC key, an AES key) and decrypts only tickets made with it,
@@ -59,10 +59,7 @@ export class TicketKeys {
    *   others, not a regular file, not hex, too short, or not creatable.
    */
   constructor(options: TicketKeysOptions = {}) {
-    this.rotationMs = durationOption('ticketKeyRotationMs', options.rotationMs, DEFAULT_TICKET_KEY_ROTATION_MS);
-    if (this.rotationMs < 1_000 || this.rotationMs > MAX_TICKET_KEY_ROTATION_MS) {
-      throw invalidOption(`ticketKeyRotationMs must be from 1000 to ${MAX_TICKET_KEY_ROTATION_MS} (7 days, RFC 8446), got ${this.rotationMs}`);
-    }
+    this.rotationMs = ticketKeyRotationOption(options.rotationMs);
     this.file = options.file;
     this.#now = options.now ?? Date.now;
     this.#secret = this.file === undefined ? undefined : readOrCreateSecret(this.file);
@@ -138,6 +135,18 @@ export class TicketKeys {
     const info = `period ${period} of ${this.rotationMs} ms`;
     return Buffer.from(hkdfSync('sha256', this.#secret, 'restpipe TLS session ticket key v1', info, TICKET_KEY_BYTES));
   }
+}
+
+/**
+ * The ticket key rotation period (ms): from 1 s to 7 days; `undefined` gives 24 h.
+ * @throws RestpipeError `invalid_option` naming the option.
+ */
+export function ticketKeyRotationOption(value: number | undefined, naming: OptionNaming = KEY_NAMING): number {
+  const ms = durationOption('ticketKeyRotationMs', value, DEFAULT_TICKET_KEY_ROTATION_MS, { naming });
+  if (ms < 1_000 || ms > MAX_TICKET_KEY_ROTATION_MS) {
+    throw invalidOption(`${naming.name('ticketKeyRotationMs')}: expected from ${naming.duration(1_000)} to ${naming.duration(MAX_TICKET_KEY_ROTATION_MS)} (7 days, RFC 8446), got ${naming.duration(ms)}`);
+  }
+  return ms;
 }
 
 /**

@@ -8,4 +8,4 @@ export * from './frame.js';
 export { FrameDecoder, type FrameSink } from './frame-decoder.js';
 export { encodeFrame, encodeHeader } from './frame-encoder.js';
 export * from './messages.js';
-export { ProtocolError } from '../errors.js';
+export { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';

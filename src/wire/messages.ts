@@ -1,7 +1,10 @@
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { ProtocolError } from '../errors.js';
-import { FrameFlag, FrameType, HEADER_BYTES } from './frame.js';
+import { FrameType } from './frame.js';
+import { encodeFrame } from './frame-encoder.js';
+import { fastDecodeEvent, fastDecodeReply, fastEventFrame, fastReplyFrame } from './message-fast-path.js';
+import type { HelloMessage, WireEvent, WireReply } from './message-types.js';
 import {
   CancelSchema,
   EventReplySchema,
@@ -13,6 +16,14 @@ import {
 } from './gen/restpipe_pb.js';
 
 export { GoAwayCode, Role };
+export type { HelloMessage, WireEvent, WireReply } from './message-types.js';
+
+/** A goaway: why the peer is closing the pipe. */
+export interface GoAwayMessage {
+  code: GoAwayCode;
+  reason: string;
+}
+export { INLINE_DATA_BYTES } from './message-fast-path.js';
 
 /**
  * The wire protocol version carried by each hello. Bump it on any incompatible change to
@@ -23,36 +34,6 @@ export const PROTOCOL_VERSION = 1;
 /** Field numbers of the `data` fields, written by hand after the rest of the message. */
 const EVENT_DATA_FIELD = 4;
 const REPLY_DATA_FIELD = 3;
-
-export interface HelloMessage {
-  protocolVersion: number;
-  nodeName: string;
-  role: 'server' | 'client';
-  maxFrameBytes: number;
-  heartbeatIntervalMs: number;
-}
-
-export interface WireEvent {
-  verb: string;
-  noun: string;
-  mimetype: string;
-  data: Uint8Array;
-  /** How long the sender waits for the reply; 0 = unknown. */
-  timeoutMs: number;
-  query: string;
-}
-
-export interface WireReply {
-  code: number;
-  mimetype: string;
-  data: Uint8Array;
-  status?: number;
-}
-
-export interface GoAwayMessage {
-  code: GoAwayCode;
-  reason: string;
-}
 
 const EMPTY = new Uint8Array(0);
 
@@ -181,114 +162,13 @@ function decode<Desc extends DescMessage>(schema: Desc, payload: Uint8Array, wha
 
 export { EMPTY as EMPTY_BYTES };
 
-// --- the hot path: events and replies written and read by hand ------------------------------------
-//
-// Byte for byte what the generated code writes (fields in number order, proto3 defaults left
-// out, `data` appended last as in encodeEvent/encodeReply), but straight into one buffer that
-// also holds the frame header, so a small event or reply is one allocation and one socket
-// write. Reading takes the common shape (known fields, ASCII strings, short varints) and hands
-// anything else to the generated decoder, which then decides (and words any error) as before.
-// test/property/messages.property.test.ts checks both against the generated code.
-
-/** Bodies up to this size are copied into the frame's buffer; larger ones are written from the caller's memory. */
-export const INLINE_DATA_BYTES = 16 * 1024;
-const MAX_U32 = 0xffff_ffff;
-
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
-}
-
-function isU32(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_U32;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
-/** Tag, length and UTF-8 of a string field; nothing for ''. */
-function writeStringField(buf: Buffer, pos: number, tag: number, s: string, bytes: number): number {
-  if (bytes === 0) return pos;
-  buf[pos++] = tag;
-  pos = writeVarint(buf, pos, bytes);
-  return pos + buf.write(s, pos, bytes, 'utf8');
-}
-
-function stringFieldSize(bytes: number): number {
-  return bytes === 0 ? 0 : 1 + varintSize(bytes) + bytes;
-}
-
-function utf8Bytes(s: string): number {
-  return s.length === 0 ? 0 : Buffer.byteLength(s, 'utf8');
-}
-
-/** The frame header at the start of `buf`. */
-function writeHeader(buf: Buffer, type: FrameType, flags: number, payloadBytes: number, id: number): void {
-  buf[0] = type;
-  buf[1] = flags;
-  buf.writeUInt32BE(payloadBytes, 2);
-  buf.writeUInt32BE(id >>> 0, 6);
-}
-
-/** Header, metadata and data tag in `buf` (written up to `pos`), then the data: one buffer or two parts. */
-function finishWithData(buf: Buffer, pos: number, dataTag: number, data: Uint8Array): Uint8Array[] {
-  const n = data.byteLength;
-  if (n === 0) return [buf];
-  buf[pos++] = dataTag;
-  pos = writeVarint(buf, pos, n);
-  if (n <= INLINE_DATA_BYTES) {
-    buf.set(data, pos);
-    return [buf];
-  }
-  return [buf, data];
-}
-
 /**
  * A whole EVENT frame (header and payload) for message id `id`: one buffer, or the buffer and
  * then `event.data` itself when the body is larger than INLINE_DATA_BYTES. The same bytes as
- * `encodeFrame(FrameType.EVENT, id, encodeEvent(event))`.
+ * `encodeFrame(FrameType.EVENT, id, encodeEvent(event))` (message-fast-path.ts writes them).
  */
 export function encodeEventFrame(id: number, event: WireEvent): Uint8Array[] {
-  const { verb, noun, mimetype, query, data, timeoutMs } = event;
-  if (
-    typeof verb !== 'string' ||
-    typeof noun !== 'string' ||
-    typeof mimetype !== 'string' ||
-    typeof query !== 'string' ||
-    !(data instanceof Uint8Array) ||
-    !isU32(timeoutMs)
-  ) {
-    return encodeFrameSlow(FrameType.EVENT, 0, id, encodeEvent(event));
-  }
-  const verbBytes = utf8Bytes(verb);
-  const nounBytes = utf8Bytes(noun);
-  const mimeBytes = utf8Bytes(mimetype);
-  const queryBytes = utf8Bytes(query);
-  const n = data.byteLength;
-  const meta =
-    stringFieldSize(verbBytes) +
-    stringFieldSize(nounBytes) +
-    stringFieldSize(mimeBytes) +
-    (timeoutMs === 0 ? 0 : 1 + varintSize(timeoutMs)) +
-    stringFieldSize(queryBytes);
-  const dataHead = n === 0 ? 0 : 1 + varintSize(n);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + meta + dataHead + (n <= INLINE_DATA_BYTES ? n : 0));
-  writeHeader(buf, FrameType.EVENT, 0, meta + dataHead + n, id);
-  let pos = HEADER_BYTES;
-  pos = writeStringField(buf, pos, 0x0a, verb, verbBytes);
-  pos = writeStringField(buf, pos, 0x12, noun, nounBytes);
-  pos = writeStringField(buf, pos, 0x1a, mimetype, mimeBytes);
-  if (timeoutMs !== 0) {
-    buf[pos++] = 0x28;
-    pos = writeVarint(buf, pos, timeoutMs);
-  }
-  pos = writeStringField(buf, pos, 0x32, query, queryBytes);
-  return finishWithData(buf, pos, 0x22, data);
+  return fastEventFrame(id, event) ?? encodeFrame(FrameType.EVENT, id, encodeEvent(event));
 }
 
 /**
@@ -296,138 +176,5 @@ export function encodeEventFrame(id: number, event: WireEvent): Uint8Array[] {
  * `encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply))`.
  */
 export function encodeReplyFrame(id: number, reply: WireReply): Uint8Array[] {
-  const { code, mimetype, data, status } = reply;
-  if (typeof mimetype !== 'string' || !(data instanceof Uint8Array) || !isU32(code) || (status !== undefined && !isU32(status))) {
-    return encodeFrameSlow(FrameType.EVENT_REPLY, FrameFlag.REPLY, id, encodeReply(reply));
-  }
-  const mimeBytes = utf8Bytes(mimetype);
-  const n = data.byteLength;
-  const meta =
-    (code === 0 ? 0 : 1 + varintSize(code)) + stringFieldSize(mimeBytes) + (status === undefined ? 0 : 1 + varintSize(status));
-  const dataHead = n === 0 ? 0 : 1 + varintSize(n);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + meta + dataHead + (n <= INLINE_DATA_BYTES ? n : 0));
-  writeHeader(buf, FrameType.EVENT_REPLY, FrameFlag.REPLY, meta + dataHead + n, id);
-  let pos = HEADER_BYTES;
-  if (code !== 0) {
-    buf[pos++] = 0x08;
-    pos = writeVarint(buf, pos, code);
-  }
-  pos = writeStringField(buf, pos, 0x12, mimetype, mimeBytes);
-  if (status !== undefined) {
-    buf[pos++] = 0x20;
-    pos = writeVarint(buf, pos, status);
-  }
-  return finishWithData(buf, pos, 0x1a, data);
-}
-
-/** Header plus parts, for values the fast path leaves to the generated code (which may throw). */
-function encodeFrameSlow(type: FrameType, flags: number, id: number, parts: Uint8Array[]): Uint8Array[] {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  writeHeader(header, type, flags, length, id);
-  parts.unshift(header);
-  return parts;
-}
-
-/**
- * Reads a varint of at most 4 bytes (< 2^28) at `pos`: the value, with the position after it
- * in `cursor.pos`; -1 for anything else (longer, or cut short), which the caller hands to the
- * generated decoder.
- */
-const cursor = { pos: 0 };
-function readShortVarint(buf: Uint8Array, pos: number, end: number): number {
-  let result = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= end) return -1;
-    const b = buf[pos++]!;
-    result |= (b & 0x7f) << shift;
-    if (b < 0x80) {
-      cursor.pos = pos;
-      return result;
-    }
-  }
-  return -1;
-}
-
-/** An ASCII string field's text, or undefined when any byte is not ASCII. */
-function readAscii(buf: Uint8Array, start: number, end: number): string | undefined {
-  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return undefined;
-  return start === end ? '' : Buffer.prototype.latin1Slice.call(buf, start, end);
-}
-
-/** The common shape of an Event payload, or undefined: then the generated decoder reads it. */
-function fastDecodeEvent(buf: Uint8Array): WireEvent | undefined {
-  let verb = '';
-  let noun = '';
-  let mimetype = '';
-  let query = '';
-  let data: Uint8Array = EMPTY;
-  let timeoutMs = 0;
-  const end = buf.byteLength;
-  let pos = 0;
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if (tag === 0x28) {
-      const v = readShortVarint(buf, pos, end);
-      if (v < 0) return undefined;
-      timeoutMs = v;
-      pos = cursor.pos;
-      continue;
-    }
-    if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22 && tag !== 0x32) return undefined;
-    const len = readShortVarint(buf, pos, end);
-    if (len < 0) return undefined;
-    const start = cursor.pos;
-    pos = start + len;
-    if (pos > end) return undefined;
-    if (tag === 0x22) {
-      data = buf.subarray(start, pos);
-      continue;
-    }
-    const text = readAscii(buf, start, pos);
-    if (text === undefined) return undefined;
-    if (tag === 0x0a) verb = text;
-    else if (tag === 0x12) noun = text;
-    else if (tag === 0x1a) mimetype = text;
-    else query = text;
-  }
-  return { verb, noun, mimetype, data, timeoutMs, query };
-}
-
-/** The common shape of an EventReply payload, or undefined: then the generated decoder reads it. */
-function fastDecodeReply(buf: Uint8Array): WireReply | undefined {
-  let code = 0;
-  let mimetype = '';
-  let data: Uint8Array = EMPTY;
-  let status: number | undefined;
-  const end = buf.byteLength;
-  let pos = 0;
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if (tag === 0x08 || tag === 0x20) {
-      const v = readShortVarint(buf, pos, end);
-      if (v < 0) return undefined;
-      if (tag === 0x08) code = v;
-      else status = v;
-      pos = cursor.pos;
-      continue;
-    }
-    if (tag !== 0x12 && tag !== 0x1a) return undefined;
-    const len = readShortVarint(buf, pos, end);
-    if (len < 0) return undefined;
-    const start = cursor.pos;
-    pos = start + len;
-    if (pos > end) return undefined;
-    if (tag === 0x1a) {
-      data = buf.subarray(start, pos);
-      continue;
-    }
-    const text = readAscii(buf, start, pos);
-    if (text === undefined) return undefined;
-    mimetype = text;
-  }
-  const reply: WireReply = { code, mimetype, data };
-  if (status !== undefined) reply.status = status;
-  return reply;
+  return fastReplyFrame(id, reply) ?? encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply));
 }

@@ -10,10 +10,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import net from 'node:net';
 
-import { httpRequest } from '../helpers/gateway-http.js';
+import { httpRequest, type HttpTarget } from '../helpers/gateway-http.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 import { markedBlocks, readReadme } from '../helpers/readme.js';
-import { E2E_HANDLERS, FAST_FLAGS, clientConnected, clientReady, freePort, killAll, startClient, startServer, startedUp, tempDir } from '../helpers/cli-processes.js';
+import { E2E_HANDLERS, FAST_FLAGS, clientConnected, clientReady, killAll, startClient, startServer, startedUp, tempDir } from '../helpers/cli-processes.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const skip = NGINX === undefined ? 'nginx is not installed (/usr/sbin/nginx); .ci/run installs it' : false;
@@ -22,17 +22,20 @@ const COMMON = ['--handlers', E2E_HANDLERS, ...FAST_FLAGS];
 let pki: Pki;
 let tmp: { dir: string; remove: () => Promise<void> };
 const nginxes: ChildProcess[] = [];
-let toServerGw: number; // nginx port in front of the server's gateway
-let toClientGw: number; // nginx port in front of the client's gateway
+let toServerGw: HttpTarget; // nginx in front of the server's gateway
+let toClientGw: HttpTarget; // nginx in front of the client's gateway
 
-/** The README's snippet, proxying 127.0.0.1:PORT to SOCKET, inside a minimal nginx.conf of its own. */
-async function startNginx(name: string, socket: string): Promise<number> {
+/**
+ * The README's snippet, proxying to SOCKET, inside a minimal nginx.conf of its own. nginx itself
+ * listens on a unix socket of the test's, not on a TCP port: no port to pick (and no race for it).
+ */
+async function startNginx(name: string, socket: string): Promise<HttpTarget> {
   const blocks = markedBlocks(readReadme(), 'readme-nginx');
   assert.equal(blocks.length, 1, 'README.md has one nginx block marked # readme-nginx');
   const snippet = blocks[0]!.join('\n');
   assert.ok(snippet.includes('unix:/run/restpipe/gateway.sock') && snippet.includes('listen 127.0.0.1:8080;'), snippet);
-  const port = await freePort();
   const prefix = join(tmp.dir, `nginx-${name}`);
+  const listen = join(prefix, 'listen.sock');
   await mkdir(prefix, { recursive: true });
   const conf = [
     'daemon off;',
@@ -43,7 +46,7 @@ async function startNginx(name: string, socket: string): Promise<number> {
     'http {',
     '    access_log off;',
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${prefix}/${t};`),
-    snippet.replace('unix:/run/restpipe/gateway.sock', `unix:${socket}`).replace('listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`),
+    snippet.replace('unix:/run/restpipe/gateway.sock', `unix:${socket}`).replace('listen 127.0.0.1:8080;', `listen unix:${listen};`),
     '}',
     '',
   ].join('\n');
@@ -59,15 +62,15 @@ async function startNginx(name: string, socket: string): Promise<number> {
     if (child.exitCode !== null) {
       throw new Error(`nginx exited (${child.exitCode}): ${output}\n${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`);
     }
-    if (await canConnect(port)) return port;
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port} within 10 s: ${output}`);
+    if (await canConnect(listen)) return { socketPath: listen };
+    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${listen} within 10 s: ${output}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
+    const s = net.connect(path);
     s.once('connect', () => {
       s.destroy();
       resolve(true);
@@ -104,35 +107,35 @@ after(async () => {
 });
 
 test('through nginx to the server’s gateway: events reach the client, // parameters intact', { skip }, async () => {
-  const time = await httpRequest({ port: toServerGw }, { path: '/client/client1/time' });
+  const time = await httpRequest(toServerGw, { path: '/client/client1/time' });
   assert.equal(time.status, 200, time.body.toString());
   assert.equal(time.headers['x-event-return-code'], '0');
   assert.equal(typeof time.json().time_from_client, 'number');
-  const cat = await httpRequest({ port: toServerGw }, { path: '/client/client1/cat//hello%20/world' });
+  const cat = await httpRequest(toServerGw, { path: '/client/client1/cat//hello%20/world' });
   assert.deepEqual(cat.json(), { result_from_client: 'hello world' });
   const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
-  const echo = await httpRequest({ port: toServerGw }, { method: 'POST', path: '/client/client1/echo', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+  const echo = await httpRequest(toServerGw, { method: 'POST', path: '/client/client1/echo', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
   assert.equal(echo.status, 200);
   assert.ok(echo.body.equals(bytes));
-  const status = await httpRequest({ port: toServerGw }, { path: '/status' });
+  const status = await httpRequest(toServerGw, { path: '/status' });
   assert.deepEqual((status.json() as { clients: Array<{ name: string }> }).clients.map((c) => c.name), ['client1']);
 });
 
 test('through nginx to the client’s gateway: events reach the server', { skip }, async () => {
-  const res = await httpRequest({ port: toClientGw }, { path: '/server/time' });
+  const res = await httpRequest(toClientGw, { path: '/server/time' });
   assert.equal(res.status, 200, res.body.toString());
   assert.equal(typeof res.json().time_from_server, 'number');
-  const cat = await httpRequest({ port: toClientGw }, { path: '/server/cat//a/b' });
+  const cat = await httpRequest(toClientGw, { path: '/server/cat//a/b' });
   assert.deepEqual(cat.json(), { result_from_server: 'ab' });
 });
 
 test('statuses come through nginx unchanged', { skip }, async () => {
-  const boom = await httpRequest({ port: toServerGw }, { path: '/client/client1/boom' });
+  const boom = await httpRequest(toServerGw, { path: '/client/client1/boom' });
   assert.equal(boom.status, 500);
   assert.equal(boom.headers['x-event-return-code'], '251');
-  const missing = await httpRequest({ port: toServerGw }, { path: '/client/client1/nosuch' });
+  const missing = await httpRequest(toServerGw, { path: '/client/client1/nosuch' });
   assert.equal(missing.status, 404);
-  const none = await httpRequest({ port: toServerGw }, { path: '/client/nobody/time' });
+  const none = await httpRequest(toServerGw, { path: '/client/nobody/time' });
   assert.equal(none.status, 503);
 });
 
@@ -144,11 +147,11 @@ test('the snippet refuses what a TCP gateway refuses: a foreign Host, a browser 
     { 'sec-fetch-site': 'same-site' },
   ];
   for (const headers of cases) {
-    const res = await httpRequest({ port: toClientGw }, { path: '/server/time', headers });
+    const res = await httpRequest(toClientGw, { path: '/server/time', headers });
     assert.equal(res.status, 403, JSON.stringify(headers));
   }
   for (const site of ['same-origin', 'none']) {
-    const res = await httpRequest({ port: toClientGw }, { path: '/server/time', headers: { 'sec-fetch-site': site } });
+    const res = await httpRequest(toClientGw, { path: '/server/time', headers: { 'sec-fetch-site': site } });
     assert.equal(res.status, 200, site);
   }
 });

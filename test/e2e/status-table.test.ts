@@ -11,7 +11,6 @@ import {
   E2E_HANDLERS,
   FAST_FLAGS,
   handlerStarted,
-  freePort,
   killAll,
   startClient,
   startServer,
@@ -178,7 +177,8 @@ test('server → a client that is not connected: 503 after --connect-wait', asyn
 });
 
 test('client → a server that is not there: 503 after --connect-wait', async () => {
-  const lonely = await startClient(await pki.certDir('client', pki.client2), await freePort(), COMMON, { ready: false });
+  // Port 1: nothing listens there (a privileged port no test binds), so every dial is refused.
+  const lonely = await startClient(await pki.certDir('client', pki.client2), 1, COMMON, { ready: false });
   try {
     const res = await httpRequest({ port: lonely.gateway!.port }, { path: '/server/time' });
     assert.equal(res.status, 503);

@@ -15,6 +15,7 @@ import { once } from 'node:events';
 
 import { openFilesLimit, parseExchange, processMemory, rawExchange, rawGet, type ProcessMemory, type RawExchange } from '../helpers/abuse.js';
 import { killAll, startClient, startServer, type StartedClient, type StartedServer } from '../helpers/cli-processes.js';
+import { onceEvent } from '../helpers/wait.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 
 const HANDLERS = 'test/fixtures/abuse-handlers.js';
@@ -125,7 +126,11 @@ test(`${REQUESTS.toLocaleString('en')} requests in flight: the excess gets 503 n
     server.proc.signal('SIGUSR2');
     await waitAnswered(REQUESTS, 20_000, 'after the release');
     const doneMs = performance.now() - t0;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Settled: nothing in flight on either pipe (the condition, not a pause).
+    await waitUntilAsync(async () => {
+      const s = await serverStatus();
+      return [...s.values()].every((f) => f.outbound === 0 && f.inbound === 0);
+    }, 10_000, 'both pipes settled');
     const after = [...nodes, server].map((n) => processMemory(n.proc.pid));
 
     // --- every request: exactly one response, its own ------------------------------------
@@ -198,6 +203,18 @@ test(`${REQUESTS.toLocaleString('en')} requests in flight: the excess gets 503 n
   }
 });
 
+/** Waits until an async condition holds, checking it again after each check settles (bounded). */
+async function waitUntilAsync(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** How often a condition that needs a request to read is checked again. */
+const POLL_MS = 50;
+
 /** Splits a stream of HTTP/1.1 responses (each with Content-Length) into status and body. */
 function splitResponses(text: string): Array<{ status: number; body: string; head: string }> {
   const out: Array<{ status: number; body: string; head: string }> = [];
@@ -232,7 +249,17 @@ test(`${PIPELINED.toLocaleString('en')} requests pipelined on one connection tha
     }
   };
   pump();
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // Stalled: the server holds its limit of events and the gateway's count of parsed requests
+  // has stopped growing (the same in three reads in a row). Waited for as a condition.
+  let lastParsed = -1;
+  let sameReads = 0;
+  await waitUntilAsync(async () => {
+    const held = (await serverStatus()).get('client1')?.inbound;
+    const parsed = (JSON.parse((await rawExchange(port, rawGet('/status'))).body) as { gateway: { requestsInFlight: number } }).gateway.requestsInFlight;
+    sameReads = parsed === lastParsed ? sameReads + 1 : 0;
+    lastParsed = parsed;
+    return held === SERVER_LIMIT && sameReads >= 2;
+  }, 20_000, 'the caller stalled with the server holding its limit');
   const stalled = processMemory(client.proc.pid);
   const status = await serverStatus();
   const heldWhileStalled = status.get('client1')?.inbound ?? -1;
@@ -257,11 +284,11 @@ test(`${PIPELINED.toLocaleString('en')} requests pipelined on one connection tha
   while (performance.now() < deadline) {
     server.proc.signal('SIGUSR2');
     releases++;
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Each release lets answers through: wait for the next of them (bounded), not for a time.
+    await onceEvent(socket, 'data', { timeoutMs: 1_000 }).catch(() => undefined);
     responses = splitResponses(Buffer.concat(chunks).toString('latin1'));
     if (responses.length >= PIPELINED) break;
   }
-  await new Promise((resolve) => setTimeout(resolve, 300));
   responses = splitResponses(Buffer.concat(chunks).toString('latin1'));
   socket.destroy();
   const after = processMemory(client.proc.pid);

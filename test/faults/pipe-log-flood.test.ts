@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { BIN, cleanEnv, freePort, REPO_ROOT } from '../helpers/cli-processes.js';
+import { BIN, cleanEnv, REPO_ROOT } from '../helpers/cli-processes.js';
 import { httpRequest } from '../helpers/gateway-http.js';
 import { connectHostilePeer, GoAwayCode } from '../helpers/hostile-peer.js';
 import { makePki, type Pki } from '../helpers/pki.js';
@@ -41,10 +41,8 @@ const plain = (): string => output.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g,
 before(async () => {
   if (skip) return;
   pki = await makePki();
-  pipePort = await freePort();
-  gatewayPort = await freePort();
   const certDir = await pki.certDir('server', pki.server);
-  const command = [process.execPath, BIN.restpipe, 'server', '--cert-dir', certDir, '--listen', `127.0.0.1:${pipePort}`, '--http', `127.0.0.1:${gatewayPort}`, '--heartbeat-interval', '0.25', '--heartbeat-timeout', '1']
+  const command = [process.execPath, BIN.restpipe, 'server', '--cert-dir', certDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--heartbeat-interval', '0.25', '--heartbeat-timeout', '1']
     .map((a) => `'${a}'`)
     .join(' ');
   // Its own process group, so that the node under script is ended with it (by this pid only).
@@ -57,7 +55,19 @@ before(async () => {
     if (performance.now() > deadline) throw new Error(`the server did not start: ${output}`);
     await sleep(25);
   }
+  // Port 0 for both: the bound ports are read back from the start-up lines (pino-pretty prints
+  // a line's fields below it, `port: N` among them).
+  pipePort = portAfter('accepting pipes');
+  gatewayPort = portAfter('REST gateway listening');
 });
+
+/** The `port` field printed under the first line with `msg`. */
+function portAfter(msg: string): number {
+  const text = plain();
+  const m = /\n\s+port: (\d+)/.exec(text.slice(text.indexOf(msg)));
+  if (m === null) throw new Error(`no port under '${msg}' in: ${text}`);
+  return Number(m[1]);
+}
 
 after(async () => {
   if (server?.pid !== undefined && server.exitCode === null) {

@@ -124,9 +124,9 @@ export async function runChaos(p: FaultPair, plan: ChaosPlan, report: (figures: 
 
   // Nothing left behind: no event in flight, nobody waiting for a pipe.
   await p.connected();
-  const session = p.client.client!.session!;
-  assert.equal(session.outboundInFlight, 0);
-  assert.equal(session.inboundInFlight, 0);
+  const pipe = p.client.client!.pipe()!;
+  assert.equal(pipe.inFlight.outbound, 0);
+  assert.equal(pipe.inFlight.inbound, 0);
   assert.equal(p.client.client!.waitingSenders, 0);
   assert.equal(p.server.server!.waitingSenders, 0);
   assert.equal(p.client.gateway!.inFlight, 0);

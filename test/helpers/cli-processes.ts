@@ -3,7 +3,6 @@
 // wait on a line with a bound, and always kill and reap what was started (by pid, never by name).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -282,18 +281,6 @@ export function handlerStarted(p: CliProcess, method: string, count = 1, timeout
   return p
     .waitForLog(() => startedCount(p, method) >= count, `${count} × ${method} started`, timeoutMs)
     .then(() => undefined);
-}
-
-/** A port that was free a moment ago (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A fresh temporary directory and its remover. */

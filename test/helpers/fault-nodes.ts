@@ -120,7 +120,7 @@ export async function startFaultPair(timing: FaultTiming, extra: { maxQueuedByte
       clientHttp: port(client),
       async connected(timeoutMs = 5_000) {
         const deadline = performance.now() + timeoutMs;
-        while (!(client.client!.session?.isUsable === true && server.server!.client('client1') !== undefined)) {
+        while (!(client.client!.pipe()?.usable === true && server.server!.client('client1') !== undefined)) {
           if (performance.now() > deadline) throw new Error(`the pipe did not come back within ${timeoutMs} ms`);
           await sleep(5);
         }

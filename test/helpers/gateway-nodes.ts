@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createClient,
   createServer,
+  GoAwayCode,
   reply,
   type HandlerContext,
   type PostData,
@@ -14,7 +15,6 @@ import {
   type RestpipeServer,
 } from '../../src/index.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
-import { clientEventSender, serverEventSender } from '../../src/gateway/pipe-senders.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/metrics/prometheus.js';
 import { makePki, type Pki, type PkiIdentity } from './pki.js';
 import { onceMatching } from './gateway-http.js';
@@ -127,7 +127,7 @@ export async function startNodes(): Promise<TestNodes> {
         host: '127.0.0.1',
         port,
         tls: id.tls,
-        handlers: testHandlers(id.name, probe, () => c.session?.destroy('test: the client cut the pipe')),
+        handlers: testHandlers(id.name, probe, () => c.disconnect('test: the client cut the pipe', GoAwayCode.UNSPECIFIED)),
         ...HEARTBEAT,
         connectWaitMs: CONNECT_WAIT_MS,
         maxBodyBytes: PIPE_MAX_BODY,
@@ -145,12 +145,12 @@ export async function startNodes(): Promise<TestNodes> {
     await client.waitReady(5_000);
     await client1Up;
 
-    const serverMetrics = createPrometheusMetrics({ role: 'server', sender: serverEventSender(server) });
-    const clientMetrics = createPrometheusMetrics({ role: 'client', sender: clientEventSender(client), defaultMetrics: false });
+    const serverMetrics = createPrometheusMetrics({ role: 'server', sender: server.sender });
+    const clientMetrics = createPrometheusMetrics({ role: 'client', sender: client.sender, defaultMetrics: false });
     closers.push(() => serverMetrics.close(), () => clientMetrics.close());
 
     const gatewayOptions = (node: 'server' | 'client'): GatewayOptions => ({
-      sender: node === 'server' ? serverEventSender(server) : clientEventSender(client),
+      sender: node === 'server' ? server.sender : client.sender,
       listen: { host: '127.0.0.1', port: 0 },
       maxBodyBytes: GATEWAY_MAX_BODY,
       eventTimeoutMs: GATEWAY_EVENT_TIMEOUT_MS,

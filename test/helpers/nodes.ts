@@ -8,7 +8,7 @@ import {
   type EventRequest,
   type Logger,
   type Reply,
-  type RequestOptions,
+  type SendOptions,
   type RestpipeClient,
   type RestpipeServer,
   type ServerOptions,
@@ -25,7 +25,7 @@ export function sendWay(
   ends: { server: RestpipeServer; client: RestpipeClient },
   dir: Direction,
   event: EventRequest,
-  options: RequestOptions = {},
+  options: SendOptions = {},
 ): Promise<Reply> {
   return dir === 'client→server' ? ends.client.send(event, options) : ends.server.send('client1', event, options);
 }

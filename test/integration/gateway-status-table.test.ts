@@ -11,7 +11,6 @@ import { join } from 'node:path';
 
 import { createClient, type RestpipeClient } from '../../src/index.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { clientEventSender } from '../../src/gateway/pipe-senders.js';
 import type { Logger } from '../../src/log.js';
 import { httpRequest, onceMatching, rawConnect, type HttpResult, type RequestInit } from '../helpers/gateway-http.js';
 import {
@@ -378,7 +377,7 @@ describe('client node only', () => {
       });
       lonely.start();
       gw = await createGateway({
-        sender: clientEventSender(lonely),
+        sender: lonely.sender,
         listen: { host: '127.0.0.1', port: 0 },
         maxBodyBytes: GATEWAY_MAX_BODY,
         eventTimeoutMs: GATEWAY_EVENT_TIMEOUT_MS,
@@ -555,7 +554,7 @@ describe('Host and Origin allow-lists', () => {
 describe('listen addresses', () => {
   test('a non-loopback TCP address is refused unless allowed, and then warned about', async () => {
     const base = {
-      sender: clientEventSender(nodes.client),
+      sender: nodes.client.sender,
       maxBodyBytes: 1024,
       eventTimeoutMs: 1000,
     };
@@ -615,7 +614,7 @@ describe('listen addresses', () => {
 
       // A live socket is never taken over.
       await assert.rejects(
-        createGateway({ sender: clientEventSender(nodes.client), listen: { path }, maxBodyBytes: 1024, eventTimeoutMs: 1000 }),
+        createGateway({ sender: nodes.client.sender, listen: { path }, maxBodyBytes: 1024, eventTimeoutMs: 1000 }),
         (err: Error & { code?: string }) => err.code === 'invalid_option' && /in use/.test(err.message),
       );
       await gw.close();
@@ -626,7 +625,7 @@ describe('listen addresses', () => {
       const path = join(dir, 'not-a-socket');
       await writeFile(path, 'precious');
       await assert.rejects(
-        createGateway({ sender: clientEventSender(nodes.client), listen: { path }, maxBodyBytes: 1024, eventTimeoutMs: 1000 }),
+        createGateway({ sender: nodes.client.sender, listen: { path }, maxBodyBytes: 1024, eventTimeoutMs: 1000 }),
         (err: Error & { code?: string }) => err.code === 'invalid_option' && /not a socket/.test(err.message),
       );
       assert.ok(existsSync(path));

@@ -46,7 +46,8 @@ describe('a client node', () => {
     node = await startNode({
       role: 'client',
       identity: { certDir },
-      server: { host: '127.0.0.1', port: server.address!.port, servername: 'localhost' },
+      server: { host: '127.0.0.1', port: server.address!.port },
+      servername: 'localhost',
       http: null,
       ...HEARTBEAT,
       ...BACKOFF,

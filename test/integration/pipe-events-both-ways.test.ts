@@ -137,10 +137,11 @@ for (const dir of DIRECTIONS) {
       assert.equal(empty.data, '');
     });
 
-    test('a JSON body that does not parse is a 251 reply naming SyntaxError', async () => {
+    test('a JSON body that does not parse is a 250 reply: bad_request from the far side, which parses it once', async () => {
       const r = await send(dir, { verb: 'post', noun: 'inspect', mimetype: 'application/json', data: '{not json' });
-      assert.equal(r.code, ReturnCode.HANDLER_EXCEPTION);
-      assert.equal(json(r).exception.class, 'SyntaxError');
+      assert.equal(r.code, ReturnCode.BAD_REQUEST);
+      assert.equal(json(r).error.code, 'bad_request');
+      assert.match(json(r).error.message, /not valid JSON/);
     });
 
     test('`//` parameters, the query string, verb, noun and peer reach the handler', async () => {

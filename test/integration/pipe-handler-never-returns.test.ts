@@ -49,7 +49,7 @@ const send = (dir: Direction, event: EventRequest, opts: { timeoutMs?: number } 
 function inFlight(): { server: { outbound: number; inbound: number } | undefined; client: { outbound: number; inbound: number } } {
   return {
     server: server.client('client1')?.inFlight,
-    client: { outbound: client.session?.outboundInFlight ?? -1, inbound: client.session?.inboundInFlight ?? -1 },
+    client: client.pipe()?.inFlight ?? { outbound: -1, inbound: -1 },
   };
 }
 const RESTING = { server: { outbound: 0, inbound: 0 }, client: { outbound: 0, inbound: 0 } };
@@ -120,7 +120,7 @@ test('many hung events at once all time out and leave nothing behind', async () 
   probe.off('aborted', onAbort);
   await waitUntil(() => JSON.stringify(inFlight()) === JSON.stringify(RESTING), 1_000, 'the in-flight tables are empty');
   await waitUntil(() => timers.count() <= baselineTimers, 1_000, `library timers back to ${baselineTimers} (live: ${timers.live().join('; ')})`);
-  assert.equal(client.session?.lateReplies, 0, 'a cancelled handler never sends a late reply');
+  assert.equal(client.pipe()?.lateReplies, 0, 'a cancelled handler never sends a late reply');
   assert.equal(server.waitingSenders, 0);
   assert.equal(client.waitingSenders, 0);
 });

@@ -43,8 +43,8 @@ after(async () => {
 test('a server that never reads and floods events: the client stays bounded and closes the pipe as not reading', { timeout: 30_000 }, async (t) => {
   let held = 0;
   const sampler = setInterval(() => {
-    const s = client?.session;
-    if (s !== undefined) held = Math.max(held, s.queuedBytes);
+    const s = client?.pipe();
+    if (s !== undefined) held = Math.max(held, s.queuedBytes.socket);
   }, 5);
   try {
     client = bed.client(hostile.port, bed.pki.client1, TIMING);

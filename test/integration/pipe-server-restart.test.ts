@@ -9,6 +9,7 @@ import { hasErrorCode, type ClientStatus, type RestpipeClient } from 'restpipe';
 import { BACKOFF, startTestBed, type TestBed } from '../helpers/nodes.js';
 import { fixturePath, startNode, stopAll, type Child } from '../helpers/processes.js';
 import { onceEvent, record, settledAt, timed, withTimeout } from '../helpers/wait.js';
+import { clearlyBefore, within } from '../helpers/bounds.js';
 
 let bed: TestBed;
 let client: RestpipeClient;
@@ -23,6 +24,9 @@ function startServerProcess(onPort: number): Child {
   });
 }
 
+const SLOW_HEARTBEAT_TIMEOUT_MS = 5_000;
+const SHORT_WAIT_MS = 150;
+
 before(async () => {
   bed = await startTestBed();
 });
@@ -35,7 +39,9 @@ test('SIGKILL with an event in flight → pipe_broken; restart on the same port 
   const first = startServerProcess(0);
   port = Number((await first.waitForLine(/^listening (\d+)$/))[1]);
 
-  client = bed.client(port, bed.pki.client1, { connectWaitMs: 8_000 });
+  // A long heartbeat timeout: the pipe must break because the kernel closed the dead process's
+  // sockets, well before any heartbeat could notice.
+  client = bed.client(port, bed.pki.client1, { connectWaitMs: 8_000, heartbeatIntervalMs: 500, heartbeatTimeoutMs: SLOW_HEARTBEAT_TIMEOUT_MS });
   await onceEvent(client, 'connect_success');
   await first.waitForLine(/^added client1$/);
   const pid = JSON.parse(Buffer.from((await client.send({ verb: 'get', noun: 'pid' })).data).toString()).pid as number;
@@ -52,13 +58,13 @@ test('SIGKILL with an event in flight → pipe_broken; restart on the same port 
   assert.ok(hasErrorCode(error, 'pipe_broken'), `in-flight event fails with pipe_broken, got ${String(error)}`);
   assert.equal((await first.exited).signal, 'SIGKILL');
   // The kernel closes a killed process's sockets: no heartbeat timeout needed.
-  assert.ok(brokenMs < 300, `pipe_broken ${brokenMs.toFixed(0)} ms after the kill`);
+  assert.ok(brokenMs < clearlyBefore(SLOW_HEARTBEAT_TIMEOUT_MS), `pipe_broken ${brokenMs.toFixed(0)} ms after the kill, not after a heartbeat timeout`);
 
   // During the outage: a send with a short connect-wait fails with no_connection; one with the
   // default connect-wait waits for the server to come back.
-  const short = await timed(client.send({ verb: 'get', noun: 'time' }, { connectWaitMs: 150 }));
+  const short = await timed(client.send({ verb: 'get', noun: 'time' }, { connectWaitMs: SHORT_WAIT_MS }));
   assert.ok(hasErrorCode(short.error, 'no_connection'), `short connect-wait → no_connection, got ${String(short.error)}`);
-  assert.ok(short.ms >= 145 && short.ms < 600, `it waited its connect-wait (${short.ms.toFixed(0)} ms)`);
+  assert.ok(short.ms >= SHORT_WAIT_MS - 2 && short.ms < within(SHORT_WAIT_MS), `it waited its connect-wait (${short.ms.toFixed(0)} ms)`);
   assert.match((short.error as Error).message, /last failure/);
 
   const duringOutage = timed(client.send({ verb: 'get', noun: 'time' }));

@@ -78,8 +78,8 @@ test(`${N} events in flight each way at once, each reply matched to its request`
   const tHeld = performance.now() - t0;
   const view = server.client('client1');
   assert.deepEqual(view?.inFlight, { outbound: N, inbound: N }, 'the server side sees N in flight each way');
-  assert.equal(client.session?.outboundInFlight, N);
-  assert.equal(client.session?.inboundInFlight, N);
+  assert.equal(client.pipe()?.inFlight.outbound, N);
+  assert.equal(client.pipe()?.inFlight.inbound, N);
 
   const [repliesFromServer, repliesFromClient] = await withTimeout(
     Promise.all([Promise.all(toServer), Promise.all(toClient)]),
@@ -107,8 +107,8 @@ test(`${N} events in flight each way at once, each reply matched to its request`
 
   // Nothing left behind: tables, waiters, per-event timers.
   assert.deepEqual(server.client('client1')?.inFlight, { outbound: 0, inbound: 0 });
-  assert.equal(client.session?.outboundInFlight, 0);
-  assert.equal(client.session?.inboundInFlight, 0);
+  assert.equal(client.pipe()?.inFlight.outbound, 0);
+  assert.equal(client.pipe()?.inFlight.inbound, 0);
   assert.equal(server.waitingSenders, 0);
   assert.equal(client.waitingSenders, 0);
   await waitUntil(() => timers.count() <= baselineTimers, 2_000, `library timers back to ${baselineTimers} (live: ${timers.live().join('; ')})`);

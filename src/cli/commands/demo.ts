@@ -2,7 +2,8 @@ import { once as onceEvent } from 'node:events';
 import { createCa, issueCertificate } from '../../identity/index.js';
 import { startNode, type RunningNode } from '../../node.js';
 import { createCliLogger } from '../logger.js';
-import { waitForShutdown } from './run-node.js';
+import type { NodeSignals } from '../signals.js';
+import { nodeSignalTarget } from './run-node.js';
 
 const CLIENT_NAME = 'fileserver';
 
@@ -11,7 +12,7 @@ const CLIENT_NAME = 'fileserver';
  * with gateways, over a real mutual-TLS pipe. `--once` sends the example events through the
  * real gateways both ways, prints each reply and exits 0 only if all succeeded.
  */
-export async function demo(flags: { once?: boolean; logLevel?: string }, out: (line: string) => void): Promise<number> {
+export async function demo(flags: { once?: boolean; logLevel?: string }, out: (line: string) => void, signals: Pick<NodeSignals, 'attach'>): Promise<number> {
   const logger = createCliLogger(flags.logLevel ?? (flags.once === true ? 'warn' : 'info'));
   const nodes: RunningNode[] = [];
   try {
@@ -56,11 +57,13 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
     out(`  curl -s ${serverGw}/status`);
     out('');
     out('Ctrl-C to stop.');
-    return await waitForShutdown(
-      { ...client, close: async (o) => void (await Promise.all(nodes.map((n) => n.close(o)))) } as RunningNode,
-      2,
-      logger,
-    );
+    // Both nodes stop together; a reload re-reads what each has (in-memory identities: nothing).
+    const both: RunningNode = {
+      ...client,
+      reload: async () => void (await Promise.all(nodes.map((n) => n.reload()))),
+      close: async (o) => void (await Promise.all(nodes.map((n) => n.close(o)))),
+    };
+    return await signals.attach(nodeSignalTarget(both, 2_000, logger));
   } finally {
     await Promise.all(nodes.map((n) => n.close({ graceMs: 2_000 })));
   }

@@ -1,4 +1,4 @@
-import { isValidNodeName, NODE_NAME_RULE } from '../../certificate.js';
+import { isValidNodeName, NODE_NAME_RULE } from '../../names.js';
 import { isVerb, VERBS } from '../../event.js';
 import { callerRole, compileRules, describeDecision, describeRules, formatRulesReport, readRulesFile, subjectMatches, type Callee, type NodeRole } from '../../rules/index.js';
 import { settingError } from '../config.js';

@@ -66,7 +66,7 @@ for (const role of UNIT_ROLES) {
     const unit = readUnit(role);
     const settings = resolveRunSettings(role, {}, { ...unitEnvironment(unit), ...activeEnv(readEnvExample(role)) });
     const timeoutStopS = systemdSeconds(unitValue(unit, 'Service', 'TimeoutStopSec'));
-    assert.ok(timeoutStopS >= settings.grace + STOP_MARGIN_S, `TimeoutStopSec=${timeoutStopS} s, RP_GRACE=${settings.grace} s`);
+    assert.ok(timeoutStopS >= settings.graceMs / 1000 + STOP_MARGIN_S, `TimeoutStopSec=${timeoutStopS} s, RP_GRACE=${settings.graceMs / 1000} s`);
     assert.equal(unitValue(unit, 'Service', 'KillSignal'), 'SIGTERM');
     assert.equal(unitValue(unit, 'Service', 'ExecReload'), '/bin/kill -HUP $MAINPID');
     assert.ok(systemdSeconds(unitValue(unit, 'Service', 'RestartSec')) > 0, 'Restart= needs a delay');

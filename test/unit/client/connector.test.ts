@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import { clientSecureContext, dialTls, type ClientTlsMaterial, type DialError } from '../../../src/client/connector.js';
+import { clientSecureContext, dialTls, type ClientTlsMaterial } from '../../../src/client/connector.js';
 import { type Pki, makePki } from '../../helpers/pki.js';
 
 describe('dialTls', () => {
@@ -46,8 +46,9 @@ describe('dialTls', () => {
 
   it('still refuses a server certificate for another name (the name check sees the leaf)', async () => {
     const port = await server(pki.wrongNameServer.tls);
-    await assert.rejects(dial(port, { ...pki.client1.tls, ca: pki.ca.certPem }, 'localhost'), (err: DialError) => {
-      assert.equal(err.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    await assert.rejects(dial(port, { ...pki.client1.tls, ca: pki.ca.certPem }, 'localhost'), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'tls_refused', 'one error family: a RestpipeError');
+      assert.equal((err.cause as NodeJS.ErrnoException).code, 'ERR_TLS_CERT_ALTNAME_INVALID', "Node's error is its cause");
       return true;
     });
   });

@@ -64,7 +64,7 @@ describe('ClientSessions', () => {
     const sessions = new ClientSessions();
     assert.equal(sessions.offer(key, tlsMaterial.ca), undefined, 'nothing yet');
     const first = await dial(undefined);
-    const d1 = sessions.dialed(key, first.socket, tlsMaterial.ca, first, first.listener);
+    const d1 = sessions.dialed(key, first, tlsMaterial.ca, first.listener);
     assert.equal(d1.resumed, false);
     d1.pipeUp();
     first.socket.destroy();
@@ -74,7 +74,7 @@ describe('ClientSessions', () => {
     const offered = sessions.offer(key, tlsMaterial.ca);
     assert.ok(offered !== undefined);
     const second = await dial(offered);
-    const d2 = sessions.dialed(key, second.socket, tlsMaterial.ca, second, second.listener);
+    const d2 = sessions.dialed(key, second, tlsMaterial.ca, second.listener);
     second.socket.destroy();
     assert.equal(d2.resumed, true);
     assert.equal(d2.refusal, undefined);
@@ -86,7 +86,7 @@ describe('ClientSessions', () => {
     let now = Date.now();
     const sessions = new ClientSessions({ now: () => now });
     const first = await dial(undefined);
-    sessions.dialed(key, first.socket, tlsMaterial.ca, first, first.listener).pipeUp();
+    sessions.dialed(key, first, tlsMaterial.ca, first.listener).pipeUp();
     first.socket.destroy();
 
     // Before a dial: an expired certificate's session is dropped, and the dial is a full handshake.
@@ -97,13 +97,13 @@ describe('ClientSessions', () => {
     // After a resumed handshake: the clock moved on while dialing.
     now = Date.now();
     const again = await dial(undefined);
-    sessions.dialed(key, again.socket, tlsMaterial.ca, again, again.listener).pipeUp();
+    sessions.dialed(key, again, tlsMaterial.ca, again.listener).pipeUp();
     again.socket.destroy();
     const offered = sessions.offer(key, tlsMaterial.ca);
     assert.ok(offered !== undefined);
     const resumed = await dial(offered);
     now = serverNotAfterMs + 1_000;
-    const d = sessions.dialed(key, resumed.socket, tlsMaterial.ca, resumed, resumed.listener);
+    const d = sessions.dialed(key, resumed, tlsMaterial.ca, resumed.listener);
     resumed.socket.destroy();
     assert.equal(d.resumed, true);
     assert.equal(d.refusal, 'CERT_HAS_EXPIRED');
@@ -113,7 +113,7 @@ describe('ClientSessions', () => {
     // The client's CA replaced: the kept certificate no longer chains to it.
     now = Date.now();
     const third = await dial(undefined);
-    sessions.dialed(key, third.socket, tlsMaterial.ca, third, third.listener).pipeUp();
+    sessions.dialed(key, third, tlsMaterial.ca, third.listener).pipeUp();
     third.socket.destroy();
     const otherCa = await createCa({ cn: 'another-ca' });
     assert.equal(sessions.offer(key, otherCa.certPem), undefined);
@@ -122,16 +122,16 @@ describe('ClientSessions', () => {
   it('a failed full handshake keeps no session and asks for no immediate retry; a resumed dial that failed for another reason than a refusal keeps its session; clear() forgets all; off keeps nothing', async () => {
     const sessions = new ClientSessions();
     const first = await dial(undefined);
-    const d = sessions.dialed(key, first.socket, tlsMaterial.ca, first, first.listener);
+    const d = sessions.dialed(key, first, tlsMaterial.ca, first.listener);
     first.socket.destroy();
     assert.equal(d.failed(true), false);
     assert.equal(sessions.size, 0);
 
     const good = await dial(undefined);
-    sessions.dialed(key, good.socket, tlsMaterial.ca, good, good.listener).pipeUp();
+    sessions.dialed(key, good, tlsMaterial.ca, good.listener).pipeUp();
     good.socket.destroy();
     const busy = await dial(sessions.offer(key, tlsMaterial.ca));
-    const b = sessions.dialed(key, busy.socket, tlsMaterial.ca, busy, busy.listener);
+    const b = sessions.dialed(key, busy, tlsMaterial.ca, busy.listener);
     busy.socket.destroy();
     assert.equal(b.resumed, true);
     assert.equal(b.failed(false), false, 'no hello in time: a busy server, not a refusal');
@@ -139,7 +139,7 @@ describe('ClientSessions', () => {
     sessions.clear();
 
     const kept = await dial(undefined);
-    sessions.dialed(key, kept.socket, tlsMaterial.ca, kept, kept.listener).pipeUp();
+    sessions.dialed(key, kept, tlsMaterial.ca, kept.listener).pipeUp();
     kept.socket.destroy();
     assert.equal(sessions.size, 1);
     sessions.clear();
@@ -147,7 +147,7 @@ describe('ClientSessions', () => {
 
     const off = new ClientSessions({ enabled: false });
     const x = await dial(undefined);
-    off.dialed(key, x.socket, tlsMaterial.ca, x, x.listener).pipeUp();
+    off.dialed(key, x, tlsMaterial.ca, x.listener).pipeUp();
     x.socket.destroy();
     assert.equal(off.size, 0);
     assert.equal(off.offer(key, tlsMaterial.ca), undefined);

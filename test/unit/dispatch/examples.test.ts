@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { createDispatcher } from '../../../src/dispatch/dispatcher.js';
 import { exampleHandlers } from '../../../src/dispatch/examples.js';
 import { buildHandlerTable } from '../../../src/dispatch/handler-table.js';
-import type { InboundEvent, Reply } from '../../../src/event.js';
+import { parseEvent, type ParsedEvent, type Reply } from '../../../src/event.js';
 
 const json = (r: Reply): unknown => JSON.parse(Buffer.from(r.data).toString('utf8'));
-const ev = (noun: string): InboundEvent => ({ verb: 'get', noun, mimetype: '', data: new Uint8Array(0), query: '' });
+const ev = (noun: string): ParsedEvent => parseEvent({ verb: 'get', noun });
 const peer = { name: 'peer', address: '127.0.0.1' };
 const signal = new AbortController().signal;
 

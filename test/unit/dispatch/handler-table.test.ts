@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { buildHandlerTable } from '../../../src/dispatch/handler-table.js';
+import { buildHandlerTable, type HandlerTable } from '../../../src/dispatch/handler-table.js';
 import { hasErrorCode } from '../../../src/errors.js';
+import { handlerMethodName, type Verb } from '../../../src/event.js';
 import type { Logger } from '../../../src/log.js';
+
+/** The table is looked up by an event's method name, which parseEventHead builds from verb and noun path. */
+const lookupIn = (table: HandlerTable, verb: Verb, path: string) => table.lookup(handlerMethodName(verb, path));
 
 const isHandlerInvalid = (err: unknown): boolean => hasErrorCode(err, 'handler_invalid');
 
@@ -22,12 +26,12 @@ test('an object: its VERB_NOUN functions are handlers, bound to it', () => {
   };
   const table = buildHandlerTable(handlers);
   assert.deepEqual(table.methodNames, ['get_time', 'post_echo']);
-  const echo = table.lookup('post', 'echo');
+  const echo = lookupIn(table, 'post', 'echo');
   assert.ok(echo);
   // Called detached, as the dispatcher does: the binding must come from the table.
   assert.equal(echo.call(undefined, {} as never, ['', '']), 'hi');
-  assert.equal(table.lookup('get', 'helper'), undefined);
-  assert.equal(table.lookup('post', 'time'), undefined);
+  assert.equal(lookupIn(table, 'get', 'helper'), undefined);
+  assert.equal(lookupIn(table, 'post', 'time'), undefined);
 });
 
 test('a class is constructed once with no arguments and its methods are bound to the instance', () => {
@@ -44,7 +48,7 @@ test('a class is constructed once with no arguments and its methods are bound to
   }
   const table = buildHandlerTable(Handlers);
   assert.deepEqual(calls, [0]);
-  assert.equal(table.lookup('get', 'name')?.({} as never, ['', ''], 'x'), 'p:x');
+  assert.equal(lookupIn(table, 'get', 'name')?.({} as never, ['', ''], 'x'), 'p:x');
 });
 
 test('an old-style constructor function is constructed too', () => {
@@ -55,7 +59,7 @@ test('an old-style constructor function is constructed too', () => {
     return this.n;
   };
   const table = buildHandlerTable(Legacy);
-  assert.equal(table.lookup('get', 'n')?.({} as never, ['', '']), 7);
+  assert.equal(lookupIn(table, 'get', 'n')?.({} as never, ['', '']), 7);
 });
 
 test('class fields holding arrow functions are handlers', () => {
@@ -63,7 +67,7 @@ test('class fields holding arrow functions are handlers', () => {
     value = 3;
     get_value = () => this.value;
   }
-  assert.equal(buildHandlerTable(WithFields).lookup('get', 'value')?.({} as never, ['', '']), 3);
+  assert.equal(lookupIn(buildHandlerTable(WithFields), 'get', 'value')?.({} as never, ['', '']), 3);
 });
 
 test('inherited methods of a user base class are reachable; nearer definitions win', () => {
@@ -85,14 +89,14 @@ test('inherited methods of a user base class are reachable; nearer definitions w
   }
   const table = buildHandlerTable(Child);
   assert.deepEqual(table.methodNames, ['get_base', 'get_child', 'get_shadowed']);
-  assert.equal(table.lookup('get', 'base')?.({} as never, ['', '']), 'base');
-  assert.equal(table.lookup('get', 'shadowed')?.({} as never, ['', '']), 'child');
+  assert.equal(lookupIn(table, 'get', 'base')?.({} as never, ['', '']), 'base');
+  assert.equal(lookupIn(table, 'get', 'shadowed')?.({} as never, ['', '']), 'child');
 });
 
 test('a nested noun maps to underscores: time/utc → get_time_utc', () => {
   const table = buildHandlerTable({ get_time_utc: () => 'utc', 'delete_a-b': () => 'dash' });
-  assert.equal(table.lookup('get', 'time/utc')?.({} as never, ['', '']), 'utc');
-  assert.equal(table.lookup('delete', 'a-b')?.({} as never, ['', '']), 'dash');
+  assert.equal(lookupIn(table, 'get', 'time/utc')?.({} as never, ['', '']), 'utc');
+  assert.equal(lookupIn(table, 'delete', 'a-b')?.({} as never, ['', '']), 'dash');
 });
 
 test('Object.prototype members are never reachable, even when polluted with a VERB_NOUN name', () => {
@@ -107,10 +111,11 @@ test('Object.prototype members are never reachable, even when polluted with a VE
     for (const handlers of [{ get_ok: () => 1 }, H]) {
       const table = buildHandlerTable(handlers);
       assert.deepEqual(table.methodNames, ['get_ok']);
-      assert.equal(table.lookup('get', 'polluted'), undefined);
+      assert.equal(lookupIn(table, 'get', 'polluted'), undefined);
       for (const noun of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
         for (const verb of ['get', 'post', 'put', 'delete', 'patch'] as const) {
-          assert.equal(table.lookup(verb, noun), undefined, `${verb} ${noun}`);
+          assert.equal(lookupIn(table, verb, noun), undefined, `${verb} ${noun}`);
+          assert.equal(table.lookup(noun), undefined, noun);
         }
       }
     }
@@ -268,8 +273,8 @@ test('the table is frozen: later changes to the handler object do not change dis
   const table = buildHandlerTable(handlers);
   handlers['get_b'] = () => 'b';
   handlers['get_a'] = () => 'changed';
-  assert.equal(table.lookup('get', 'b'), undefined);
-  assert.equal(table.lookup('get', 'a')?.({} as never, ['', '']), 'a');
+  assert.equal(lookupIn(table, 'get', 'b'), undefined);
+  assert.equal(lookupIn(table, 'get', 'a')?.({} as never, ['', '']), 'a');
   assert.ok(Object.isFrozen(table.methodNames));
   assert.ok(Object.isFrozen(table.hooks));
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { exceptionReply, toReply } from '../../../src/dispatch/reply-forms.js';
+import { toReply } from '../../../src/dispatch/reply-forms.js';
+import { exceptionReply } from '../../../src/replies.js';
 
 const anything = fc.anything({
   withBigInt: true,

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { exceptionReply, reply, toReply } from '../../../src/dispatch/reply-forms.js';
+import { reply, toReply } from '../../../src/dispatch/reply-forms.js';
+import { exceptionReply } from '../../../src/replies.js';
 import type { Reply } from '../../../src/event.js';
 
 const text = (r: Reply): string => Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('utf8');

@@ -4,17 +4,19 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ErrorCode, RestpipeError } from '../../../src/errors.js';
-import type { EventRequest, Reply } from '../../../src/event.js';
-import type { EventSender } from '../../../src/gateway/event-sender.js';
-import { createGateway, parseEventTimeout, type Gateway } from '../../../src/gateway/gateway.js';
+import type { ParsedEvent, Reply } from '../../../src/event.js';
+import type { EventSender, SenderOptions } from '../../../src/sender.js';
+import { createGateway, type Gateway } from '../../../src/gateway/gateway.js';
+import { parseEventTimeout } from '../../../src/gateway/routes.js';
 import type { Logger } from '../../../src/log.js';
-import { MAX_TIMER_MS } from '../../../src/options.js';
+import { MAX_TIMER_MS } from '../../../src/options/defaults.js';
+import { fakeStatus } from '../../helpers/fake-sender.js';
 import { httpRequest, type HttpResult, type RequestInit } from '../../helpers/gateway-http.js';
 
 interface SendCall {
   target: string | undefined;
-  event: EventRequest;
-  options: { signal: AbortSignal; timeoutMs?: number };
+  event: ParsedEvent;
+  options: SenderOptions;
 }
 
 type Answer = (call: SendCall) => Reply | Promise<Reply>;
@@ -30,7 +32,7 @@ function fakeSender(role: 'server' | 'client', answer: Answer, extra: Partial<Ev
       return answer(call);
     },
     isReady: () => true,
-    status: () => ({ role, state: 'ready' }),
+    status: () => fakeStatus(role),
     ...extra,
   };
 }
@@ -54,7 +56,7 @@ async function start(sender: EventSender, over: { logger?: Logger; metricsText?:
 }
 
 describe('what the sender receives', () => {
-  test('verb, raw noun, mimetype, body bytes, query, timeout and a live signal', async () => {
+  test('verb, raw noun, its parsed path, params and method, mimetype, body bytes, query, timeout and a live signal', async () => {
     const sender = fakeSender('client', () => ok());
     const req = await start(sender);
     const body = Buffer.from([0, 1, 2, 3, 254, 255]);
@@ -70,12 +72,23 @@ describe('what the sender receives', () => {
     assert.equal(call.target, undefined);
     assert.equal(call.event.verb, 'patch');
     assert.equal(call.event.noun, 'cat//hello%20/world');
+    assert.equal(call.event.path, 'cat');
+    assert.deepEqual(call.event.params, ['hello ', 'world']);
+    assert.equal(call.event.method, 'patch_cat');
     assert.equal(call.event.mimetype, 'application/x-thing; a=b');
     assert.ok(Buffer.isBuffer(call.event.data));
     assert.deepEqual(call.event.data, body);
     assert.equal(call.event.query, 'x=1&y=%20');
     assert.equal(call.options.timeoutMs, 1_500);
     assert.equal(call.options.signal.aborted, false);
+  });
+
+  test('a JSON body is not parsed here: it goes on as bytes (the receiving node parses it once)', async () => {
+    const sender = fakeSender('client', () => ok());
+    const req = await start(sender);
+    const r = await req({ method: 'POST', path: '/server/echo', headers: { 'Content-Type': 'application/json' }, body: '{nope' });
+    assert.equal(r.status, 200);
+    assert.equal(Buffer.from(sender.calls[0]!.event.data).toString(), '{nope');
   });
 
   test('defaults: no body, no mimetype, the gateway’s event timeout', async () => {
@@ -170,7 +183,7 @@ describe('failures', () => {
     const req = await start(
       fakeSender('client', () => ok(), {
         isReady: () => false,
-        status: () => ({ state: 'backoff' }),
+        status: () => fakeStatus('client', 'backoff'),
       }),
       { metricsText: () => Promise.reject(new Error('registry broke')) },
     );
@@ -184,57 +197,6 @@ describe('failures', () => {
   });
 });
 
-describe('server node: NAME resolution', () => {
-  test('a connected CN is used as is, without asking clientsAt', async () => {
-    let asked = 0;
-    const sender = fakeSender('server', () => ok(), { hasClient: (n) => n === 'files', clientsAt: () => (asked++, []) });
-    const req = await start(sender);
-    await req({ path: '/client/files/time' });
-    assert.equal(sender.calls[0]?.target, 'files');
-    assert.equal(asked, 0);
-  });
-
-  test('an IP: one client → its CN; several → 400 naming them; none → the IP as a CN', async () => {
-    const at: Record<string, string[]> = { '10.0.0.1': ['a'], '10.0.0.2': ['b', 'c'], '::1': ['v6'] };
-    const sender = fakeSender('server', () => ok(), { hasClient: () => false, clientsAt: (ip) => at[ip] ?? [] });
-    const req = await start(sender);
-    await req({ path: '/client/10.0.0.1/time' });
-    assert.equal(sender.calls.at(-1)?.target, 'a');
-    await req({ path: '/client/[::1]/time' });
-    assert.equal(sender.calls.at(-1)?.target, 'v6');
-    const several = await req({ path: '/client/10.0.0.2/time' });
-    assert.equal(several.status, 400);
-    assert.match(several.json().error.message, /b, c/);
-    await req({ path: '/client/10.0.0.3/time' });
-    assert.equal(sender.calls.at(-1)?.target, '10.0.0.3');
-  });
-
-  test('an IP address always routes by address, even where a CN of that spelling is known (SPEC §4)', async () => {
-    // The server refuses such certificates; this is the second lock: the address is looked up
-    // first, so no certificate can capture the requests meant for the client at an address.
-    const sender = fakeSender('server', () => ok(), {
-      hasClient: (n) => n === '127.0.0.1' || n === 'legit',
-      clientsAt: (ip) => (ip === '127.0.0.1' ? ['legit'] : []),
-    });
-    const req = await start(sender);
-    for (const path of ['/client/127.0.0.1/time', '/client/127.1/time', '/client/2130706433/time']) {
-      assert.equal((await req({ path })).status, 200, path);
-      assert.equal(sender.calls.at(-1)?.target, 'legit', path);
-    }
-  });
-
-  test('a host name: resolved, matched against client addresses; unresolvable → as a CN', async () => {
-    const sender = fakeSender('server', () => ok(), {
-      hasClient: () => false,
-      clientsAt: (ip) => (ip === '127.0.0.1' ? ['local'] : []),
-    });
-    const req = await start(sender);
-    await req({ path: '/client/localhost/time' });
-    assert.equal(sender.calls.at(-1)?.target, 'local');
-    await req({ path: '/client/does-not-exist.invalid/time' });
-    assert.equal(sender.calls.at(-1)?.target, 'does-not-exist.invalid');
-  });
-});
 
 test('parseEventTimeout', () => {
   assert.equal(parseEventTimeout(undefined, 42), 42);

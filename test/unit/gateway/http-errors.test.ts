@@ -33,12 +33,13 @@ test('the statuses SPEC §4 fixes', () => {
     tls_refused: 502,
   };
   for (const [code, status] of Object.entries(expected)) assert.equal(httpStatusOf(code), status, code);
-  for (const code of ['aborted', 'invalid_option', 'identity_invalid', 'handler_invalid']) assert.equal(httpStatusOf(code), 500, code);
+  for (const code of ['aborted', 'invalid_option', 'identity_invalid', 'handler_invalid', 'internal_error']) assert.equal(httpStatusOf(code), 500, code);
+  assert.equal(httpStatusOf('no_handler'), 404);
 });
 
 test('isErrorCode knows exactly the closed set', () => {
   for (const code of Object.values(ErrorCode)) assert.ok(isErrorCode(code), code);
-  for (const code of ['ECONNRESET', 'internal_error', 'constructor', '', undefined, 503]) assert.ok(!isErrorCode(code), String(code));
+  for (const code of ['ECONNRESET', 'constructor', '', undefined, 503]) assert.ok(!isErrorCode(code), String(code));
 });
 
 test('an unknown code is 500', () => {
@@ -78,5 +79,6 @@ test('replyStatus: derived from the return code', () => {
   assert.equal(replyStatus(r(ReturnCode.HANDLER_EXCEPTION)), 500);
   assert.equal(replyStatus(r(ReturnCode.REPLY_TOO_LARGE)), 413);
   assert.equal(replyStatus(r(ReturnCode.BUSY)), 503);
-  for (const code of [1, 7, 250, 254, 256, 2 ** 32 - 1]) assert.equal(replyStatus(r(code)), 200, String(code));
+  assert.equal(replyStatus(r(ReturnCode.BAD_REQUEST)), 400);
+  for (const code of [1, 7, 249, 254, 256, 2 ** 32 - 1]) assert.equal(replyStatus(r(code)), 200, String(code));
 });

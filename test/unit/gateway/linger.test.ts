@@ -7,13 +7,14 @@ import net from 'node:net';
 import { once } from 'node:events';
 
 import { createGateway, type Gateway } from '../../../src/gateway/gateway.js';
-import type { EventSender } from '../../../src/gateway/event-sender.js';
+import type { EventSender } from '../../../src/sender.js';
+import { fakeStatus } from '../../helpers/fake-sender.js';
 
 const sender: EventSender = {
   role: 'client',
   send: async () => ({ code: 0, mimetype: 'text/plain', data: Buffer.from('ok') }),
   isReady: () => true,
-  status: () => ({}),
+  status: () => fakeStatus('client'),
 };
 
 let gw: Gateway;

@@ -1,4 +1,4 @@
-// CertificateRecheck (src/identity/peer-recheck.ts): what a resumed TLS session's certificate is
+// CertificateRecheck (src/cert-recheck.ts): what a resumed TLS session's certificate is
 // checked against (SPEC §6, issue 14): the CA in force, the dates now, the CRL in force; each
 // fault named with OpenSSL's code. Whether a real handshake gives the same codes is in
 // test/integration/pipe-tls-resumption-recheck.test.ts.
@@ -6,10 +6,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 
-import { createCa, createCrl, issueCertificate } from '../../../src/identity/index.js';
-import { CertificateRecheck, canonicalSerial, splitPemCertificates } from '../../../src/identity/peer-recheck.js';
-import { crlsForRecheck } from '../../../src/identity/revocation.js';
-import { makePki, type Pki } from '../../helpers/pki.js';
+import { createCa, createCrl, issueCertificate } from '../../src/identity/index.js';
+import { CertificateRecheck, canonicalSerial, splitPemCertificates } from '../../src/cert-recheck.js';
+import { crlsForRecheck } from '../../src/identity/revocation.js';
+import { makePki, type Pki } from '../helpers/pki.js';
 
 let pki: Pki;
 before(async () => {

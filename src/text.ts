@@ -1,4 +1,25 @@
 /**
+ * Small text helpers for log lines and error messages, in one place: durations as people read
+ * them, user strings kept short, and a peer's text made safe to log.
+ */
+
+/** `1500` → `'1.5 s'`: a duration in ms as seconds with at most three decimals. */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+/** A socket error for a log line: its code (ECONNRESET, …) and message, the code once. */
+export function describeSocketError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
+/** Keeps user-supplied strings short in error messages and logs. */
+export function truncate(s: string, max = 80): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…`;
+}
+
+/*
  * Text that came from a peer (a goaway or cancel reason, a protocol error's detail, a name in a
  * certificate), made fit for a log line or an error message. A peer with a valid certificate may
  * be hostile: unbounded, such text multiplies the log (a 64 KiB goaway reason, logged per

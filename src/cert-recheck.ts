@@ -6,8 +6,8 @@ import { X509Certificate } from 'node:crypto';
 // CRL or the trust store again (RELIABILITY §5.6 measured it: a revoked client resumes with
 // `authorized = true`). This module asks the questions OpenSSL would ask today, with its codes,
 // so that a refused resumption is logged exactly as a refused full handshake. Node built-ins
-// only: the client imports it too, and the CRL (which needs @peculiar/x509 to parse) comes in
-// already parsed (revocation.ts, `crlsForRecheck`).
+// only (a base module: client/ and server/ both use it); the CRL, which needs @peculiar/x509 to
+// parse, comes in already parsed (identity/revocation.ts, `crlsForRecheck`).
 
 /** The codes a re-check refuses with: the names OpenSSL's verification gives the same faults. */
 export type RecheckRefusal =

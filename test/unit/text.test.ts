@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { PEER_TEXT_MAX, peerText } from '../../src/peer-text.js';
+import { PEER_TEXT_MAX, peerText } from '../../src/text.js';
 
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 

@@ -1,0 +1,128 @@
+import { setMaxListeners } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RestpipeError } from '../errors.js';
+import type { BodySink } from './body.js';
+import type { EventRoute } from './routes.js';
+
+/** What a call needs from its gateway (gateway.ts implements it). */
+export interface CallOwner {
+  /** The body of an event request has arrived. */
+  onEventBody(call: GatewayCall, body: Buffer): void;
+  /** Answers `err` as SPEC §4's JSON error, unless the caller is gone or already answered. */
+  fail(call: GatewayCall, err: unknown): void;
+  /** Writes one complete response. */
+  respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void;
+  /** The response closed; `hungUp` when it had not finished. */
+  onCallClosed(call: GatewayCall, hungUp: boolean): void;
+}
+
+const kCall = Symbol('restpipe.gatewayCall');
+const kCalls = Symbol('restpipe.gatewayCalls');
+const kAbort = Symbol('restpipe.gatewayAbort');
+
+type ResponseWithCall = ServerResponse & { [kCall]?: GatewayCall };
+type SocketWithCalls = Socket & { [kCalls]?: Set<GatewayCall>; [kAbort]?: AbortController };
+
+/**
+ * One request: the only per-request object besides what node:http and the AbortController
+ * make. It knows when its response closed (finished, or the caller hung up) and, for a
+ * pipelined request that never got a response, when its connection did.
+ */
+export class GatewayCall implements BodySink {
+  route: EventRoute | undefined;
+  controller: AbortController | undefined;
+  timeoutMs = 0;
+  /** A response has been started. */
+  responded = false;
+  /** The response closed (finished, or the connection went away). */
+  closed = false;
+  /** Answer with `Connection: close`: the request's body was not (fully) read. */
+  closeConnection = false;
+
+  constructor(
+    readonly owner: CallOwner,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    /** The client sent `Expect: 100-continue`; it gets `100 Continue` only when its body is wanted. */
+    readonly expectsContinue: boolean,
+  ) {
+    (res as ResponseWithCall)[kCall] = this;
+    res.on('close', onResponseClose);
+    const socket = req.socket as SocketWithCalls;
+    (socket[kCalls] ??= new Set()).add(this);
+  }
+
+  onBody(body: Buffer): void {
+    this.owner.onEventBody(this, body);
+  }
+
+  onBodyError(err: RestpipeError): void {
+    this.closeConnection = true;
+    this.owner.fail(this, err);
+  }
+
+  /** Whether a response may still be written: none yet, and the connection is alive. */
+  get canRespond(): boolean {
+    return !this.responded && !this.closed && !this.req.socket.destroyed;
+  }
+
+  /** Writes one complete response (the info routes use it). */
+  respond(status: number, headers: string[], body: Uint8Array | undefined): void {
+    this.owner.respond(this, status, headers, body);
+  }
+
+  /** Answers `err` as a JSON error. */
+  fail(err: unknown): void {
+    this.owner.fail(this, err);
+  }
+
+  /** The call is over: its connection stops tracking it. Returns false when it already was. */
+  end(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    (this.req.socket as SocketWithCalls)[kCalls]?.delete(this);
+    return true;
+  }
+
+  /**
+   * The AbortController of this call's event, shared by the events of its connection. A caller
+   * hangs up by closing the connection (a response closes unfinished only when its socket
+   * goes), which ends every request on it: so one controller per connection instead of one per
+   * request.
+   */
+  connectionController(): AbortController {
+    const socket = this.req.socket as SocketWithCalls;
+    let controller = socket[kAbort];
+    if (controller === undefined || controller.signal.aborted) {
+      controller = new AbortController();
+      // Pipelined requests each listen while in flight; that is no leak.
+      setMaxListeners(0, controller.signal);
+      socket[kAbort] = controller;
+    }
+    return (this.controller = controller);
+  }
+}
+
+/** res 'close': the request is over; if the response had not finished, the caller hung up. */
+function onResponseClose(this: ResponseWithCall): void {
+  const call = this[kCall];
+  if (call !== undefined) call.owner.onCallClosed(call, !this.writableFinished);
+}
+
+/** For the http server's 'connection': a connection that closes ends the calls queued on it. */
+export function trackConnection(socket: Socket): void {
+  socket.once('close', onSocketClose);
+}
+
+/**
+ * A connection closed. Its current response got 'close' from Node, but a pipelined request
+ * queued behind it never does (its response has no socket yet): end those calls here, so
+ * they are cancelled and counted out like any caller who hung up.
+ */
+function onSocketClose(this: SocketWithCalls): void {
+  const calls = this[kCalls];
+  if (calls === undefined) return;
+  this[kCalls] = undefined;
+  for (const call of calls) call.owner.onCallClosed(call, true);
+}

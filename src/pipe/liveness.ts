@@ -1,0 +1,59 @@
+import type { Duplex } from 'node:stream';
+import type { ResolvedPipeTiming } from '../options/pipe.js';
+import { formatSeconds } from '../text.js';
+import { FrameType } from '../wire/frame.js';
+import { encodeFrame } from '../wire/frame-encoder.js';
+import { EMPTY_PAYLOAD } from '../wire/messages.js';
+import type { FrameWriter } from './frame-writer.js';
+import { Heartbeat } from './heartbeat.js';
+import { ReadGate } from './read-gate.js';
+
+/** A pipe's two judges of its peer, wired to each other and to the writer. */
+export interface Liveness {
+  /** Is the peer alive (SPEC §6)? Sends our heartbeats, judges the peer's silence. */
+  readonly heartbeat: Heartbeat;
+  /** Does the peer read (SPEC §6)? Stops reading a peer that does not take our answers. */
+  readonly readGate: ReadGate;
+}
+
+/**
+ * The heartbeat and the read gate of one pipe. Each can find the peer dead and says why through
+ * `onDead` (the session destroys the pipe with that reason and a HEARTBEAT_TIMEOUT goaway). They
+ * depend on each other: while we do not read the peer on purpose, its silence is ours and the
+ * heartbeat must not judge it; the gate checks as often as the heartbeat ticks.
+ */
+export function wireLiveness(socket: Duplex, writer: FrameWriter, timing: ResolvedPipeTiming, onDead: (reason: string) => void): Liveness {
+  const heartbeat: Heartbeat = new Heartbeat(timing.heartbeatIntervalMs, timing.heartbeatTimeoutMs, {
+    sendHeartbeat: (id) => writer.writeControl(encodeFrame(FrameType.HEARTBEAT, id, EMPTY_PAYLOAD)),
+    onPeerSilent: (silentMs, keptSending) =>
+      onDead(
+        keptSending
+          ? `heartbeat timeout: the peer answered none of our heartbeats for ${formatSeconds(silentMs)} (it kept sending, but nothing that shows it reads)`
+          : `heartbeat timeout: no data from the peer for ${formatSeconds(silentMs)}`,
+      ),
+    busySending: () => writer.takeBusySending(),
+    readPaused: () => readGate.paused,
+  });
+  // Twice the queue budget of responses the peer has not taken stops us reading it; reading
+  // resumes at the budget (read-gate.ts).
+  const readGate: ReadGate = new ReadGate(
+    socket,
+    writer,
+    {
+      limitBytes: 2 * timing.maxQueuedBytes,
+      resumeBytes: timing.maxQueuedBytes,
+      stallTimeoutMs: timing.heartbeatTimeoutMs,
+      minBytesPerStall: timing.maxQueuedBytes,
+      tickMs: heartbeat.tickMs,
+    },
+    {
+      onPeerNotReading: (queued, stalledMs) => {
+        onDead(`the peer is not reading: it took none of the ${queued} bytes of replies waiting for it in ${formatSeconds(stalledMs)}`);
+        // Nothing more will reach it (the goaway waits behind what it did not read): let the
+        // buffers go now rather than after the close's linger.
+        socket.destroy();
+      },
+    },
+  );
+  return { heartbeat, readGate };
+}
