@@ -2,13 +2,14 @@
 // runs), with the built-in example handlers (get_time, get_cat) plus post_echo.
 //   --role server|client   --gateway yes|no   --pki FILE
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
+//   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
 import { exampleHandlers, startNode, type HandlerContext, type PostData } from '../../src/index.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
-import { readPki } from '../lib/pki.js';
+import { readNodePki } from '../lib/pki.js';
 
 const args = parseArgs();
 const role = required(args, 'role') as 'server' | 'client';
-const pki = readPki(required(args, 'pki'));
+const pki = readNodePki(required(args, 'pki'));
 const identity = role === 'server' ? pki.server : pki.client;
 const gateway = args.gateway === 'yes';
 
@@ -29,6 +30,8 @@ const node = await startNode({
     : { server: { host: '127.0.0.1', port: Number(required(args, 'server-port')) } }),
   http: gateway ? { host: '127.0.0.1', port: 0 } : null,
   handlers,
+  tlsResumption: args.resumption !== 'off',
+  ...(args['ticket-keys'] === undefined ? {} : { ticketKeyFile: args['ticket-keys'] }),
 });
 if (role === 'client') await node.client!.waitReady(30_000);
 
