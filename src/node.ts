@@ -24,7 +24,7 @@ export interface RunningNode {
    * What SIGHUP does: re-reads the node's identity from its cert dir (a renewed certificate
    * installed by `set-identity`: a server uses it for new connections, a client reconnects with
    * it; one that fails the checks or names another node is refused and the current one stays),
-   * then the server's CRL. Each says in one log line what it did.
+   * then the server's CRL and TLS ticket key file. Each says in one log line what it did.
    */
   reload(): Promise<void>;
   /** The identity part of {@link reload}. */
@@ -113,7 +113,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   const name = server?.name ?? client?.name ?? '';
   const reloader = new NodeReloader(
-    { role: options.role, name, identity: options.identity, crlPath: options.crlPath, server, client, logger, loadIdentity, loadCrl },
+    { role: options.role, name, identity: options.identity, crlPath: options.crlPath, ticketKeyFile: options.ticketKeyFile, server, client, logger, loadIdentity, loadCrl },
     tls,
   );
   reloader.watchCrl();

@@ -4,14 +4,15 @@
 // and again, as http-server.ts) and post_sink (reads a streamed body to its end).
 //   --role server|client   --gateway yes|no   --pki FILE
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
+//   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
 import { exampleHandlers, reply, startNode, streaming, type HandlerContext, type PostData } from '../../src/index.js';
 import { blob } from '../lib/blob.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
-import { readPki } from '../lib/pki.js';
+import { readNodePki } from '../lib/pki.js';
 
 const args = parseArgs();
 const role = required(args, 'role') as 'server' | 'client';
-const pki = readPki(required(args, 'pki'));
+const pki = readNodePki(required(args, 'pki'));
 const identity = role === 'server' ? pki.server : pki.client;
 const gateway = args.gateway === 'yes';
 
@@ -33,7 +34,6 @@ const handlers = {
   }),
 };
 
-
 const node = await startNode({
   role,
   identity: { key: identity.keyPem, cert: identity.certPem, ca: pki.ca.certPem },
@@ -42,6 +42,8 @@ const node = await startNode({
     : { server: { host: '127.0.0.1', port: Number(required(args, 'server-port')) } }),
   http: gateway ? { host: '127.0.0.1', port: 0 } : null,
   handlers,
+  tlsResumption: args.resumption !== 'off',
+  ...(args['ticket-keys'] === undefined ? {} : { ticketKeyFile: args['ticket-keys'] }),
 });
 if (role === 'client') await node.client!.waitReady(30_000);
 

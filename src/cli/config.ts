@@ -4,6 +4,7 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import { CERT_DIR_ENV } from '../identity/cert-dir.js';
 import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '../node.js';
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
   DEFAULT_GATEWAY_LISTEN,
@@ -97,6 +98,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-body', kind: 'bytes', roles: BOTH, key: node('maxBodyBytes'), env: ['RP_MAX_BODY'], default: '64MiB', arg: 'BYTES', description: 'largest body this node buffers: a request body for a handler that takes it whole, a reply body for a send() that wants it whole; streamed bodies have no limit (suffixes K, M, G, KiB, MiB, GiB)' },
   { name: 'max-inflight', kind: 'count', roles: BOTH, key: node('maxInflight'), env: ['RP_MAX_INFLIGHT'], default: String(DEFAULT_MAX_INFLIGHT), arg: 'N', description: 'events in flight per pipe and direction before 503' },
   { name: 'crl', kind: 'path', roles: ['server'], key: node('crlPath'), env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded when the file at that path changes and on SIGHUP; open pipes it revokes are closed' },
+  { name: 'tls-ticket-keys', kind: 'path', roles: ['server'], key: node('ticketKeyFile'), env: ['RP_TLS_TICKET_KEYS'], default: 'in memory', arg: 'FILE', description: 'TLS session ticket secret (hex, mode 0600, created if missing), so a restarted server or one sharing the file resumes sessions; re-read on SIGHUP. Whoever reads it can resume as any client: guard it like the CA key' },
+  { name: 'connect-timeout', kind: 'seconds', roles: ['client'], key: node('connectTimeoutMs'), env: ['RP_CONNECT_TIMEOUT'], default: secs(DEFAULT_CONNECT_TIMEOUT_MS), arg: 'S', description: "seconds a dial's TCP connect may take before the client gives it up and redials (a SYN lost to a partition is not retried by the kernel for seconds)" },
   { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, key: node('handshakeTimeoutMs'), env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
   { name: 'tls-min', kind: 'tls-version', roles: BOTH, key: node('tlsMinVersion'), env: ['RP_TLS_MIN'], default: '1.2', arg: '1.2|1.3', description: 'lowest TLS version of the pipe; 1.3 refuses TLS 1.2 peers. Suites are fixed: TLS 1.3, and for 1.2 only the ECDHE AEAD suites of Mozilla\'s "intermediate"' },
   { name: 'statsd', kind: 'hostport', roles: BOTH, key: node('statsd'), env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
