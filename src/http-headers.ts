@@ -14,8 +14,8 @@
 export const MAX_HEADER_COUNT = 100;
 /** The longest header name, bytes. */
 export const MAX_HEADER_NAME_BYTES = 256;
-/** The longest header value, bytes. */
-export const MAX_HEADER_VALUE_BYTES = 8 * 1024;
+/** The longest header value, bytes: Node's own limit for all of a request's headers (16 KiB), so a request the gateway accepts never fails for the size of one header. */
+export const MAX_HEADER_VALUE_BYTES = 16 * 1024;
 /** All names and values of one event's or reply's headers together, bytes. */
 export const MAX_HEADERS_BYTES = 32 * 1024;
 
