@@ -22,11 +22,12 @@ class FakeSink implements SchedulerSink {
   }
 }
 
-function setup(limits: Partial<{ headsBelowBytes: number; dataBelowBytes: number; maxQueuedHeadBytes: number }> = {}, pipeCredit = 32 * 1024 * KiB) {
+// The queue logic is tested with no per-turn bound (dataBytesPerTurn: Infinity); the bound has a test of its own.
+function setup(limits: Partial<{ headsBelowBytes: number; dataBelowBytes: number; maxQueuedHeadBytes: number; dataBytesPerTurn: number }> = {}, pipeCredit = 32 * 1024 * KiB) {
   const sink = new FakeSink();
   const scheduler = new SendScheduler(
     sink,
-    { headsBelowBytes: 256 * KiB, dataBelowBytes: CHUNK, maxChunkBytes: CHUNK, maxQueuedHeadBytes: 1024 * KiB, ...limits },
+    { headsBelowBytes: 256 * KiB, dataBelowBytes: CHUNK, maxChunkBytes: CHUNK, maxQueuedHeadBytes: 1024 * KiB, dataBytesPerTurn: Infinity, ...limits },
     new SendWindow(pipeCredit, 32 * 1024 * KiB),
   );
   const drain = (): void => {
@@ -56,6 +57,19 @@ function label(s: string): Uint8Array[] {
 const noop = (): void => {};
 
 describe('SendScheduler', () => {
+  it('writes at most dataBytesPerTurn of DATA per turn of the event loop, then goes on in the next', async () => {
+    const { sink, scheduler } = setup({ dataBelowBytes: Infinity, dataBytesPerTurn: 2 * CHUNK });
+    const s = stream(1);
+    scheduler.attach(s);
+    for (let i = 0; i < 5; i++) s.offer(Buffer.alloc(CHUNK), noop);
+    s.finish(noop);
+    assert.equal(sink.log.length, 2, 'two chunks in this turn');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sink.log.length, 4, 'two more in the next');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(sink.log.slice(4), ['D:1:65536:END']);
+  });
+
   it('sends one chunk per stream in turn (round robin), never draining one stream first', () => {
     const { sink, scheduler, drainAll } = setup();
     const streams = [1, 2, 3].map((id) => stream(id));
