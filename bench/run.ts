@@ -5,7 +5,9 @@
 //
 //   --rounds N        rounds (default 3; 1 with --quick)
 //   --quick           short smoke run (~2 minutes): 1 round, short windows, 1,000 clients only
-//   --only GROUPS     comma list of: small, echo, scale, profile (default: all)
+//   --only GROUPS     comma list of: small, echo, scale, stream, profile (default: all)
+//   --stream-bytes N  bytes of each stream transfer (default 1 GiB; 256 MiB with --quick)
+//   --rss-bytes N     bytes of the peak-RSS transfer each way (default 10 GiB; 1 GiB with --quick)
 //   --variants IDS    comma list of: direct, http-proxy, socket.io, restpipe-s2c, restpipe-c2s
 //   --clients N,N     client counts for scale and the reconnect storm (default 1000,5000)
 //   --storm-only      with scale: skip the 10 s idle window (RSS/idle-CPU figures are then
@@ -15,6 +17,8 @@
 //   --out FILE        where the markdown goes (default: BENCHMARKS.md for a full run, else
 //                     bench/results/<stamp>.md); raw JSON always goes to bench/results/
 //   --keep-snapshot   keep the private copy of dist/ the children run from
+//   --baseline REF    also measure the build of git REF (e.g. main, a commit) side by side:
+//                     variants restpipe-s2c-base and restpipe-c2s-base (see bench/baseline.ts)
 //   --render FILE     measure nothing: write the markdown again from a run's bench/results/*.json
 //                     (to BENCHMARKS.md, or --out); with --add-profiles FILE2, profiles of a kind
 //                     the first run lacks are taken from a later `--only profile` run, labelled so
@@ -30,9 +34,12 @@ import { fmt, fmtSpread, spread, type Spread } from './lib/stats.js';
 import { noiseBudget, runEcho, runSmall, setNoiseBudget, type Durations, type EchoResult, type SmallResult } from './measure.js';
 import { PROFILE_INTERVAL_US, runProfile, runStormProfile, type ProfileRun, type StormProfileRun } from './profile.js';
 import { runScale, type ResumptionMode, type ScaleDurations, type ScaleResult } from './scale.js';
-import { VARIANT_IDS, VARIANT_LABELS, type VariantId } from './variants.js';
+import { buildBaseline, type Baseline } from './baseline.js';
+import { STREAM_VARIANTS, renderStreams, streamTargets, type StreamResults } from './report-streams.js';
+import { runFloor, runStreams, type StreamSizes } from './streams.js';
+import { BASELINE_VARIANT_IDS, VARIANT_IDS, variantLabel, type VariantId } from './variants.js';
 
-const GROUPS = ['small', 'echo', 'scale', 'profile'] as const;
+const GROUPS = ['small', 'echo', 'scale', 'stream', 'profile'] as const;
 type Group = (typeof GROUPS)[number];
 const ECHO_SIZES = [64 * 1024, 1024 * 1024];
 /** Clients in the profiled storm: enough to show the per-reconnect costs, fewer than 5,000 to keep the run short. */
@@ -51,6 +58,8 @@ interface Options {
   stormOnly: boolean;
   resumption: ResumptionMode[];
   full: boolean;
+  baseline: string | undefined;
+  streamSizes: StreamSizes;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -61,7 +70,7 @@ function parseOptions(argv: string[]): Options {
     if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
     return v;
   };
-  const known = new Set(['--rounds', '--quick', '--only', '--variants', '--clients', '--out', '--keep-snapshot', '--storm-only', '--resumption', '--help', '--render', '--add-profiles']);
+  const known = new Set(['--rounds', '--quick', '--only', '--variants', '--clients', '--out', '--keep-snapshot', '--storm-only', '--resumption', '--help', '--render', '--add-profiles', '--baseline', '--stream-bytes', '--rss-bytes']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown flag ${a}`);
   if (argv.includes('--help')) {
     process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n') + '\n');
@@ -72,8 +81,10 @@ function parseOptions(argv: string[]): Options {
   const groups = (only?.split(',') ?? (quick ? ['small', 'echo', 'scale'] : [...GROUPS])) as Group[];
   for (const g of groups) if (!GROUPS.includes(g)) throw new Error(`unknown group ${g} (use ${GROUPS.join(', ')})`);
   const vs = get('variants');
-  const variants = (vs?.split(',') ?? [...VARIANT_IDS]) as VariantId[];
+  const baseline = get('baseline');
+  const variants = (vs?.split(',') ?? VARIANT_IDS.filter((v) => baseline !== undefined || !BASELINE_VARIANT_IDS.includes(v))) as VariantId[];
   for (const v of variants) if (!VARIANT_IDS.includes(v)) throw new Error(`unknown variant ${v} (use ${VARIANT_IDS.join(', ')})`);
+  if (baseline === undefined && variants.some((v) => BASELINE_VARIANT_IDS.includes(v))) throw new Error(`variants ${BASELINE_VARIANT_IDS.join(', ')} need --baseline REF`);
   const cl = get('clients');
   const clients = cl?.split(',').map(Number) ?? (quick ? [1000] : [1000, 5000]);
   if (clients.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--clients takes whole numbers');
@@ -90,9 +101,22 @@ function parseOptions(argv: string[]): Options {
     out: get('out'),
     keepSnapshot: argv.includes('--keep-snapshot'),
     stormOnly: argv.includes('--storm-only'),
+    streamSizes: {
+      bytes: byteCount('--stream-bytes', get('stream-bytes'), quick ? 256 * 2 ** 20 : 2 ** 30),
+      rssBytes: byteCount('--rss-bytes', get('rss-bytes'), quick ? 2 ** 30 : 10 * 2 ** 30),
+      smallMs: quick ? 3_000 : 6_000,
+    },
     resumption,
     full: !argv.includes('--storm-only') && !quick && only === undefined && vs === undefined && cl === undefined,
+    baseline,
   };
+}
+
+function byteCount(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 16) throw new Error(`${flag} takes a whole number of bytes (at least 16)`);
+  return n;
 }
 
 function durationsFor(quick: boolean): { load: Durations; scale: ScaleDurations; profile: { warmupMs: number; measureMs: number } } {
@@ -127,6 +151,7 @@ interface Noise {
 }
 
 interface Results {
+  streams?: StreamResults;
   noise: Noise[];
   small: Partial<Record<VariantId, (SmallResult | undefined)[]>>;
   echo: Record<number, Partial<Record<VariantId, (EchoResult | undefined)[]>>>;
@@ -155,6 +180,8 @@ interface Meta {
   loadAvgBefore: number[];
   /** When the time allowed for waiting out other people's load ran out, if it did. */
   noiseBudgetExhaustedAt?: string | undefined;
+  /** The baseline build measured beside this one (`--baseline REF`). */
+  baseline?: { ref: string; commit: string } | undefined;
 }
 
 const started = performance.now();
@@ -226,7 +253,12 @@ async function main(): Promise<void> {
   setNoiseBudget(opts.quick ? 2 * 60_000 : 8 * 60_000);
   const needClients = opts.groups.includes('scale') ? Math.max(...opts.clients) : 0;
   await ensurePki(pkiPath, needClients, log);
-  const ctx = { benchDir, pkiPath };
+  let baseline: Baseline | undefined;
+  if (opts.baseline !== undefined) {
+    baseline = buildBaseline(root, opts.baseline, log);
+    meta.baseline = { ref: baseline.ref, commit: baseline.commit };
+  }
+  const ctx = { benchDir, pkiPath, ...(baseline === undefined ? {} : { baselineBenchDir: baseline.benchDir }) };
 
   const results: Results = { noise: [], small: {}, echo: {}, scale: {}, profile: [], stormProfile: [], failures: [] };
   /** Notes a measurement taken while more than 0.1 core was busy outside the benchmark. */
@@ -281,6 +313,23 @@ async function main(): Promise<void> {
                 noise(r + 1, `echo ${sizeLabel(size)} ${id}`, res.m),
             );
           }
+        }
+      }
+    }
+    if (opts.groups.includes('stream')) {
+      const streams = (results.streams ??= { sizes: opts.streamSizes, floor: [], byVariant: {} });
+      const floor = await attempt(r + 1, 'stream floor', () => runFloor(ctx, opts.streamSizes.bytes));
+      streams.floor.push(floor);
+      if (floor !== undefined) log(`  floor  plain TLS: ${fmt(floor.c2s.mibps)} MiB/s client→server, ${fmt(floor.s2c.mibps)} MiB/s server→client`);
+      for (const id of order.filter((v) => STREAM_VARIANTS.includes(v))) {
+        const sr = await attempt(r + 1, `stream ${id}`, () => runStreams(id, ctx, opts.streamSizes));
+        (streams.byVariant[id] ??= []).push(sr);
+        if (sr !== undefined) {
+          log(
+            `  stream ${id.padEnd(13)} down ${fmt(sr.down.mibps)} MiB/s, up ${fmt(sr.up.mibps)} MiB/s, 16× ${fmt(sr.down16.mibps)} MiB/s; ` +
+              `small p99 ${fmt(sr.smallIdle.latencyUs.p99 / 1000, 2)} ms idle, ${fmt(sr.smallDuringBulk.latencyUs.p99 / 1000, 2)} ms during bulk; ` +
+              `peak RSS ${sr.rss.map((x) => `${x.label} ${fmt(x.afterUpKiB / 1024)} MiB`).join(', ')}`,
+          );
         }
       }
     }
@@ -345,6 +394,7 @@ async function main(): Promise<void> {
   if (results.failures.length > 0) process.stdout.write(`${results.failures.length} measurement(s) failed; see the report\n`);
   if (opts.keepSnapshot) process.stdout.write(`snapshot kept in ${snap}\n`);
   else rmSync(snap, { recursive: true, force: true });
+  baseline?.remove();
 }
 
 function errorNote(n: number): string {
@@ -435,12 +485,35 @@ function evaluateTargets(res: Results, opts: Options): Target[] {
   for (const [id, dir] of dirs) {
     judge(`1 conn: restpipe ${dir} p50 ≤ 3× direct (all processes on one core)`, ratios(res.small[id], res.small.direct, (x) => x.c1one.load.latencyUs.p50), (m) => m <= 3);
   }
-  const mib = 1 << 20;
-  for (const [id, dir] of dirs) {
-    judge(`1 MiB echo: restpipe ${dir} MiB/s ≥ 0.25× direct`, ratios(res.echo[mib]?.[id], res.echo[mib]?.direct, (x) => x.mibps), (m) => m >= 0.25);
+  // Issue 11: 64 KiB and 1 MiB echo ≥ 0.45× direct both ways, and ahead of the plain proxy.
+  for (const size of ECHO_SIZES) {
+    for (const [id, dir] of dirs) {
+      judge(`${sizeLabel(size)} echo: restpipe ${dir} MiB/s ≥ 0.45× direct`, ratios(res.echo[size]?.[id], res.echo[size]?.direct, (x) => x.mibps), (m) => m >= 0.45);
+      judge(`${sizeLabel(size)} echo: restpipe ${dir} ahead of http-proxy (same round)`, ratios(res.echo[size]?.[id], res.echo[size]?.['http-proxy'], (x) => x.mibps), (m) => m > 1);
+    }
   }
   for (const [id, dir] of dirs) {
     judge(`CPU per small event: restpipe ${dir} ≤ 2.2× direct (all processes, 64 conns)`, ratios(res.small[id], res.small.direct, (x) => x.c64.cpuPerReqUs), (m) => m <= 2.2);
+  }
+  // Against the build before a change (--baseline): no regression beyond the noise between
+  // rounds, which is the larger relative spread (max − min over median) of the two series' own
+  // rounds, and at least 3 %.
+  const baseOf: Record<string, VariantId> = { 'restpipe-s2c': 'restpipe-s2c-base', 'restpipe-c2s': 'restpipe-c2s-base' };
+  for (const [id, dir] of dirs) {
+    const base = baseOf[id]!;
+    if (res.small[base] === undefined) continue;
+    const noiseOf = (g: (x: SmallResult) => number): number => {
+      const rel = (xs: (SmallResult | undefined)[] | undefined): number => {
+        const sp = spread((xs ?? []).filter((x): x is SmallResult => x !== undefined).map(g));
+        return sp.n < 2 ? 0 : (sp.max - sp.min) / sp.median;
+      };
+      return Math.max(0.03, rel(res.small[id]), rel(res.small[base]));
+    };
+    const rpsNoise = noiseOf(rps);
+    judge(`64 conns: restpipe ${dir} req/s vs the baseline build (≥ 1 − noise ${fmt(rpsNoise * 100, 1)} %)`, ratios(res.small[id], res.small[base], rps), (m) => m >= 1 - rpsNoise);
+    const cpu = (x: SmallResult): number => x.c64.cpuPerReqUs;
+    const cpuNoise = noiseOf(cpu);
+    judge(`CPU per small event: restpipe ${dir} vs the baseline build (≤ 1 + noise ${fmt(cpuNoise * 100, 1)} %)`, ratios(res.small[id], res.small[base], cpu), (m) => m <= 1 + cpuNoise);
   }
   const ns = Object.keys(res.scale).map(Number).sort((a, b) => a - b);
   const nMax = ns[ns.length - 1];
@@ -476,6 +549,7 @@ function evaluateTargets(res: Results, opts: Options): Target[] {
       status: median <= boundS ? 'met' : 'NOT MET',
     });
   }
+  if (res.streams !== undefined) t.push(...streamTargets(res.streams));
   return t;
 }
 
@@ -540,6 +614,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
       ['machine', `${meta.cpu}, ${meta.cores} cores, ${fmt(meta.memGiB, 1)} GiB, ${meta.kernel}; shared and noisy (load average before the run: ${meta.loadAvgBefore.map((x) => x.toFixed(2)).join(', ')})`],
       ['open files', `soft ${meta.nofile.soft}, hard ${meta.nofile.hard}`],
       ['restpipe build', `git ${meta.git}; dist/src hash ${meta.buildHash}`],
+      ...(meta.baseline === undefined ? [] : [['baseline build (`--baseline`)', `${meta.baseline.ref} = git ${meta.baseline.commit.slice(0, 10)}`]]),
       ['duration', `${fmt(meta.elapsedS)} s`],
     ],
     [':--', ':--'],
@@ -547,7 +622,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
 
   p('## Targets');
   p();
-  table(['target (issue #4)', 'measured', ''], targets.map((t) => [t.name, t.measured, t.status === 'met' ? '**met**' : t.status === 'n/a' ? 'n/a' : '**NOT MET**']));
+  table(['target (issues 4 and 11)', 'measured', ''], targets.map((t) => [t.name, t.measured, t.status === 'met' ? '**met**' : t.status === 'n/a' ? 'n/a' : '**NOT MET**']));
 
   if (opts.groups.includes('small')) {
     p('## 1. Small event (`GET` of the built-in `get_time`)');
@@ -571,7 +646,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
       variants.map((id) => {
         const xs = defined(res.small[id]);
         return [
-          VARIANT_LABELS[id],
+          variantLabel(id, meta.baseline?.ref),
           f(xs.map((x) => x.c64.load.rps)),
           ratioCell(id, (x) => x.c64.load.rps),
           f(xs.map((x) => x.c64.cpuPerReqUs), 1),
@@ -593,7 +668,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
         const xs = defined(res.small[id]);
         const labels = xs[0]?.c64.procs.map((pc) => pc.label) ?? [];
         return [
-          VARIANT_LABELS[id],
+          variantLabel(id, meta.baseline?.ref),
           f(xs.map((x) => x.c64free.load.rps)),
           ratioCell(id, (x) => x.c64free.load.rps),
           f(xs.map((x) => x.c64free.cpuPerReqUs), 1),
@@ -631,7 +706,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
           const xs = defined(bySize[id]);
           const labels = xs[0]?.m.procs.map((pc) => pc.label) ?? [];
           return [
-            VARIANT_LABELS[id],
+            variantLabel(id, meta.baseline?.ref),
             f(xs.map((x) => x.mibps), 1),
             id === 'direct' ? '1' : fmtSpread(ratios(bySize[id], bySize.direct, (x) => x.mibps), 3),
             f(xs.map((x) => x.m.load.rps)),
@@ -743,7 +818,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
     p();
     for (const run of runs) {
       const what = kind === 'small' ? `${fmt(run.load.load.rps)} req/s` : `${fmt((run.load.load.ok * (1 << 20)) / (run.load.load.windowMs / 1000) / 2 ** 20, 1)} MiB/s`;
-      p(`### ${VARIANT_LABELS[run.variant]} (${what} under the profiler, ${fmt(run.load.cpuPerReqUs, 1)} µs CPU/req)`);
+      p(`### ${variantLabel(run.variant, meta.baseline?.ref)} (${what} under the profiler, ${fmt(run.load.cpuPerReqUs, 1)} µs CPU/req)`);
       p();
       for (const s of run.summaries) renderSummary(s);
     }
@@ -762,6 +837,8 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
       for (const s of sp.summaries) renderSummary(s);
     }
   }
+
+  if (res.streams !== undefined) L.push(...renderStreams(res.streams, (id) => variantLabel(id, meta.baseline?.ref), variants));
 
   p('## How it is measured');
   p();
@@ -821,7 +898,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
         ...Array.from({ length: meta.rounds }, (_, i) => `r${i + 1} 1 MiB MiB/s`),
       ],
       variants.map((id) => [
-        VARIANT_LABELS[id],
+        variantLabel(id, meta.baseline?.ref),
         ...Array.from({ length: meta.rounds }, (_, i) => fmt(res.small[id]?.[i]?.c64.load.rps ?? NaN)),
         ...Array.from({ length: meta.rounds }, (_, i) => fmt(res.small[id]?.[i]?.c1.load.latencyUs.p50 ?? NaN)),
         ...Array.from({ length: meta.rounds }, (_, i) => fmt(res.echo[1 << 20]?.[id]?.[i]?.mibps ?? NaN, 1)),

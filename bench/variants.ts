@@ -4,8 +4,10 @@
 // process's peak RSS belongs to that measurement alone.
 import { Child } from './lib/proc.js';
 
-export const VARIANT_IDS = ['direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s'] as const;
+export const VARIANT_IDS = ['direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s', 'restpipe-s2c-base', 'restpipe-c2s-base'] as const;
 export type VariantId = (typeof VARIANT_IDS)[number];
+/** The variants that run another build of restpipe (`--baseline REF`); not in a run without it. */
+export const BASELINE_VARIANT_IDS: readonly VariantId[] = ['restpipe-s2c-base', 'restpipe-c2s-base'];
 
 export const VARIANT_LABELS: Record<VariantId, string> = {
   direct: 'direct (node:http answers itself)',
@@ -13,7 +15,14 @@ export const VARIANT_LABELS: Record<VariantId, string> = {
   'socket.io': 'socket.io (wss, client certs, ack)',
   'restpipe-s2c': 'restpipe server→client',
   'restpipe-c2s': 'restpipe client→server',
+  'restpipe-s2c-base': 'restpipe server→client, baseline build',
+  'restpipe-c2s-base': 'restpipe client→server, baseline build',
 };
+
+/** Labels with the baseline's ref filled in (the report says which build "baseline" was). */
+export function variantLabel(id: VariantId, baselineRef: string | undefined): string {
+  return baselineRef !== undefined && BASELINE_VARIANT_IDS.includes(id) ? `${VARIANT_LABELS[id]} (${baselineRef})` : VARIANT_LABELS[id];
+}
 
 export interface RunningVariant {
   id: VariantId;
@@ -22,6 +31,10 @@ export interface RunningVariant {
   smallPath: string;
   /** POST: echo the body. */
   echoPath: string;
+  /** GET with ?bytes=N: a streamed body of N bytes (the stream benchmarks). */
+  blobPath: string;
+  /** POST: a body read to its end and dropped (the stream benchmarks). */
+  sinkPath: string;
   /** The processes under test, the gateway first; all count for CPU per request. */
   procs: Child[];
   stop(): Promise<void>;
@@ -30,6 +43,8 @@ export interface RunningVariant {
 export interface StartContext {
   /** Directory holding the (snapshot of the) compiled bench scripts. */
   benchDir: string;
+  /** dist/bench of the baseline build (`--baseline REF`), for the `restpipe-*-base` variants. */
+  baselineBenchDir?: string;
   pkiPath: string;
   /** Extra node flags for a process, by its label (profiling). */
   nodeFlags?: (label: string) => string[];
@@ -41,6 +56,12 @@ function script(ctx: StartContext, rel: string): string {
 
 async function startChild(ctx: StartContext, label: string, rel: string, args: string[]): Promise<Child> {
   return Child.start(script(ctx, rel), args, { label, nodeFlags: ctx.nodeFlags?.(label) ?? [] });
+}
+
+/** The same variant from the baseline build's bench directory. */
+function baselineContext(ctx: StartContext): StartContext {
+  if (ctx.baselineBenchDir === undefined) throw new Error('the restpipe-*-base variants need --baseline REF');
+  return { ...ctx, benchDir: ctx.baselineBenchDir };
 }
 
 async function stopAll(children: Child[]): Promise<void> {
@@ -56,20 +77,24 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 }
 
 export async function startVariant(id: VariantId, ctx: StartContext): Promise<RunningVariant> {
+  if (id === 'restpipe-s2c-base' || id === 'restpipe-c2s-base') {
+    const v = await startVariant(id === 'restpipe-s2c-base' ? 'restpipe-s2c' : 'restpipe-c2s', baselineContext(ctx));
+    return { ...v, id };
+  }
   const started: Child[] = [];
   try {
     switch (id) {
       case 'direct': {
         const server = await startChild(ctx, 'server', 'variants/http-server.js', []);
         started.push(server);
-        return made(id, server.info.port, '/time', '/echo', [server]);
+        return made(id, server.info.port, '', [server]);
       }
       case 'http-proxy': {
         const backend = await startChild(ctx, 'backend', 'variants/http-server.js', []);
         started.push(backend);
         const proxy = await startChild(ctx, 'proxy', 'variants/http-proxy.js', ['--target-port', String(backend.info.port)]);
         started.push(proxy);
-        return made(id, proxy.info.port, '/time', '/echo', [proxy, backend]);
+        return made(id, proxy.info.port, '', [proxy, backend]);
       }
       case 'socket.io': {
         const gateway = await startChild(ctx, 'gateway', 'variants/socketio-gateway.js', ['--pki', ctx.pkiPath]);
@@ -82,7 +107,7 @@ export async function startVariant(id: VariantId, ctx: StartContext): Promise<Ru
         ]);
         started.push(handler);
         await until('the socket.io handler', () => gateway.request<boolean>({ type: 'has-handler' }));
-        return made(id, gateway.info.port, '/time', '/echo', [gateway, handler]);
+        return made(id, gateway.info.port, '', [gateway, handler]);
       }
       case 'restpipe-s2c': {
         const server = await startChild(ctx, 'server+gateway', 'variants/restpipe-node.js', [
@@ -95,7 +120,7 @@ export async function startVariant(id: VariantId, ctx: StartContext): Promise<Ru
         started.push(client);
         const name = String(client.info.name);
         await until('the client pipe on the server', () => server.request<boolean>({ type: 'has-client', name }));
-        return made(id, server.info.port, `/client/${name}/time`, `/client/${name}/echo`, [server, client]);
+        return made(id, server.info.port, `/client/${name}`, [server, client]);
       }
       case 'restpipe-c2s': {
         const server = await startChild(ctx, 'server (handler)', 'variants/restpipe-node.js', [
@@ -106,7 +131,7 @@ export async function startVariant(id: VariantId, ctx: StartContext): Promise<Ru
           '--role', 'client', '--gateway', 'yes', '--pki', ctx.pkiPath, '--server-port', String(server.info.pipePort),
         ]);
         started.push(client);
-        return made(id, client.info.port, '/server/time', '/server/echo', [client, server]);
+        return made(id, client.info.port, '/server', [client, server]);
       }
     }
   } catch (err) {
@@ -114,9 +139,19 @@ export async function startVariant(id: VariantId, ctx: StartContext): Promise<Ru
     throw err;
   }
 
-  function made(vid: VariantId, port: unknown, smallPath: string, echoPath: string, procs: Child[]): RunningVariant {
+  /** Every variant serves the same nouns under a prefix: /time, /echo, /blob, /sink. */
+  function made(vid: VariantId, port: unknown, prefix: string, procs: Child[]): RunningVariant {
     if (typeof port !== 'number') throw new Error(`${vid}: no gateway port`);
-    return { id: vid, baseUrl: `http://127.0.0.1:${port}`, smallPath, echoPath, procs, stop: () => stopAll(procs) };
+    return {
+      id: vid,
+      baseUrl: `http://127.0.0.1:${port}`,
+      smallPath: `${prefix}/time`,
+      echoPath: `${prefix}/echo`,
+      blobPath: `${prefix}/blob`,
+      sinkPath: `${prefix}/sink`,
+      procs,
+      stop: () => stopAll(procs),
+    };
   }
 }
 

@@ -26,13 +26,20 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   carriesBody,
+  CancelCode,
+  FrameFlag,
   decodeCancel,
+  decodeCancelMessage,
+  decodeData,
   decodeEvent,
   decodeGoAway,
   decodeHello,
   decodeReply,
+  decodeWindowUpdate,
   encodeCancel,
+  encodeDataFrame,
   encodeEvent,
+  encodeWindowUpdateFrame,
   encodeGoAway,
   encodeHeader,
   encodeHello,
@@ -149,6 +156,8 @@ class Rng {
 interface PoolEntry {
   type: FrameType;
   payload: Buffer;
+  /** The header's flags; the type's default (REPLY for the reply types) when absent. */
+  flags?: number;
 }
 
 const VERBS = ['get', 'post', 'put', 'delete', 'patch'] as const;
@@ -186,9 +195,10 @@ function buildPool(seed: number): PoolEntry[] {
         data: bodyBytes(rng),
         timeoutMs: rng.int(3) === 0 ? rng.u32() : rng.int(60_000),
         query: text(rng, 12),
+        ...v2Fields(rng),
       }),
     );
-    pool.push({ type: FrameType.EVENT, payload });
+    pool.push({ type: FrameType.EVENT, payload, flags: rng.int(2) === 0 ? FrameFlag.END_STREAM : 0 });
   }
   for (let i = 0; i < 64; i++) {
     const status = rng.int(2) === 0 ? undefined : rng.int(3) === 0 ? rng.u32() : 100 + rng.int(500);
@@ -198,9 +208,16 @@ function buildPool(seed: number): PoolEntry[] {
         mimetype: text(rng, 8),
         data: bodyBytes(rng),
         ...(status === undefined ? {} : { status }),
+        ...v2Fields(rng),
       }),
     );
-    pool.push({ type: FrameType.EVENT_REPLY, payload });
+    pool.push({ type: FrameType.EVENT_REPLY, payload, flags: FrameFlag.REPLY | (rng.int(2) === 0 ? FrameFlag.END_STREAM : 0) });
+  }
+  for (let i = 0; i < 48; i++) {
+    const flags = rng.int(4);
+    pool.push({ type: FrameType.DATA, payload: concat(encodeDataFrame(1, flags, bodyBytes(rng))).subarray(HEADER_BYTES), flags });
+    const increment = rng.int(3) === 0 ? rng.u32() : rng.int(1 << 20);
+    pool.push({ type: FrameType.WINDOW_UPDATE, payload: concat(encodeWindowUpdateFrame(1, flags & FrameFlag.REPLY, increment)).subarray(HEADER_BYTES), flags: flags & FrameFlag.REPLY });
   }
   for (let i = 0; i < 16; i++) {
     const payload = concat(
@@ -213,7 +230,7 @@ function buildPool(seed: number): PoolEntry[] {
       }),
     );
     pool.push({ type: FrameType.HELLO, payload });
-    pool.push({ type: FrameType.CANCEL, payload: concat(encodeCancel(text(rng, 20))) });
+    pool.push({ type: FrameType.CANCEL, payload: concat(encodeCancel(text(rng, 20), rng.int(5) as CancelCode)), flags: rng.int(2) });
     pool.push({
       type: FrameType.GOAWAY,
       payload: concat(encodeGoAway({ code: rng.int(9) as GoAwayCode, reason: text(rng, 20) })),
@@ -222,6 +239,18 @@ function buildPool(seed: number): PoolEntry[] {
     pool.push({ type: FrameType.HEARTBEAT_REPLY, payload: Buffer.alloc(0) });
   }
   return pool;
+}
+
+/** Headers and a body length (v2), or neither. */
+function v2Fields(rng: Rng): { headers?: string[]; bodyLength?: number } {
+  const out: { headers?: string[]; bodyLength?: number } = {};
+  if (rng.int(2) === 0) {
+    const headers: string[] = [];
+    for (let n = 1 + rng.int(4); n > 0; n--) headers.push(text(rng, 12), text(rng, 24));
+    out.headers = headers;
+  }
+  if (rng.int(2) === 0) out.bodyLength = rng.int(3) === 0 ? rng.u32() * 2 ** 20 + rng.int(2 ** 20) : rng.int(1 << 24);
+  return out;
 }
 
 function frameLimit(type: number, max: number): number {
@@ -234,13 +263,15 @@ function decodeMessage(type: number, payload: Uint8Array): boolean {
     case FrameType.EVENT: decodeEvent(payload); return true;
     case FrameType.EVENT_REPLY: decodeReply(payload); return true;
     case FrameType.HELLO: decodeHello(payload); return true;
-    case FrameType.CANCEL: decodeCancel(payload); return true;
+    case FrameType.CANCEL: decodeCancelMessage(payload); return true;
     case FrameType.GOAWAY: decodeGoAway(payload); return true;
+    case FrameType.DATA: decodeData(payload); return true;
+    case FrameType.WINDOW_UPDATE: decodeWindowUpdate(payload); return true;
     default: return false;
   }
 }
 
-const MESSAGE_DECODERS = [decodeEvent, decodeReply, decodeHello, decodeCancel, decodeGoAway] as const;
+const MESSAGE_DECODERS = [decodeEvent, decodeReply, decodeHello, decodeCancel, decodeCancelMessage, decodeGoAway, decodeData, decodeWindowUpdate] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Mutation.
@@ -441,7 +472,7 @@ export function runFuzz(options: FuzzOptions = {}): FuzzReport {
       for (let tries = 0; tries < 3 && entry.payload.length > frameLimit(entry.type, max); tries++) entry = rng.pick(pool);
       if (entry.payload.length > frameLimit(entry.type, max)) entry = { type: FrameType.HEARTBEAT, payload: Buffer.alloc(0) };
       const id = rng.int(4) === 0 ? rng.pick(INTERESTING_U32) : rng.u32();
-      const header = encodeHeader(entry.type, entry.payload.length, id);
+      const header = encodeHeader(entry.type, entry.payload.length, id, entry.flags);
       headers.push(offset);
       parts.push(header, entry.payload);
       offset += header.length + entry.payload.length;

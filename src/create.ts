@@ -29,7 +29,7 @@ export interface ClientOptions extends PipeClientOptions, HandlerOption {}
 export function createServer(options: ServerOptions): RestpipeServer {
   const logger = options.logger ?? silentLogger;
   const table = buildHandlerTable(options.handlers ?? exampleHandlers('server'), { logger });
-  const server = new PipeServer(options, createDispatcher(table, { logger, role: 'server' }));
+  const server = new PipeServer(options, createDispatcher(table, { logger, role: 'server', maxBodyBytes: options.maxBodyBytes }));
   forwardHooks(server, table, ['connection_added', 'connection_removed', 'idle'], logger);
   return server;
 }
@@ -42,7 +42,7 @@ export function createServer(options: ServerOptions): RestpipeServer {
 export function createClient(options: ClientOptions): RestpipeClient {
   const logger = options.logger ?? silentLogger;
   const table = buildHandlerTable(options.handlers ?? exampleHandlers('client'), { logger });
-  const client = new PipeClient(options, createDispatcher(table, { logger, role: 'client' }));
+  const client = new PipeClient(options, createDispatcher(table, { logger, role: 'client', maxBodyBytes: options.maxBodyBytes }));
   forwardHooks(client, table, ['connect_success', 'connect_fail'], logger);
   return client;
 }

@@ -49,6 +49,11 @@ export const ErrorCode = {
    * reply (an answer, not a failure: `send()` resolves with it).
    */
   NO_HANDLER: 'no_handler',
+  /**
+   * A streamed body ended abnormally after its head had gone: the far side's handler or its
+   * source failed mid-stream (SPEC §9). The reader gets this error, never a clean end.
+   */
+  STREAM_RESET: 'stream_reset',
   /** A failure that is none of the above: a bug, reported rather than hidden. */
   INTERNAL_ERROR: 'internal_error',
 } as const;

@@ -1,4 +1,7 @@
+import type { Readable } from 'node:stream';
+import { isBodyStream, toReadable, type BodyStream } from './bodies.js';
 import { ErrorCode, RestpipeError } from './errors.js';
+import { headerListFrom } from './http-headers.js';
 import { clampTimerMs, isPositiveDuration } from './options/validate.js';
 import { truncate } from './text.js';
 
@@ -20,13 +23,24 @@ export const ReturnCode = {
   BAD_REQUEST: 250,
   /** The handler threw; data is `{"exception": {"message", "traceback", "class"}}`. */
   HANDLER_EXCEPTION: 251,
-  /** restpipe's own: the reply body was over the limit; data is a JSON error. */
+  /**
+   * restpipe's own: a body was over the limit of the node that had to buffer it (a request body
+   * for a handler that takes it whole, over the receiving node's `--max-body`); data is a JSON error.
+   */
   REPLY_TOO_LARGE: 252,
   /** restpipe's own: the receiving node had too many events in flight on this pipe. */
   BUSY: 253,
   /** No handler for this verb and noun (or a verb or noun no handler can have). */
   NO_HANDLER: 255,
 } as const;
+
+/**
+ * HTTP headers as they travel with events and replies (SPEC §9): a flat list of name, value,
+ * name, value… (as Node's `rawHeaders`), names in lower case, hop-by-hop ones left out
+ * (http-headers.ts).
+ */
+export type HeaderList = readonly string[];
+
 
 /** What a caller sends: the event of SPEC §1. */
 export interface EventRequest {
@@ -35,19 +49,40 @@ export interface EventRequest {
   noun: string;
   /** @default '' (no body) */
   mimetype?: string;
-  /** The body; a string is sent as UTF-8. */
-  data?: Uint8Array | string;
+  /** The body: bytes, a string (sent as UTF-8), or a stream of any size (streamed, SPEC §9). */
+  data?: Uint8Array | string | BodyStream;
+  /** The stream's size in bytes when known (the far side sees it as Content-Length); checked. */
+  length?: number;
+  /** HTTP headers for the far side's `ctx.headers`: `{ name: value }` or `[[name, value], …]`. */
+  headers?: Readonly<Record<string, string | number | readonly string[]>> | readonly (readonly [string, string])[];
   /** A URL query string without the leading `?`, passed to the handler. */
   query?: string;
 }
 
-/** What comes back: the far side's answer. A handler's failure is a reply too (code 251). */
+/**
+ * What comes back: the far side's answer. A handler's failure is a reply too (code 251).
+ * From `send()` the body is in `data`, whole (up to `--max-body`); with `{ stream: true }` it is
+ * in `body` (see StreamReply).
+ */
 export interface Reply {
   code: number;
   mimetype: string;
+  /** The body, when it is in memory; empty when `body` streams it. */
   data: Uint8Array;
   /** An HTTP status the handler chose; the gateway derives one from `code` when absent. */
   status?: number;
+  /** HTTP headers the handler set (lower-case names, flat list); absent when none. */
+  headers?: HeaderList;
+  /** The body as a stream, when it is not in memory. */
+  body?: Readable;
+  /** The body's size in bytes when known (`data`'s, or the stream's `Content-Length`). */
+  length?: number;
+}
+
+/** A reply whose body arrives as a stream (`send(event, { stream: true })`). */
+export interface StreamReply extends Reply {
+  /** The reply body: ends cleanly only when all of it arrived; any abnormal end is an 'error'. */
+  body: Readable;
 }
 
 /**
@@ -73,7 +108,14 @@ export interface EventHead {
 export interface ParsedEvent extends EventHead {
   /** '' when the event has none. */
   mimetype: string;
+  /** The body, when it is in memory; empty when `body` streams it. */
   data: Uint8Array;
+  /** The body as a stream (SPEC §9), when it is not in memory. */
+  body?: Readable;
+  /** The body's size in bytes when known (a stream's declared length). */
+  length?: number;
+  /** HTTP headers that travel with the event (lower-case names, flat list); absent when none. */
+  headers?: HeaderList;
 }
 
 /** Who sent an event to this node. */
@@ -95,11 +137,20 @@ export interface HandlerContext {
   query: URLSearchParams;
   /** Fires when the caller gives up (cancel, timeout) or the pipe drops. */
   signal: AbortSignal;
+  /** The request's HTTP headers (lower-case names; repeated ones joined with `, `). */
+  headers: Readonly<Record<string, string>>;
+  /**
+   * The request body as a stream: the live body for a handler marked `streaming(fn)`, else the
+   * buffered bytes replayed. Ends with an 'error' (never cleanly) when the body broke off.
+   */
+  body: Readable;
 }
 
 /** Gives an event's AbortSignal when asked: the pipe makes one only for a handler that looks at it. */
 export interface SignalSource {
   readonly signal: AbortSignal;
+  /** Whether the signal has fired, without making it. */
+  readonly aborted?: boolean;
 }
 
 /**
@@ -111,6 +162,11 @@ export type EventHandlerFn = (event: ParsedEvent, peer: PeerInfo, signal: AbortS
 
 /** What a caller may pass with an event to `send()`. */
 export interface SendOptions {
+  /**
+   * Resolve as soon as the reply's head arrives, with its body as a stream (a StreamReply)
+   * instead of buffered in `data` (which is limited to `--max-body`). @default false
+   */
+  stream?: boolean;
   /** Gives up on the event: rejects with `aborted`, and the far side's handler sees its signal fire. */
   signal?: AbortSignal;
   /** How long to wait for the reply, ms (clamped to a timer's range). @default the node's eventTimeoutMs */
@@ -122,6 +178,7 @@ export interface SendOptions {
 /** {@link SendOptions} checked once at the edge, defaults applied: what the pipe trusts. */
 export interface ResolvedSendOptions {
   signal: AbortSignal | undefined;
+  stream: boolean;
   timeoutMs: number;
   connectWaitMs: number;
 }
@@ -217,19 +274,39 @@ export function parseEventWithBody(verb: string, noun: string, query: string, mi
  */
 export function parseEvent(event: EventRequest): ParsedEvent {
   if (typeof event !== 'object' || event === null) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'an event must be an object');
-  const { verb, noun, mimetype = '', data, query = '' } = event;
+  const { verb, noun, mimetype = '', data, query = '', length, headers } = event;
   if (typeof verb !== 'string' || !isVerb(verb)) {
     throw new RestpipeError(ErrorCode.BAD_REQUEST, `unknown verb ${JSON.stringify(truncate(String(verb)))}: use one of ${VERBS.join(', ')}`);
   }
   if (typeof noun !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the noun must be a string');
   if (typeof mimetype !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the mimetype must be a string');
   if (typeof query !== 'string') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the query must be a string');
-  let body: Uint8Array;
-  if (data === undefined) body = EMPTY;
-  else if (typeof data === 'string') body = Buffer.from(data);
-  else if (data instanceof Uint8Array) body = data;
-  else throw new RestpipeError(ErrorCode.BAD_REQUEST, 'event data must be a string, a Buffer or a Uint8Array');
-  return parseEventWithBody(verb, noun, query, mimetype, body);
+  if (length !== undefined && (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, 'the length must be a whole number of bytes');
+  }
+  let bytes: Uint8Array = EMPTY;
+  let stream: Readable | undefined;
+  if (data === undefined) bytes = EMPTY;
+  else if (typeof data === 'string') bytes = Buffer.from(data);
+  else if (data instanceof Uint8Array) bytes = data;
+  else if (isBodyStream(data)) stream = toReadable(data);
+  else throw new RestpipeError(ErrorCode.BAD_REQUEST, 'event data must be a string, bytes, or a stream (Readable, async iterable, ReadableStream)');
+  if (stream === undefined && length !== undefined && length !== bytes.byteLength) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, `the length ${length} does not match the ${bytes.byteLength} bytes of data`);
+  }
+  let headerList: string[] | undefined;
+  if (headers !== undefined) {
+    try {
+      headerList = headerListFrom(headers, 'event');
+    } catch (err) {
+      throw new RestpipeError(ErrorCode.BAD_REQUEST, (err as Error).message);
+    }
+  }
+  const parsed = parseEventWithBody(verb, noun, query, mimetype, bytes);
+  if (stream !== undefined) parsed.body = stream;
+  if (length !== undefined) parsed.length = length;
+  if (headerList !== undefined && headerList.length > 0) parsed.headers = headerList;
+  return parsed;
 }
 
 /**
@@ -240,10 +317,12 @@ export function parseEvent(event: EventRequest): ParsedEvent {
  */
 export function resolveSendOptions(options: SendOptions, defaults: { eventTimeoutMs: number; connectWaitMs: number }): ResolvedSendOptions {
   if (typeof options !== 'object' || options === null) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'send options must be an object');
-  const { signal, timeoutMs, connectWaitMs } = options;
+  const { signal, timeoutMs, connectWaitMs, stream = false } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new RestpipeError(ErrorCode.BAD_REQUEST, 'signal must be an AbortSignal');
+  if (typeof stream !== 'boolean') throw new RestpipeError(ErrorCode.BAD_REQUEST, 'stream must be true or false');
   return {
     signal,
+    stream,
     timeoutMs: timeoutMs === undefined ? defaults.eventTimeoutMs : checkedMs('timeoutMs', timeoutMs, false),
     connectWaitMs: connectWaitMs === undefined ? defaults.connectWaitMs : checkedMs('connectWaitMs', connectWaitMs, true),
   };

@@ -23,12 +23,16 @@ export {
   type PeerInfo,
   type Reply,
   type SendOptions,
+  type StreamReply,
+  type HeaderList,
   type Verb,
 } from './event.js';
 export { ErrorCode, IdentityError, ProtocolError, RestpipeError, hasErrorCode } from './errors.js';
 /** Why a pipe is closed, as `disconnect()` tells the peer (the wire's GOAWAY codes). */
 export { GoAwayCode } from './wire/messages.js';
-export { reply, exampleHandlers, type BrandedReply, type ExampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
+export { reply, streaming, exampleHandlers, type BrandedReply, type ExampleHandlers, type PostData, type ReplyInit } from './dispatch/index.js';
+export type { BodyStream } from './bodies.js';
+export type { HeadersInit } from './http-headers.js';
 export { silentLogger, type Logger } from './log.js';
 export { DEFAULT_TLS_MIN_VERSION, TLS12_CIPHERS, TLS13_CIPHERSUITES, TLS_GROUPS, type TlsMinVersion } from './tls-policy.js';
 export type { PipeTimingOptions } from './options/pipe.js';

@@ -96,7 +96,6 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
     resolved.gateway = resolveGatewayOptions(
       {
         listen: o.http,
-        maxBodyBytes: resolved.pipe.timing.maxBodyBytes,
         eventTimeoutMs: resolved.pipe.timing.eventTimeoutMs,
         ...(o.httpAllowNonLoopback === undefined ? {} : { allowNonLoopback: o.httpAllowNonLoopback }),
         ...(o.httpAllowedHosts === undefined ? {} : { allowedHosts: o.httpAllowedHosts }),

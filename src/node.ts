@@ -99,7 +99,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         : await createGateway({
             sender,
             listen: options.http,
-            maxBodyBytes: resolved.pipe.timing.maxBodyBytes,
             eventTimeoutMs: resolved.pipe.timing.eventTimeoutMs,
             allowNonLoopback: options.httpAllowNonLoopback ?? false,
             allowedHosts: options.httpAllowedHosts ?? [],

@@ -84,6 +84,8 @@ export type NodeStatus = ClientNodeStatus | ServerNodeStatus;
 export interface SenderOptions {
   signal: AbortSignal;
   timeoutMs: number;
+  /** Resolve at the reply's head, its body (when not inline) in `Reply.body` as a stream. @default false */
+  stream?: boolean;
 }
 
 /** See the module's description. */

@@ -1,9 +1,12 @@
 // `restpipe`: one node, started with the library's composition root (startNode, what the CLI
-// runs), with the built-in example handlers (get_time, get_cat) plus post_echo.
+// runs), with the built-in example handlers (get_time, get_cat) plus post_echo, and for the
+// stream group get_blob (`blob?bytes=N`: N bytes streamed with their length, a 64 KiB buffer again
+// and again, as http-server.ts) and post_sink (reads a streamed body to its end).
 //   --role server|client   --gateway yes|no   --pki FILE
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
 //   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
-import { exampleHandlers, startNode, type HandlerContext, type PostData } from '../../src/index.js';
+import { exampleHandlers, reply, startNode, streaming, type HandlerContext, type PostData } from '../../src/index.js';
+import { blob } from '../lib/blob.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
 import { readNodePki } from '../lib/pki.js';
 
@@ -20,6 +23,15 @@ const handlers = {
     const [mimetype, data] = postData;
     return [mimetype || 'application/octet-stream', 0, data];
   },
+  get_blob(ctx: HandlerContext) {
+    const bytes = Number(ctx.query.get('bytes') ?? 0);
+    return reply({ mimetype: 'application/octet-stream', data: blob(bytes), length: bytes });
+  },
+  post_sink: streaming(async (ctx: HandlerContext) => {
+    let bytes = 0;
+    for await (const c of ctx.body) bytes += (c as Buffer).length;
+    return { bytes };
+  }),
 };
 
 const node = await startNode({

@@ -1,4 +1,8 @@
+import { Readable } from 'node:stream';
+import { collectBody } from '../bodies.js';
 import { ErrorCode } from '../errors.js';
+import { headerRecord } from '../http-headers.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../options/defaults.js';
 import {
   ReturnCode,
   isJsonMimetype,
@@ -7,6 +11,7 @@ import {
   type ParsedEvent,
   type PeerInfo,
   type Reply,
+  type HeaderList,
   type SignalSource,
   type Verb,
 } from '../event.js';
@@ -15,6 +20,7 @@ import { describeThrown, errorReply, exceptionReply } from '../replies.js';
 import { truncate } from '../text.js';
 import type { HandlerTable, PostData } from './handler-table.js';
 import { convertReturn } from './reply-forms.js';
+import { isStreaming } from './streaming.js';
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
@@ -22,6 +28,12 @@ export interface DispatcherOptions {
   logger?: Logger;
   /** Which side this node is; bound into the log lines. */
   role: 'server' | 'client';
+  /**
+   * The largest request body a handler that is not `streaming()` gets, buffered (`--max-body`);
+   * a longer one is answered with return code 252 (`body_too_large`, HTTP 413) without running
+   * the handler. @default 64 MiB
+   */
+  maxBodyBytes?: number;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -48,6 +60,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): EventHandlerFn {
   const log = (opts.logger ?? silentLogger).child({ component: 'dispatch', role: opts.role });
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   return async function dispatch(event: ParsedEvent, peer: PeerInfo, signal: AbortSignal | SignalSource): Promise<Reply> {
     const { method } = event;
@@ -57,19 +70,41 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
     }
 
     let postData: PostData;
-    try {
-      postData = decodePostData(event.mimetype, event.data);
-    } catch (err) {
-      // JSON.parse quotes the start of the input in its message: the log gets no body bytes.
-      log.warn({ method, peer: peer.name, bytes: event.data.byteLength }, 'request body is not valid JSON');
-      return errorReply(
-        ReturnCode.BAD_REQUEST,
-        ErrorCode.BAD_REQUEST,
-        `request body is not valid JSON (${truncate(event.mimetype)}): ${describeThrown(err).message}`,
-      );
+    let data = event.data;
+    let live: Readable | undefined;
+    if (isStreaming(fn)) {
+      live = event.body;
+      postData = [event.mimetype, undefined];
+    } else {
+      if (event.body !== undefined) {
+        // A buffered handler gets its body whole (SPEC §9: --max-body is the limit of buffering).
+        // A declared length over the limit is refused at once, without reading a byte of it.
+        const got = (event.length ?? 0) > maxBodyBytes ? undefined : await collectBody(event.body, maxBodyBytes).catch(() => null);
+        if (got === undefined) {
+          event.body.destroy();
+          return tooLarge(event.length, maxBodyBytes);
+        }
+        // The body broke off: the event was cancelled or its pipe broke, and no reply will go out.
+        if (got === null) return errorReply(ReturnCode.BAD_REQUEST, ErrorCode.ABORTED, 'the request body broke off');
+        // Its deadline may have passed while the body arrived: such an event is never started.
+        // (An event that arrived whole was checked by the pipe before it came here.)
+        if (isAborted(signal)) return errorReply(ReturnCode.BAD_REQUEST, ErrorCode.ABORTED, 'the event was given up before its handler started');
+        data = got;
+      }
+      try {
+        postData = decodePostData(event.mimetype, data);
+      } catch (err) {
+        // JSON.parse quotes the start of the input in its message: the log gets no body bytes.
+        log.warn({ method, peer: peer.name, bytes: data.byteLength }, 'request body is not valid JSON');
+        return errorReply(
+          ReturnCode.BAD_REQUEST,
+          ErrorCode.BAD_REQUEST,
+          `request body is not valid JSON (${truncate(event.mimetype)}): ${describeThrown(err).message}`,
+        );
+      }
     }
 
-    const ctx: HandlerContext = new Context(peer, event.verb, event.path, event.params, event.query, signal);
+    const ctx: HandlerContext = new Context(peer, event.verb, event.path, event.params, event.query, signal, event.headers, live, data);
     let returned: unknown;
     try {
       returned = await fn(ctx, postData, ...event.params);
@@ -86,14 +121,32 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
   };
 }
 
+/** The 252 reply for a body over the buffering limit: `bytes` when its length was declared. */
+function tooLarge(bytes: number | undefined, maxBytes: number): Reply {
+  return errorReply(
+    ReturnCode.REPLY_TOO_LARGE,
+    ErrorCode.BODY_TOO_LARGE,
+    `request body ${bytes === undefined || bytes <= maxBytes ? 'is longer than' : `of ${bytes} bytes exceeds`} the receiving node's limit of ${maxBytes} bytes for a handler that takes its body whole (--max-body; a streaming handler has no limit)`,
+  );
+}
+
+function isAborted(signal: AbortSignal | SignalSource): boolean {
+  return signal instanceof AbortSignal ? signal.aborted : (signal.aborted ?? signal.signal.aborted);
+}
+
 /**
- * A handler's `ctx`. `query` and `signal` are made when first read: most handlers read neither,
- * and an URLSearchParams and an AbortController per event were a good part of the event's cost.
+ * A handler's `ctx`. `query`, `signal`, `headers` and `body` are made when first read: most
+ * handlers read none of them, and an URLSearchParams and an AbortController per event were a
+ * good part of the event's cost.
  */
 class Context implements HandlerContext {
   #query: URLSearchParams | undefined;
+  #headers: Readonly<Record<string, string>> | undefined;
+  #body: Readable | undefined;
   readonly #rawQuery: string;
   readonly #signal: AbortSignal | SignalSource;
+  readonly #headerList: HeaderList | undefined;
+  readonly #data: Uint8Array;
 
   constructor(
     readonly peer: PeerInfo,
@@ -102,9 +155,23 @@ class Context implements HandlerContext {
     readonly params: string[],
     rawQuery: string,
     signal: AbortSignal | SignalSource,
+    headers: HeaderList | undefined,
+    liveBody: Readable | undefined,
+    data: Uint8Array,
   ) {
     this.#rawQuery = rawQuery;
     this.#signal = signal;
+    this.#headerList = headers;
+    this.#body = liveBody;
+    this.#data = data;
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    return (this.#headers ??= headerRecord(this.#headerList ?? []));
+  }
+
+  get body(): Readable {
+    return (this.#body ??= Readable.from(this.#data.byteLength === 0 ? [] : [Buffer.from(this.#data.buffer, this.#data.byteOffset, this.#data.byteLength)], { objectMode: false }));
   }
 
   get query(): URLSearchParams {

@@ -1,6 +1,7 @@
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { HandlerContext } from '../event.js';
 import { type Logger, silentLogger } from '../log.js';
+import { keepStreamingMark } from './streaming.js';
 
 /**
  * A handler method's second argument: the event's mimetype and its body, JSON-decoded when
@@ -99,7 +100,7 @@ export function buildHandlerTable(handlers: unknown, opts: HandlerTableOptions =
         if (typeof value !== 'function') {
           ignored.push(`${name} (${isData ? 'not a function' : 'accessor'})`);
         } else if (HANDLER_NAME.test(name)) {
-          methods.set(name, (value as HandlerFn).bind(instance));
+          methods.set(name, keepStreamingMark(value, (value as HandlerFn).bind(instance)));
         } else if (HOOK_SET.has(name)) {
           hooks[name as HookName] = (value as HookFn).bind(instance);
         } else if (name !== 'constructor') {

@@ -15,4 +15,5 @@ export {
 } from './handler-table.js';
 export { createDispatcher, type DispatcherOptions } from './dispatcher.js';
 export { reply, toReply, type BrandedReply, type ReplyInit } from './reply-forms.js';
+export { streaming, isStreaming } from './streaming.js';
 export { exampleHandlers, type ExampleHandlers } from './examples.js';

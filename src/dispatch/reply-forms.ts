@@ -1,4 +1,6 @@
+import { isBodyStream, toReadable } from '../bodies.js';
 import { type Reply, ReturnCode } from '../event.js';
+import { headerListFrom, type HeadersInit } from '../http-headers.js';
 import { exceptionReply } from '../replies.js';
 
 /** The largest `code` the wire carries (`uint32` in proto/restpipe.proto). */
@@ -7,7 +9,7 @@ const JSON_MIMETYPE = 'application/json';
 const BYTES_MIMETYPE = 'application/octet-stream';
 const TEXT_MIMETYPE = 'text/plain; charset=utf-8';
 const EMPTY = new Uint8Array(0);
-const REPLY_KEYS = new Set(['mimetype', 'code', 'data', 'status']);
+const REPLY_KEYS = new Set(['mimetype', 'code', 'data', 'status', 'headers', 'length']);
 /**
  * The characters Node's `setHeader` accepts (its `checkInvalidHeaderChar`): the gateway copies
  * the mimetype into `Content-Type`, and a CR/LF there would throw in the gateway, or worse.
@@ -30,10 +32,24 @@ export interface ReplyInit {
   mimetype?: string;
   /** The return code (0 success; 251 and 255 are the library's). An integer 0 to 2^32−1. @default 0 */
   code?: number;
-  /** Bytes, a string (sent as UTF-8), or anything JSON can encode. @default an empty body */
+  /**
+   * Bytes, a string (sent as UTF-8), a stream of bytes (a Node Readable, an async iterable, a web
+   * ReadableStream: streamed to the caller, SPEC §9), or anything JSON can encode.
+   * @default an empty body
+   */
   data?: unknown;
   /** The HTTP status the gateway answers with, an integer 100 to 599. @default derived from `code` */
   status?: number;
+  /**
+   * HTTP headers for the caller: `{ name: value | [values] }` or `[[name, value], …]`; not the
+   * hop-by-hop ones, nor Content-Length (give `length`) or Content-Type (give `mimetype`).
+   */
+  headers?: HeadersInit;
+  /**
+   * A stream's size in bytes, when known: the caller gets it as Content-Length, and a stream that
+   * produces another number of bytes is cut off (an abnormal end) rather than sent as if whole.
+   */
+  length?: number;
 }
 
 /** A reply built by {@link reply}: frozen, already encoded, and branded so {@link toReply} trusts it. */
@@ -52,12 +68,9 @@ export interface BrandedReply extends Readonly<Reply> {
 export function reply(init: ReplyInit): BrandedReply {
   const data = init.data;
   const mimetype = init.mimetype ?? defaultMimetype(data);
-  const r: Reply = {
-    code: checkCode(init.code ?? ReturnCode.OK),
-    mimetype: checkMimetype(mimetype),
-    data: data === undefined ? EMPTY : encodeData(data),
-  };
+  const r = withBody({ code: checkCode(init.code ?? ReturnCode.OK), mimetype: checkMimetype(mimetype), data: EMPTY }, data, init.length);
   if (init.status !== undefined) r.status = checkStatus(init.status);
+  if (init.headers !== undefined) r.headers = headerListFrom(init.headers);
   return Object.freeze(Object.assign(r, { [REPLY_BRAND]: true as const }));
 }
 
@@ -104,28 +117,31 @@ export function convertReturn(returned: unknown): Reply {
     const b = returned as BrandedReply;
     const r: Reply = { code: b.code, mimetype: b.mimetype, data: b.data };
     if (b.status !== undefined) r.status = b.status;
+    if (b.headers !== undefined) r.headers = b.headers;
+    if (b.body !== undefined) r.body = b.body;
+    if (b.length !== undefined) r.length = b.length;
     return r;
   }
   if (Array.isArray(returned)) {
     if (returned.length === 3 && typeof returned[0] === 'string' && Number.isInteger(returned[1])) {
       const [mimetype, code, data] = returned as [string, number, unknown];
-      return {
-        code: checkCode(code),
-        mimetype: checkMimetype(mimetype),
-        data: data === undefined ? EMPTY : encodeData(data),
-      };
+      return withBody({ code: checkCode(code), mimetype: checkMimetype(mimetype), data: EMPTY }, data, undefined);
     }
+  } else if (isBodyStream(returned)) {
+    // A stream returned as it is: its bytes, streamed (SPEC §9).
+    return { code: ReturnCode.OK, mimetype: BYTES_MIMETYPE, data: EMPTY, body: toReadable(returned) };
   } else if (isPlainReplyObject(returned)) {
-    const o = returned as { mimetype: unknown; code?: unknown; data: unknown; status?: unknown };
+    const o = returned as { mimetype: unknown; code?: unknown; data: unknown; status?: unknown; headers?: unknown; length?: unknown };
     if (typeof o.mimetype !== 'string') {
       throw new TypeError(`invalid reply object: mimetype must be a string, got ${describe(o.mimetype)}`);
     }
-    const r: Reply = {
-      code: o.code === undefined ? ReturnCode.OK : checkCode(o.code),
-      mimetype: checkMimetype(o.mimetype),
-      data: o.data === undefined ? EMPTY : encodeData(o.data),
-    };
+    const r = withBody(
+      { code: o.code === undefined ? ReturnCode.OK : checkCode(o.code), mimetype: checkMimetype(o.mimetype), data: EMPTY },
+      o.data,
+      o.length,
+    );
     if (o.status !== undefined) r.status = checkStatus(o.status);
+    if (o.headers !== undefined) r.headers = headerListFrom(o.headers as HeadersInit);
     return r;
   } else {
     const bytes = asBytes(returned);
@@ -146,7 +162,28 @@ function isPlainReplyObject(o: object): boolean {
 function defaultMimetype(data: unknown): string {
   if (data === undefined) return '';
   if (typeof data === 'string') return TEXT_MIMETYPE;
-  return asBytes(data) === undefined ? JSON_MIMETYPE : BYTES_MIMETYPE;
+  return asBytes(data) === undefined && !isBodyStream(data) ? JSON_MIMETYPE : BYTES_MIMETYPE;
+}
+
+/**
+ * `r` with its body: a stream as `body` (with `length` when given), anything else encoded into
+ * `data` (then `length`, if given, must match it).
+ * @throws TypeError for a length that is not a whole number of bytes, or one bytes contradict.
+ */
+function withBody(r: Reply, data: unknown, length: unknown): Reply {
+  if (length !== undefined && (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)) {
+    throw new TypeError(`invalid reply: length must be a whole number of bytes, got ${describe(length)}`);
+  }
+  if (isBodyStream(data)) {
+    r.body = toReadable(data);
+    if (length !== undefined) r.length = length;
+    return r;
+  }
+  r.data = data === undefined ? EMPTY : encodeData(data);
+  if (length !== undefined && length !== r.data.byteLength) {
+    throw new TypeError(`invalid reply: length ${length} does not match the ${r.data.byteLength} bytes of data`);
+  }
+  return r;
 }
 
 /** Bytes as they are, a string as UTF-8, anything else as JSON. */

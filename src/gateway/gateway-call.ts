@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RestpipeError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { ErrorCode, RestpipeError } from '../errors.js';
 import type { BodySink } from './body.js';
 import type { EventRoute } from './routes.js';
 
@@ -39,6 +40,13 @@ export class GatewayCall implements BodySink {
   closed = false;
   /** Answer with `Connection: close`: the request's body was not (fully) read. */
   closeConnection = false;
+  /** The request's headers that travel with its event (http-headers.ts). */
+  headers: string[] | undefined;
+  /** The request body streaming into the pipe (not read whole first). */
+  bodyStream: Readable | undefined;
+  /** The body read whole (inline) has arrived, or failed. */
+  bodyRead = false;
+  #bodyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly owner: CallOwner,
@@ -54,12 +62,28 @@ export class GatewayCall implements BodySink {
   }
 
   onBody(body: Buffer): void {
+    this.#bodyDone();
     this.owner.onEventBody(this, body);
   }
 
   onBodyError(err: RestpipeError): void {
+    this.#bodyDone();
     this.closeConnection = true;
     this.owner.fail(this, err);
+  }
+
+  /**
+   * Bounds the arrival of a body read whole: after `ms` from now the caller is answered 408 and
+   * the connection closed.
+   */
+  armBodyTimer(ms: number): void {
+    this.#bodyTimer = setTimeout(onBodyTimeout, ms, this, ms);
+  }
+
+  #bodyDone(): void {
+    this.bodyRead = true;
+    if (this.#bodyTimer !== undefined) clearTimeout(this.#bodyTimer);
+    this.#bodyTimer = undefined;
   }
 
   /** Whether a response may still be written: none yet, and the connection is alive. */
@@ -77,10 +101,24 @@ export class GatewayCall implements BodySink {
     this.owner.fail(this, err);
   }
 
+  /**
+   * A streamed request body not read to its end when its answer goes (the far side answered
+   * first, or an error): it stops entering the pipe, and the connection is to close after the
+   * answer. True when that is so.
+   */
+  stopUnreadBody(): boolean {
+    const stream = this.bodyStream;
+    if (stream === undefined) return false;
+    this.closeConnection = !this.req.complete;
+    if (this.closeConnection) stream.destroy();
+    return this.closeConnection;
+  }
+
   /** The call is over: its connection stops tracking it. Returns false when it already was. */
   end(): boolean {
     if (this.closed) return false;
     this.closed = true;
+    this.#bodyDone();
     (this.req.socket as SocketWithCalls)[kCalls]?.delete(this);
     return true;
   }
@@ -102,6 +140,11 @@ export class GatewayCall implements BodySink {
     }
     return (this.controller = controller);
   }
+}
+
+function onBodyTimeout(call: GatewayCall, ms: number): void {
+  if (call.bodyRead) return;
+  call.onBodyError(new RestpipeError(ErrorCode.REQUEST_TIMEOUT, `the request did not arrive in time: its body is allowed ${ms / 1000} s`));
 }
 
 /** res 'close': the request is over; if the response had not finished, the caller hung up. */

@@ -1,6 +1,5 @@
 import type { Logger } from '../log.js';
 import { DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS, DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS } from '../options/defaults.js';
-import { MAX_BODY_BYTES_LIMIT } from '../options/pipe.js';
 import { KEY_NAMING, countOption, durationOption, invalidOption, requireOrder, stringListOption, type OptionNaming } from '../options/validate.js';
 import type { EventSender } from '../sender.js';
 import { isLoopbackListenHost } from './host-check.js';
@@ -17,8 +16,13 @@ export interface GatewayOptions {
    * loopback is refused unless {@link allowNonLoopback}: the gateway has no authentication.
    */
   listen: GatewayListen;
-  /** Largest request body; larger ones get 413 without being read. */
-  maxBodyBytes: number;
+  /**
+   * Ignored since protocol version 2 (SPEC §9): the gateway streams request bodies into the pipe
+   * and buffers none over 64 KiB; `--max-body` is the limit of the node that buffers a body (a
+   * handler that takes it whole, a `send()` that wants its reply whole).
+   * @deprecated
+   */
+  maxBodyBytes?: number;
   /** How long a request waits for its reply unless it sends `X-Event-Timeout: S`. */
   eventTimeoutMs: number;
   /**
@@ -52,7 +56,6 @@ export interface ResolvedGatewayOptions {
   listen: GatewayListen;
   /** A TCP listen address that is not loopback (allowed: the gateway warns). */
   nonLoopback: boolean;
-  maxBodyBytes: number;
   eventTimeoutMs: number;
   allowedHosts: string[];
   allowedOrigins: string[];
@@ -93,12 +96,10 @@ export function resolveGatewayOptions(o: Omit<GatewayOptions, 'sender' | 'logger
     }
     resolved = { host, port };
   }
-  if (o.maxBodyBytes === undefined) throw invalidOption(`${naming.name('maxBodyBytes')} is required`);
   if (o.eventTimeoutMs === undefined) throw invalidOption(`${naming.name('eventTimeoutMs')} is required`);
   const r: ResolvedGatewayOptions = {
     listen: resolved,
     nonLoopback,
-    maxBodyBytes: countOption('maxBodyBytes', o.maxBodyBytes, 0, { max: MAX_BODY_BYTES_LIMIT, naming }),
     eventTimeoutMs: durationOption('eventTimeoutMs', o.eventTimeoutMs, 0, { naming }),
     allowedHosts: stringListOption('allowedHosts', o.allowedHosts, naming),
     allowedOrigins: stringListOption('allowedOrigins', o.allowedOrigins, naming),

@@ -1,19 +1,22 @@
 import { unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import type { ParsedEvent, Reply } from '../event.js';
+import type { Reply } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_GRACE_MS } from '../options/defaults.js';
 import { durationOption, invalidOption } from '../options/validate.js';
 import type { EventSender } from '../sender.js';
 import { truncate } from '../text.js';
-import { contentLengthError, hasBody, readBody } from './body.js';
+import { carriedHeaders } from '../http-headers.js';
+import { hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
+import { gatewayEvent, INLINE_REQUEST_BYTES, isInlineBody, replyHead, writeStreamedReply } from './event-streams.js';
 import { GatewayCall, trackConnection, type CallOwner } from './gateway-call.js';
 import { resolveGatewayOptions, type GatewayListen, type GatewayOptions } from './gateway-options.js';
 import { HostPolicy } from './host-check.js';
-import { errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
+import { errorResponse } from './http-errors.js';
 import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
 import { GatewayRouteError, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
@@ -60,10 +63,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
 // ---------------------------------------------------------------------------------------------
 
-const JSON_TYPE = 'application/json';
-// Node's own rule for header values (`checkInvalidHeaderChar`): a reply's mimetype comes from
-// the far side and must not be able to make writeHead throw or split the response.
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // How long a connection whose body we refused is drained before it is closed anyway.
 const LINGER_MS = 2_000;
 
@@ -76,8 +75,8 @@ class HttpGateway implements Gateway, CallOwner {
   readonly #sender: EventSender;
   readonly #role: 'server' | 'client';
   readonly #listen: GatewayListen;
-  readonly #maxBodyBytes: number;
   readonly #eventTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
   readonly #hostPolicy: HostPolicy;
   readonly #isUnix: boolean;
   readonly #metricsText: GatewayOptions['metricsText'];
@@ -103,8 +102,8 @@ class HttpGateway implements Gateway, CallOwner {
     this.#log = (options.logger ?? silentLogger).child({ component: 'gateway' });
     this.#listen = o.listen;
     this.#isUnix = 'path' in o.listen;
-    this.#maxBodyBytes = o.maxBodyBytes;
     this.#eventTimeoutMs = o.eventTimeoutMs;
+    this.#requestTimeoutMs = o.requestTimeoutMs;
     this.#hostPolicy = new HostPolicy(o.allowedHosts, o.allowedOrigins);
     this.#metricsText = options.metricsText;
     if (o.nonLoopback && 'host' in o.listen) {
@@ -113,16 +112,19 @@ class HttpGateway implements Gateway, CallOwner {
     }
     const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, keepAliveTimeoutMs: keepAliveTimeout } = o;
 
+    // Node's requestTimeout would bound a whole request, however big its body: a streamed body
+    // is bounded by its event's progress timer in the pipe instead, and a body read whole
+    // (inline) by a timer of ours (#startEvent).
     this.#server = http.createServer({
       headersTimeout: headersTimeout,
-      requestTimeout: requestTimeout,
+      requestTimeout: 0,
       keepAliveTimeout: keepAliveTimeout,
       // Node checks both timeouts on this interval (default 30 s, which would let a 10 s
       // headers timeout take 40 s). A sweep over the connection list is cheap.
       connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 4))),
     });
     this.#server.headersTimeout = headersTimeout;
-    this.#server.requestTimeout = requestTimeout;
+    this.#server.requestTimeout = 0;
     this.#server.keepAliveTimeout = keepAliveTimeout;
     this.#server.on('connection', trackConnection);
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, false));
@@ -270,14 +272,28 @@ class HttpGateway implements Gateway, CallOwner {
       this.fail(call, timeoutMs);
       return;
     }
+    const headers = carriedHeaders(call.req.rawHeaders);
+    if (!Array.isArray(headers)) {
+      this.fail(call, new RestpipeError(ErrorCode.BAD_REQUEST, `the request's headers cannot travel: ${headers.problem}`));
+      return;
+    }
     call.route = route;
     call.timeoutMs = timeoutMs;
+    call.headers = headers;
     this.#eventsInFlight++;
-    if (call.expectsContinue && contentLengthError(call.req.headers, this.#maxBodyBytes) === undefined) {
-      call.res.writeContinue();
+    // No size limit here (SPEC §9): the node whose handler buffers a body refuses one over its
+    // --max-body (413 from there), so the body is always wanted.
+    if (call.expectsContinue) call.res.writeContinue();
+    if (!isInlineBody(call.req)) {
+      // The body enters the pipe as it arrives; the connection is kept only if it is read whole.
+      this.onEventBody(call, undefined);
+      return;
     }
     call.closeConnection = false; // readBody either reads the body or says to close
-    readBody(call.req, this.#maxBodyBytes, call);
+    readBody(call.req, INLINE_REQUEST_BYTES, call);
+    // Node's requestTimeout is off (streamed bodies have no such bound): a small body must
+    // still arrive in time, or a trickling caller would hold an event slot for ever.
+    if (!call.bodyRead && !call.closed) call.armBodyTimer(this.#requestTimeoutMs);
   }
 
   /**
@@ -285,23 +301,14 @@ class HttpGateway implements Gateway, CallOwner {
    * is. Its head was parsed by the route; its body is parsed (JSON) once, by the node whose
    * handler receives it.
    */
-  onEventBody(call: GatewayCall, data: Buffer): void {
+  onEventBody(call: GatewayCall, data: Buffer | undefined): void {
     if (!call.canRespond) return;
     const route = call.route!;
     const controller = call.connectionController();
-    const event: ParsedEvent = {
-      verb: route.verb,
-      noun: route.noun,
-      path: route.path,
-      params: route.params,
-      method: route.method,
-      query: route.query,
-      mimetype: call.req.headers['content-type'] ?? '',
-      data,
-    };
+    const event = gatewayEvent(call, route, data);
     let reply: Promise<Reply>;
     try {
-      reply = this.#sender.send(route.target, event, { signal: controller.signal, timeoutMs: call.timeoutMs });
+      reply = this.#sender.send(route.target, event, { signal: controller.signal, timeoutMs: call.timeoutMs, stream: true });
     } catch (err) {
       this.fail(call, err);
       return;
@@ -317,17 +324,32 @@ class HttpGateway implements Gateway, CallOwner {
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ code: reply.code }, 'reply arrived after the HTTP caller left; dropped');
       return;
     }
-    const mimetype = reply.mimetype;
-    if (typeof mimetype !== 'string' || INVALID_HEADER_VALUE.test(mimetype)) {
-      this.fail(call, new RestpipeError(ErrorCode.PROTOCOL_ERROR, 'the reply carries a mimetype that is not a valid HTTP header value'));
+    const head = replyHead(reply);
+    if (head instanceof RestpipeError) {
+      this.fail(call, head);
       return;
     }
-    const status = replyStatus(reply);
-    const data = reply.data;
-    const headers: string[] = ['X-Event-Return-Code', String(reply.code)];
-    if (mimetype !== '') headers.push('Content-Type', mimetype);
-    // 204 and 304 have no body by definition (RFC 9110 §15.3.5, §15.4.5).
-    const bodyless = status === 204 || status === 304;
+    const { status, headers, bodyless } = head;
+    const { body, data } = reply;
+    if (body !== undefined && !bodyless) {
+      // The request body may still be streaming (a handler that echoes it): it goes on; the
+      // connection is closed after the reply if the request was not read to its end.
+      call.responded = true;
+      if (this.#closing) headers.push('Connection', 'close');
+      writeStreamedReply(call.res, status, headers, reply as Reply & { body: Readable }, (err) => {
+        if (err !== undefined) {
+          if (this.#log.isLevelEnabled('debug')) this.#log.debug({ err: err.message }, 'reply body ended abnormally; response aborted');
+          return;
+        }
+        if (call.stopUnreadBody()) {
+          lingerBeforeClose(call.req, LINGER_MS);
+          (call.req.socket as Socket & { destroySoon(): void }).destroySoon();
+        }
+      });
+      return;
+    }
+    // Nobody reads a body a bodyless status cannot carry: the far side is told to stop.
+    body?.destroy();
     if (!bodyless) headers.push('Content-Length', String(data.byteLength));
     this.respond(call, status, headers, bodyless ? undefined : data);
   }
@@ -340,33 +362,16 @@ class HttpGateway implements Gateway, CallOwner {
       }
       return;
     }
-    let code: string;
-    let message: string;
-    // Match on the code, not the class: a handler module or sender may use its own copy of
-    // restpipe. A system error's code (ECONNRESET, …) is not one of ours: internal_error.
-    if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
-      code = (err as RestpipeError).code;
-      message = (err as Error).message;
-      if (code === ErrorCode.ABORTED && !this.#closing) {
-        // The body broke off but the socket lives (or the sender gave up on its own): the
-        // request is unusable; do not leave the caller without an answer.
-        code = ErrorCode.BAD_REQUEST;
-      }
-    } else {
-      code = ErrorCode.INTERNAL_ERROR;
-      message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-      this.#log.error({ err: message }, 'gateway request failed unexpectedly');
-    }
-    const status = httpStatusOf(code);
-    const body = Buffer.from(errorBody(code, message));
-    const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.byteLength)];
-    if (err instanceof GatewayRouteError && err.allow !== undefined) headers.push('Allow', err.allow);
-    this.respond(call, status, headers, body);
+    const answer = errorResponse(err, this.#closing);
+    if (answer.unexpected) this.#log.error({ err: answer.message }, 'gateway request failed unexpectedly');
+    if (err instanceof GatewayRouteError && err.allow !== undefined) answer.headers.push('Allow', err.allow);
+    this.respond(call, answer.status, answer.headers, answer.body);
   }
 
   /** @internal writes one complete response. */
   respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void {
     call.responded = true;
+    call.stopUnreadBody();
     // Node turns `Connection: close` into closing the socket once the response is out.
     if (call.closeConnection || this.#closing) headers.push('Connection', 'close');
     // The caller may still be sending the body we refused: a plain close would reset the

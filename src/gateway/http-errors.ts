@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, type RestpipeError } from '../errors.js';
 import { ReturnCode, type Reply } from '../event.js';
 
 /**
@@ -30,6 +30,7 @@ export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = Ob
   [ErrorCode.IDENTITY_INVALID]: 500,
   [ErrorCode.HANDLER_INVALID]: 500,
   [ErrorCode.NO_HANDLER]: 404,
+  [ErrorCode.STREAM_RESET]: 502,
   [ErrorCode.INTERNAL_ERROR]: 500,
 });
 
@@ -83,4 +84,37 @@ export function replyStatus(reply: Reply): number {
     default:
       return 200;
   }
+}
+
+/** A JSON error response: status, headers (Content-Type, Content-Length) and body. */
+export interface ErrorResponse {
+  status: number;
+  headers: string[];
+  body: Buffer;
+  message: string;
+  /** Not one of our errors (a bug, or a system error): worth an error log line. */
+  unexpected: boolean;
+}
+
+/**
+ * SPEC §4's JSON error for `err`. Matches on the code, not the class: a handler module or sender
+ * may use its own copy of restpipe; a system error's code (ECONNRESET, …) is not one of ours:
+ * internal_error. `aborted` outside a shutdown becomes `bad_request`: the body broke off but the
+ * socket lives (or the sender gave up on its own), and the caller still gets an answer.
+ */
+export function errorResponse(err: unknown, closing: boolean): ErrorResponse {
+  let code: string;
+  let message: string;
+  let unexpected = false;
+  if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
+    code = (err as RestpipeError).code;
+    message = err.message;
+    if (code === ErrorCode.ABORTED && !closing) code = ErrorCode.BAD_REQUEST;
+  } else {
+    code = ErrorCode.INTERNAL_ERROR;
+    message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+    unexpected = true;
+  }
+  const body = Buffer.from(errorBody(code, message));
+  return { status: httpStatusOf(code), headers: ['Content-Type', 'application/json', 'Content-Length', String(body.byteLength)], body, message, unexpected };
 }

@@ -35,6 +35,14 @@ export const DEFAULT_MAX_INFLIGHT = 4_096;
 export const DEFAULT_IDLE_HOOK_INTERVAL_MS = 60_000;
 /** Outbound bytes queued on a pipe before senders wait for the socket to drain. */
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** The receive window each body stream starts with (SPEC §9; yamux's 256 KiB). */
+export const DEFAULT_STREAM_WINDOW_BYTES = 256 * 1024;
+/** The largest a stream's window grows to on a fast link. */
+export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 16 * 1024 * 1024;
+/** The receive window of a whole pipe: the most unread body bytes a node holds per pipe. */
+export const DEFAULT_PIPE_WINDOW_BYTES = 32 * 1024 * 1024;
+/** The inline body bytes of a peer's events in flight at once that a node takes per pipe. */
+export const DEFAULT_MAX_INLINE_INFLIGHT_BYTES = 8 * 1024 * 1024;
 
 /** The pipe port: where a server listens and a client dials. */
 export const DEFAULT_SERVER_PORT = 1234;

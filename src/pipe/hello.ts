@@ -1,6 +1,6 @@
 import { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';
 import { formatSeconds } from '../text.js';
-import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType } from '../wire/frame.js';
+import { FrameType, STREAM_FRAME_PAYLOAD_BYTES } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import { GoAwayCode, PROTOCOL_VERSION, encodeHello, type HelloMessage } from '../wire/messages.js';
 
@@ -32,7 +32,19 @@ export class HelloExchange {
   #started = false;
   #peer: HelloMessage | undefined;
 
-  constructor(role: 'server' | 'client', localName: string, limits: { maxBodyBytes: number; heartbeatIntervalMs: number; helloTimeoutMs: number }, port: HelloPort) {
+  constructor(
+    role: 'server' | 'client',
+    localName: string,
+    limits: {
+      heartbeatIntervalMs: number;
+      helloTimeoutMs: number;
+      streamWindowBytes: number;
+      maxStreamWindowBytes: number;
+      pipeWindowBytes: number;
+      maxInlineInflightBytes: number;
+    },
+    port: HelloPort,
+  ) {
     this.#role = role;
     this.#timeoutMs = limits.helloTimeoutMs;
     this.#port = port;
@@ -40,8 +52,12 @@ export class HelloExchange {
       protocolVersion: PROTOCOL_VERSION,
       nodeName: localName,
       role,
-      maxFrameBytes: limits.maxBodyBytes + EVENT_METADATA_ALLOWANCE_BYTES,
+      maxFrameBytes: STREAM_FRAME_PAYLOAD_BYTES,
       heartbeatIntervalMs: limits.heartbeatIntervalMs,
+      initialStreamWindow: limits.streamWindowBytes,
+      maxStreamWindow: limits.maxStreamWindowBytes,
+      pipeWindow: limits.pipeWindowBytes,
+      maxInlineInflightBytes: limits.maxInlineInflightBytes,
     };
   }
 
@@ -85,18 +101,11 @@ export class HelloExchange {
       return undefined;
     }
     if (hello.role === this.#role) throw new ProtocolError(`HELLO from a ${hello.role} to a ${this.#role}`);
+    const problem = streamSettingsProblem(hello);
+    if (problem !== undefined) throw new ProtocolError(`HELLO with ${problem}`);
     this.#peer = hello;
     this.#takeWaiter()?.resolve(hello);
     return hello;
-  }
-
-  /**
-   * The largest body we may send this peer: ours, or less when its hello says it takes smaller
-   * frames.
-   */
-  sendBodyLimit(maxBodyBytes: number): number {
-    const peerMax = this.#peer?.maxFrameBytes ?? 0;
-    return peerMax > 0 ? Math.min(maxBodyBytes, peerMax - EVENT_METADATA_ALLOWANCE_BYTES) : maxBodyBytes;
   }
 
   /**
@@ -123,6 +132,22 @@ export class HelloExchange {
     this.#waiter = undefined;
     return waiter;
   }
+}
+
+/** The smallest frame a v2 peer may say it takes: a head's metadata and a useful chunk. */
+const MIN_FRAME_BYTES = 4 * 1024;
+const MAX_WINDOW_BYTES = 2 ** 31 - 1;
+
+/** Why a v2 peer's window and frame settings are unusable, or undefined. */
+function streamSettingsProblem(h: HelloMessage): string | undefined {
+  const initial = h.initialStreamWindow ?? 0;
+  const max = h.maxStreamWindow ?? 0;
+  const pipe = h.pipeWindow ?? 0;
+  if (h.maxFrameBytes < MIN_FRAME_BYTES) return `max_frame_bytes ${h.maxFrameBytes} (at least ${MIN_FRAME_BYTES})`;
+  if (initial < 1024 || initial > MAX_WINDOW_BYTES) return `initial_stream_window ${initial} (1024 to 2^31-1)`;
+  if (max < initial || max > MAX_WINDOW_BYTES) return `max_stream_window ${max} (${initial} to 2^31-1)`;
+  if (pipe < initial || pipe > MAX_WINDOW_BYTES) return `pipe_window ${pipe} (${initial} to 2^31-1)`;
+  return undefined;
 }
 
 /** What a goaway before the hello means to the one waiting for it. */

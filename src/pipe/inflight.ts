@@ -3,6 +3,17 @@ import type { Reply } from '../event.js';
 import { formatSeconds } from '../text.js';
 
 /**
+ * Where an outbound event is (SPEC §9), which says what its timer means:
+ * - `sending`: its request body is still being sent; the timer fires after that long without a
+ *   chunk going out (the far side not reading, or the caller's source stalled);
+ * - `waiting`: the request is all out; the timer is the wait for the reply's head;
+ * - `replying`: the reply's head came (the caller has its Reply) and its body streams in; the
+ *   timer fires after that long without a chunk of it.
+ * A streamed transfer of any length is never cut by its timeout, only a stalled one.
+ */
+export type EventPhase = 'sending' | 'waiting' | 'replying';
+
+/**
  * One outbound event waiting for its reply. It is its own abort listener (`handleEvent`), and
  * its deadline timer calls a shared function with the entry as argument, so an event costs no
  * closures beyond its promise.
@@ -22,6 +33,19 @@ export class PendingEvent {
   onSettled: ((entry: PendingEvent, reply: Reply | undefined, err: Error | undefined) => void) | undefined;
   /** When the event was sent, for that observer (performance.now()). */
   startedAt = 0;
+  /** What its timer waits for (see EventPhase). */
+  phase: EventPhase = 'waiting';
+  /** The event's timeout, ms: the same for each phase. */
+  timeoutMs = 0;
+  /** Bytes of its inline body, counted against the peer's inline budget until it is over. */
+  inlineBytes = 0;
+  /**
+   * Asked when its timer fires while its body streams: true when it only waits its turn on a
+   * busy pipe (it has data and credit, or its reply's sender has credit and the pipe carries
+   * data), so a long transfer shared with others is not taken for a stalled one. Its timer
+   * then starts over.
+   */
+  isWaitingItsTurn: (() => boolean) | undefined;
   readonly #table: InflightTable;
 
   constructor(table: InflightTable, id: number) {
@@ -38,10 +62,22 @@ export class PendingEvent {
     const reason: unknown = this.signal?.reason;
     this.#table.abandon(this.id, callerAborted(reason));
   }
+
+  /** The event made progress (a chunk of its request went out, or of its reply came in): its timer starts over. */
+  progressed(): void {
+    this.timer?.refresh();
+  }
 }
 
 function onDeadline(entry: PendingEvent, table: InflightTable, timeoutMs: number): void {
-  table.abandon(entry.id, new RestpipeError(ErrorCode.EVENT_TIMEOUT, `no reply within ${formatSeconds(timeoutMs)}`));
+  if (entry.phase !== 'waiting' && entry.isWaitingItsTurn?.() === true) {
+    entry.timer?.refresh();
+    return;
+  }
+  const t = formatSeconds(timeoutMs);
+  const what =
+    entry.phase === 'sending' ? `the request body made no progress for ${t}` : entry.phase === 'replying' ? `the reply body made no progress for ${t}` : `no reply within ${t}`;
+  table.abandon(entry.id, new RestpipeError(ErrorCode.EVENT_TIMEOUT, what));
 }
 
 /**
@@ -50,24 +86,31 @@ function onDeadline(entry: PendingEvent, table: InflightTable, timeoutMs: number
  * late reply to it) could still be around: reuse needs 2^32 events in between.
  *
  * Every entry settles exactly once: by its reply, its deadline, its caller's signal, or the
- * pipe's failure. `onAbandon` tells the session which events the far side should cancel.
+ * pipe's failure. `onAbandon` tells the session which events the far side should cancel, with
+ * the error the event ended with (a streamed reply's body fails with it). An event whose reply
+ * streams its body stays here after its promise resolved ({@link startReply}) until the body
+ * ends ({@link finish}) or the event is given up.
  */
 export class InflightTable {
   readonly #entries = new Map<number, PendingEvent>();
   #nextId = 1;
-  readonly #onAbandon: (entry: PendingEvent) => void;
+  readonly #onAbandon: (entry: PendingEvent, err: Error) => void;
+  readonly #onRemoved: ((entry: PendingEvent, err: Error | undefined) => void) | undefined;
   /** Replies that came for an event already settled (timed out or cancelled). */
   lateReplies = 0;
 
   /**
    * @param firstId the first id handed out (tests start near 2^32 to see the counter wrap).
    *   @default 1
+   * @param onRemoved called whenever an entry leaves the table, however it ended (`err` unless
+   *   it ended well): the owner frees what the event held.
    */
-  constructor(onAbandon: (entry: PendingEvent) => void, firstId = 1) {
+  constructor(onAbandon: (entry: PendingEvent, err: Error) => void, firstId = 1, onRemoved?: (entry: PendingEvent, err: Error | undefined) => void) {
     if (!Number.isInteger(firstId) || firstId < 1 || firstId > 0xffff_ffff) {
       throw new RangeError(`firstId must be an integer from 1 to 2^32-1, got ${firstId}`);
     }
     this.#onAbandon = onAbandon;
+    this.#onRemoved = onRemoved;
     this.#nextId = firstId;
   }
 
@@ -81,6 +124,7 @@ export class InflightTable {
    */
   add(timeoutMs: number, signal: AbortSignal | undefined): PendingEvent {
     const entry = new PendingEvent(this, this.#allocateId());
+    entry.timeoutMs = timeoutMs;
     this.#entries.set(entry.id, entry);
     entry.timer = setTimeout(onDeadline, timeoutMs, entry, this, timeoutMs);
     entry.timer.unref();
@@ -91,30 +135,60 @@ export class InflightTable {
     return entry;
   }
 
-  /** A reply arrived. False when nobody waits for it any more (late or unknown id). */
+  /** The event in flight with this id (its reply head may have come), or undefined. */
+  get(id: number): PendingEvent | undefined {
+    return this.#entries.get(id);
+  }
+
+  /** A whole reply arrived. False when nobody waits for it any more (late or unknown id, or a second head). */
   settle(id: number, reply: Reply): boolean {
-    const entry = this.#take(id);
-    if (entry === undefined) {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || entry.phase === 'replying') {
       this.lateReplies++;
       return false;
     }
+    this.#take(id, undefined);
     entry.resolve(reply);
     entry.onSettled?.(entry, reply, undefined);
     return true;
   }
 
+  /**
+   * A reply's head arrived and its body follows as a stream: the caller gets the reply now, and
+   * the event stays in flight until {@link finish} (its timer now waits for the body's chunks).
+   * False as {@link settle}.
+   */
+  startReply(id: number, reply: Reply): boolean {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || entry.phase === 'replying') {
+      this.lateReplies++;
+      return false;
+    }
+    entry.phase = 'replying';
+    entry.timer?.refresh();
+    entry.resolve(reply);
+    entry.onSettled?.(entry, reply, undefined);
+    entry.onSettled = undefined;
+    return true;
+  }
+
+  /** A streamed reply's body ended: the event is over. */
+  finish(id: number): void {
+    this.#take(id, undefined);
+  }
+
   /** The local side gives up on an event (deadline, caller's signal); the far side is told. */
   abandon(id: number, err: Error): void {
-    const entry = this.#take(id);
+    const entry = this.#take(id, err);
     if (entry === undefined) return;
     entry.reject(err);
     entry.onSettled?.(entry, undefined, err);
-    this.#onAbandon(entry);
+    this.#onAbandon(entry, err);
   }
 
-  /** Fails one event without telling the far side (it never got it). */
+  /** Fails one event without telling the far side (it never got it, or it ended it itself). */
   fail(id: number, err: Error): void {
-    const entry = this.#take(id);
+    const entry = this.#take(id, err);
     if (entry === undefined) return;
     entry.reject(err);
     entry.onSettled?.(entry, undefined, err);
@@ -124,19 +198,20 @@ export class InflightTable {
   failAll(err: Error): void {
     const entries = [...this.#entries.values()];
     for (const entry of entries) {
-      this.#take(entry.id);
+      this.#take(entry.id, err);
       entry.reject(err);
       entry.onSettled?.(entry, undefined, err);
     }
   }
 
-  #take(id: number): PendingEvent | undefined {
+  #take(id: number, err: Error | undefined): PendingEvent | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
     this.#entries.delete(id);
     entry.settled = true;
     clearTimeout(entry.timer);
     entry.signal?.removeEventListener('abort', entry);
+    this.#onRemoved?.(entry, err);
     return entry;
   }
 

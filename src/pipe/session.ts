@@ -9,17 +9,22 @@ import { clampTimerMs } from '../options/validate.js';
 import type { PipeInfo } from '../sender.js';
 import { StateMachine } from '../state-machine.js';
 import { describeSocketError, formatSeconds, peerText } from '../text.js';
-import { EVENT_METADATA_ALLOWANCE_BYTES, FrameType, frameTypeName } from '../wire/frame.js';
+import { FrameFlag, FrameType, MAX_CHUNK_BYTES, STREAM_FRAME_PAYLOAD_BYTES, frameTypeName } from '../wire/frame.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import {
+  CancelCode,
   EMPTY_PAYLOAD,
   GoAwayCode,
-  decodeCancel,
+  decodeCancelMessage,
+  decodeData,
   decodeEvent,
   decodeGoAway,
   decodeHello,
   decodeReply,
+  decodeWindowUpdate,
+  encodeCancel,
+  encodeDataFrame,
   encodeGoAway,
   encodeReplyFrame,
   type HelloMessage,
@@ -30,6 +35,7 @@ import { HelloExchange, goAwayDescription } from './hello.js';
 import { InboundCalls } from './inbound-calls.js';
 import { OutboundCalls, type RequestOptions } from './outbound-calls.js';
 import { wireLiveness } from './liveness.js';
+import { PipeStreams } from './pipe-streams.js';
 import type { ReadGate } from './read-gate.js';
 
 import { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState } from './session-options.js';
@@ -39,6 +45,13 @@ export { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState }
 
 /** How long a closed pipe's socket may take to flush its last frames before it is destroyed. */
 const CLOSE_LINGER_MS = 1_000;
+/**
+ * Event heads go to the socket while it holds less than this; DATA while it holds less than one
+ * chunk, so a heartbeat or a cancel written at any moment waits behind at most about one chunk
+ * of bulk data (SPEC §9; stream/scheduler.ts).
+ */
+const HEADS_BELOW_BYTES = 256 * 1024;
+const DATA_BELOW_BYTES = MAX_CHUNK_BYTES;
 
 /**
  * One pipe: a connected, authenticated stream to one peer, after which both sides send events
@@ -67,6 +80,7 @@ export class PipeSession {
   readonly #hello: HelloExchange;
   readonly #outbound: OutboundCalls;
   readonly #inbound: InboundCalls;
+  #streams: PipeStreams | undefined;
   readonly #onClose: SessionOptions['onClose'];
   readonly #onPeerGoAway: SessionOptions['onPeerGoAway'];
   readonly #limitPeerLog: NonNullable<SessionOptions['limitPeerLog']>;
@@ -75,7 +89,6 @@ export class PipeSession {
   #localGoAwaySent = false;
   #peerGoAwayReceived = false;
   #peerGoAwayCode: GoAwayCode | undefined;
-  #sendBodyLimit: number;
   #closeInfo: CloseInfo | undefined;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
@@ -90,7 +103,6 @@ export class PipeSession {
     this.#onClose = options.onClose;
     this.#onPeerGoAway = options.onPeerGoAway;
     this.#limitPeerLog = options.limitPeerLog ?? writeAlways;
-    this.#sendBodyLimit = timing.maxBodyBytes;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#state = new StateMachine<SessionState>('pipe session', 'hello', SESSION_MOVES, {
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -99,8 +111,9 @@ export class PipeSession {
       },
     });
     this.#openedAt = this.#state.since;
-    this.#decoder = new FrameDecoder(timing.maxBodyBytes + EVENT_METADATA_ALLOWANCE_BYTES, (type, _flags, id, payload) => this.#onFrame(type, id, payload));
-    this.#writer = new FrameWriter(socket, timing.maxQueuedBytes);
+    // Frames are small whatever the body (SPEC §9): an inline body or a chunk, and a head.
+    this.#decoder = new FrameDecoder(STREAM_FRAME_PAYLOAD_BYTES, (type, flags, id, payload) => this.#onFrame(type, flags, id, payload));
+    this.#writer = new FrameWriter(socket);
     ({ heartbeat: this.#heartbeat, readGate: this.#readGate } = wireLiveness(socket, this.#writer, timing, (reason) =>
       this.destroy(reason, GoAwayCode.HEARTBEAT_TIMEOUT),
     ));
@@ -112,15 +125,15 @@ export class PipeSession {
       canCancel: () => this.#state.is('open', 'draining'),
       settled: () => this.#checkDrained(),
     });
-    this.#inbound = new InboundCalls(options.role, options.peer, timing.maxInflight, options.handler, {
+    this.#inbound = new InboundCalls(options.role, options.peer, timing, options.handler, {
       // Replies skip the writer's queue; a peer that reads slower than it asks cannot grow our
       // socket buffer without bound all the same, because past twice the queue budget of
       // replies it has not taken we stop reading its events (read-gate.ts).
-      writeReply: (id, reply) => {
-        this.#writer.writeReply(encodeReplyFrame(id, reply));
+      writeReply: (id, reply, end) => {
+        this.#writer.writeReply(encodeReplyFrame(id, reply, FrameFlag.REPLY | (end ? FrameFlag.END_STREAM : 0)));
         this.#readGate.afterResponse();
       },
-      replyBodyLimit: () => this.#sendBodyLimit,
+      writeReset: (id, reason) => this.#writer.writeControl(encodeFrame(FrameType.CANCEL, id, encodeCancel(reason, CancelCode.RESET), FrameFlag.REPLY)),
       settled: () => this.#checkDrained(),
     });
 
@@ -157,7 +170,7 @@ export class PipeSession {
       connectedSince: new Date(this.#openedAt),
       inFlight: { outbound: this.#outbound.size, inbound: this.#inbound.size },
       rttMs: this.#heartbeat.rttMs,
-      queuedBytes: { socket: this.#writer.socketQueuedBytes, events: this.#writer.waitingBytes },
+      queuedBytes: { socket: this.#writer.socketQueuedBytes, events: this.#outbound.queuedHeadBytes },
       lateReplies: this.#outbound.lateReplies,
       usable: this.isUsable,
     };
@@ -188,7 +201,7 @@ export class PipeSession {
    */
   request(event: ParsedEvent, options: RequestOptions): Promise<Reply> {
     if (!this.isUsable) return Promise.reject(this.#notUsableError());
-    return this.#outbound.request(event, options, this.#sendBodyLimit);
+    return this.#outbound.request(event, options);
   }
 
   /**
@@ -234,7 +247,7 @@ export class PipeSession {
       // split small frames on purpose to look busy; it still cannot make us hold more, see
       // read-gate.ts.)
       const partial = this.#decoder.partialFrameType;
-      if (partial === FrameType.EVENT || partial === FrameType.EVENT_REPLY) this.#heartbeat.markProgress();
+      if (partial === FrameType.EVENT || partial === FrameType.EVENT_REPLY || partial === FrameType.DATA) this.#heartbeat.markProgress();
     } catch (err) {
       if (err instanceof ProtocolError) {
         const reason = peerText(err.reason);
@@ -248,21 +261,28 @@ export class PipeSession {
   }
 
   /** Routes one decoded frame; throws ProtocolError for what the protocol does not allow. */
-  #onFrame(type: FrameType, id: number, payload: Buffer): void {
+  #onFrame(type: FrameType, flags: number, id: number, payload: Buffer): void {
     if (this.#state.is('closed')) return;
     if (this.#state.is('hello') && type !== FrameType.HELLO && type !== FrameType.GOAWAY) {
       throw new ProtocolError(`${frameTypeName(type)} frame before HELLO`);
     }
+    const end = (flags & FrameFlag.END_STREAM) !== 0;
     switch (type) {
       case FrameType.EVENT: {
         const wire = decodeEvent(payload);
         if (this.#inbound.has(id)) throw new ProtocolError(`EVENT id ${id} reused while still in flight`);
         this.#heartbeat.markProgress();
-        this.#inbound.receive(id, wire);
+        this.#inbound.receive(id, wire, end);
         return;
       }
       case FrameType.EVENT_REPLY:
-        if (this.#outbound.settle(id, decodeReply(payload))) this.#heartbeat.markProgress();
+        if (this.#outbound.onReply(id, decodeReply(payload), end)) this.#heartbeat.markProgress();
+        return;
+      case FrameType.DATA:
+        this.#streams!.onData(id, flags, decodeData(payload));
+        return;
+      case FrameType.WINDOW_UPDATE:
+        this.#streams!.onWindowUpdate(id, flags, decodeWindowUpdate(payload));
         return;
       case FrameType.HEARTBEAT:
         this.#writer.writeControl(encodeFrame(FrameType.HEARTBEAT_REPLY, id, EMPTY_PAYLOAD));
@@ -272,9 +292,13 @@ export class PipeSession {
         // Our heartbeat ids are random: an answer to one we never sent is made up.
         if (!this.#heartbeat.onReply(id)) throw new ProtocolError(`HEARTBEAT_REPLY for id ${id}, which is not one of this node's recent heartbeats`);
         return;
-      case FrameType.CANCEL:
-        this.#inbound.cancel(id, decodeCancel(payload));
+      case FrameType.CANCEL: {
+        const cancel = decodeCancelMessage(payload);
+        // With the reply flag it is about our event: the far side reset its reply.
+        if ((flags & FrameFlag.REPLY) !== 0) this.#outbound.onReset(id, peerText(cancel.reason));
+        else this.#inbound.cancel(id, cancel);
         return;
+      }
       case FrameType.GOAWAY:
         this.#onGoAway(decodeGoAway(payload));
         return;
@@ -285,9 +309,41 @@ export class PipeSession {
     }
   }
 
-  /** The peer's hello was accepted: the pipe is open. */
+  /** The peer's hello was accepted: the pipe is open, and its bodies can flow (its windows are known now). */
   #open(): void {
-    this.#sendBodyLimit = this.#hello.sendBodyLimit(this.#timing.maxBodyBytes);
+    const peer = this.#hello.peer!;
+    const timing = this.#timing;
+    const writer = this.#writer;
+    const streams = new PipeStreams(
+      { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes },
+      {
+        initialWindowBytes: peer.initialStreamWindow!,
+        maxWindowBytes: peer.maxStreamWindow!,
+        pipeWindowBytes: peer.pipeWindow!,
+        // A DATA frame's payload is the chunk and a few bytes of its protobuf tag and length.
+        maxChunkBytes: Math.min(MAX_CHUNK_BYTES, peer.maxFrameBytes - 8),
+      },
+      { headsBelowBytes: HEADS_BELOW_BYTES, dataBelowBytes: DATA_BELOW_BYTES, maxQueuedHeadBytes: timing.maxQueuedBytes },
+      {
+        get socketQueuedBytes() {
+          return writer.socketQueuedBytes;
+        },
+        writeHead: (parts) => writer.writeEvent(parts),
+        writeData: (stream, chunk, last, blocked) => {
+          const f = (stream.isReply ? FrameFlag.REPLY : 0) | (last ? FrameFlag.END_STREAM : 0) | (blocked ? FrameFlag.BLOCKED : 0);
+          writer.writeData(encodeDataFrame(stream.id, f, chunk), !stream.isReply);
+          if (stream.isReply) this.#readGate.afterResponse();
+        },
+      },
+      {
+        writeControl: (parts) => writer.writeControl(parts),
+        progress: () => this.#heartbeat.markProgress(),
+      },
+    );
+    this.#streams = streams;
+    writer.setDrainListener(() => streams.scheduler.pump());
+    this.#outbound.open(streams, { maxFrameBytes: peer.maxFrameBytes, maxInlineInflightBytes: peer.maxInlineInflightBytes! });
+    this.#inbound.open(streams);
     this.#state.move('open');
     this.#openedAt = this.#state.since;
     this.#heartbeat.start();
@@ -358,6 +414,7 @@ export class PipeSession {
     const broken = new RestpipeError(ErrorCode.PIPE_BROKEN, `pipe to '${this.peer.name}' broke: ${reason}`);
     this.#outbound.failAll(broken);
     this.#inbound.end(broken);
+    this.#streams?.failAll(broken);
     this.#hello.end(broken);
 
     // Let frames already written (a goaway, final replies) reach the peer, then close; a peer

@@ -3,9 +3,8 @@ import {
   carriesBody,
   frameTypeName,
   HEADER_BYTES,
-  FrameFlag,
+  flagsProblem,
   isKnownFrameType,
-  isReplyType,
   MAX_CONTROL_PAYLOAD_BYTES,
   type FrameType,
 } from './frame.js';
@@ -21,7 +20,7 @@ const READ_PAYLOAD = 1;
 /**
  * Incremental frame parser: bytes in, frames out, no I/O and no timers. Handles frames split
  * across reads and many frames in one read. The header is judged as soon as its 10 bytes are
- * in (type known, reply flag consistent, length within the limit), so an oversized or bogus
+ * in (type known, flags allowed for the type, length within the limit), so an oversized or bogus
  * frame is refused before a byte of its payload is buffered.
  *
  * The only error it throws is ProtocolError; after one, every later push throws it again.
@@ -47,8 +46,8 @@ export class FrameDecoder {
   #stopped = false;
 
   /**
-   * @param maxPayloadBytes the largest payload accepted for any frame; control frames (hello,
-   *   heartbeat, cancel, goaway) are further held to MAX_CONTROL_PAYLOAD_BYTES.
+   * @param maxPayloadBytes the largest payload accepted for any frame; frames that carry no body
+   *   (hello, heartbeat, cancel, goaway, window update) are further held to MAX_CONTROL_PAYLOAD_BYTES.
    * @throws RangeError when maxPayloadBytes is not a non-negative integer (NaN would disable the limit).
    */
   constructor(maxPayloadBytes: number, sink: FrameSink) {
@@ -84,7 +83,7 @@ export class FrameDecoder {
 
   /**
    * Feeds bytes; calls the sink for every frame completed.
-   * @throws ProtocolError on an unknown type, an inconsistent reply flag or an oversized frame.
+   * @throws ProtocolError on an unknown type, flags the type does not allow, or an oversized frame.
    */
   push(chunk: Buffer): void {
     if (this.#failure !== null) throw this.#failure;
@@ -115,10 +114,8 @@ export class FrameDecoder {
     if (header === first) this.#advance(HEADER_BYTES);
 
     if (!isKnownFrameType(type)) this.#fail(`unknown frame type ${frameTypeName(type)}`);
-    const isReply = (flags & FrameFlag.REPLY) !== 0;
-    if (isReply !== isReplyType(type)) {
-      this.#fail(`frame type ${frameTypeName(type)} with reply flag ${isReply ? 'set' : 'clear'}`);
-    }
+    const problem = flagsProblem(type, flags);
+    if (problem !== undefined) this.#fail(`frame type ${frameTypeName(type)} with ${problem}`);
     // Control frames are also held to the body limit: a peer must send no frame bigger than the
     // max it was told (Hello.max_frame_bytes), and it keeps one bound on what is buffered.
     const limit = carriesBody(type) ? this.#maxPayloadBytes : this.#controlLimit;

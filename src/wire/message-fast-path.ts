@@ -1,5 +1,5 @@
-import { FrameFlag, FrameType, HEADER_BYTES } from './frame.js';
-import type { WireEvent, WireReply } from './message-types.js';
+import { FrameType, HEADER_BYTES } from './frame.js';
+import type { HeaderList, WireEvent, WireReply } from './message-types.js';
 
 /**
  * The hot path of messages.ts: events and replies written and read by hand.
@@ -17,15 +17,27 @@ export const INLINE_DATA_BYTES = 16 * 1024;
 const MAX_U32 = 0xffff_ffff;
 const EMPTY_DATA = new Uint8Array(0);
 
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
+/** Bytes of `n` (0 to 2^53) as a protobuf varint. */
+export function varintSize(n: number): number {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x20_0000) return 3;
+  if (n < 0x1000_0000) return 4;
+  let size = 5;
+  for (let v = Math.floor(n / 2 ** 35); v > 0; v = Math.floor(v / 128)) size++;
+  return size;
 }
 
 function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_U32;
 }
 
-function writeVarint(buf: Buffer, pos: number, n: number): number {
+function isLength(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** Writes `n` (0 to 2^53) as a varint at `pos`; returns the position after it. */
+export function writeVarint(buf: Buffer, pos: number, n: number): number {
   while (n >= 0x80) {
     buf[pos++] = (n & 0x7f) | 0x80;
     n = Math.floor(n / 128);
@@ -50,6 +62,34 @@ function utf8Bytes(s: string): number {
   return s.length === 0 ? 0 : Buffer.byteLength(s, 'utf8');
 }
 
+/** Sizes of a header list's entries as the generated code writes them (repeated `Header {name, value}`). */
+function headersSize(headers: HeaderList | undefined, sizes: number[]): number {
+  if (headers === undefined) return 0;
+  let total = 0;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i];
+    const value = headers[i + 1];
+    if (typeof name !== 'string' || typeof value !== 'string') return -1;
+    const nameBytes = utf8Bytes(name);
+    const valueBytes = utf8Bytes(value);
+    const inner = stringFieldSize(nameBytes) + stringFieldSize(valueBytes);
+    sizes.push(nameBytes, valueBytes, inner);
+    total += 1 + varintSize(inner) + inner;
+  }
+  return total;
+}
+
+function writeHeaders(buf: Buffer, pos: number, tag: number, headers: HeaderList | undefined, sizes: readonly number[]): number {
+  if (headers === undefined) return pos;
+  for (let i = 0, k = 0; i + 1 < headers.length; i += 2, k += 3) {
+    buf[pos++] = tag;
+    pos = writeVarint(buf, pos, sizes[k + 2]!);
+    pos = writeStringField(buf, pos, 0x0a, headers[i]!, sizes[k]!);
+    pos = writeStringField(buf, pos, 0x12, headers[i + 1]!, sizes[k + 1]!);
+  }
+  return pos;
+}
+
 /** The frame header at the start of `buf`. */
 function writeHeader(buf: Buffer, type: FrameType, flags: number, payloadBytes: number, id: number): void {
   buf[0] = type;
@@ -72,22 +112,26 @@ function finishWithData(buf: Buffer, pos: number, dataTag: number, data: Uint8Ar
 }
 
 /**
- * A whole EVENT frame (header and payload) for message id `id`: one buffer, or the buffer and
- * then `event.data` itself when the body is larger than INLINE_DATA_BYTES; undefined for
- * values the generated code must judge (messages.ts then uses it).
+ * A whole EVENT frame (header and payload) for message id `id`, with `flags`: one buffer, or the
+ * buffer and then `event.data` itself when the body is larger than INLINE_DATA_BYTES; undefined
+ * for values the generated code must judge (messages.ts then uses it).
  */
-export function fastEventFrame(id: number, event: WireEvent): Uint8Array[] | undefined {
-  const { verb, noun, mimetype, query, data, timeoutMs } = event;
+export function fastEventFrame(id: number, event: WireEvent, flags: number): Uint8Array[] | undefined {
+  const { verb, noun, mimetype, query, data, timeoutMs, headers, bodyLength } = event;
   if (
     typeof verb !== 'string' ||
     typeof noun !== 'string' ||
     typeof mimetype !== 'string' ||
     typeof query !== 'string' ||
     !(data instanceof Uint8Array) ||
-    !isU32(timeoutMs)
+    !isU32(timeoutMs) ||
+    (bodyLength !== undefined && !isLength(bodyLength))
   ) {
     return undefined;
   }
+  const headerSizes: number[] = [];
+  const headersBytes = headersSize(headers, headerSizes);
+  if (headersBytes < 0) return undefined;
   const verbBytes = utf8Bytes(verb);
   const nounBytes = utf8Bytes(noun);
   const mimeBytes = utf8Bytes(mimetype);
@@ -98,10 +142,12 @@ export function fastEventFrame(id: number, event: WireEvent): Uint8Array[] | und
     stringFieldSize(nounBytes) +
     stringFieldSize(mimeBytes) +
     (timeoutMs === 0 ? 0 : 1 + varintSize(timeoutMs)) +
-    stringFieldSize(queryBytes);
+    stringFieldSize(queryBytes) +
+    headersBytes +
+    (bodyLength === undefined ? 0 : 1 + varintSize(bodyLength));
   const dataHead = n === 0 ? 0 : 1 + varintSize(n);
   const buf = Buffer.allocUnsafe(HEADER_BYTES + meta + dataHead + (n <= INLINE_DATA_BYTES ? n : 0));
-  writeHeader(buf, FrameType.EVENT, 0, meta + dataHead + n, id);
+  writeHeader(buf, FrameType.EVENT, flags, meta + dataHead + n, id);
   let pos = HEADER_BYTES;
   pos = writeStringField(buf, pos, 0x0a, verb, verbBytes);
   pos = writeStringField(buf, pos, 0x12, noun, nounBytes);
@@ -111,22 +157,40 @@ export function fastEventFrame(id: number, event: WireEvent): Uint8Array[] | und
     pos = writeVarint(buf, pos, timeoutMs);
   }
   pos = writeStringField(buf, pos, 0x32, query, queryBytes);
+  pos = writeHeaders(buf, pos, 0x3a, headers, headerSizes);
+  if (bodyLength !== undefined) {
+    buf[pos++] = 0x40;
+    pos = writeVarint(buf, pos, bodyLength);
+  }
   return finishWithData(buf, pos, 0x22, data);
 }
 
-/** A whole EVENT_REPLY frame for message id `id`, as {@link fastEventFrame}. */
-export function fastReplyFrame(id: number, reply: WireReply): Uint8Array[] | undefined {
-  const { code, mimetype, data, status } = reply;
-  if (typeof mimetype !== 'string' || !(data instanceof Uint8Array) || !isU32(code) || (status !== undefined && !isU32(status))) {
+/** A whole EVENT_REPLY frame for message id `id`, with `flags`, as {@link fastEventFrame}. */
+export function fastReplyFrame(id: number, reply: WireReply, flags: number): Uint8Array[] | undefined {
+  const { code, mimetype, data, status, headers, bodyLength } = reply;
+  if (
+    typeof mimetype !== 'string' ||
+    !(data instanceof Uint8Array) ||
+    !isU32(code) ||
+    (status !== undefined && !isU32(status)) ||
+    (bodyLength !== undefined && !isLength(bodyLength))
+  ) {
     return undefined;
   }
+  const headerSizes: number[] = [];
+  const headersBytes = headersSize(headers, headerSizes);
+  if (headersBytes < 0) return undefined;
   const mimeBytes = utf8Bytes(mimetype);
   const n = data.byteLength;
   const meta =
-    (code === 0 ? 0 : 1 + varintSize(code)) + stringFieldSize(mimeBytes) + (status === undefined ? 0 : 1 + varintSize(status));
+    (code === 0 ? 0 : 1 + varintSize(code)) +
+    stringFieldSize(mimeBytes) +
+    (status === undefined ? 0 : 1 + varintSize(status)) +
+    headersBytes +
+    (bodyLength === undefined ? 0 : 1 + varintSize(bodyLength));
   const dataHead = n === 0 ? 0 : 1 + varintSize(n);
   const buf = Buffer.allocUnsafe(HEADER_BYTES + meta + dataHead + (n <= INLINE_DATA_BYTES ? n : 0));
-  writeHeader(buf, FrameType.EVENT_REPLY, FrameFlag.REPLY, meta + dataHead + n, id);
+  writeHeader(buf, FrameType.EVENT_REPLY, flags, meta + dataHead + n, id);
   let pos = HEADER_BYTES;
   if (code !== 0) {
     buf[pos++] = 0x08;
@@ -137,16 +201,24 @@ export function fastReplyFrame(id: number, reply: WireReply): Uint8Array[] | und
     buf[pos++] = 0x20;
     pos = writeVarint(buf, pos, status);
   }
+  pos = writeHeaders(buf, pos, 0x2a, headers, headerSizes);
+  if (bodyLength !== undefined) {
+    buf[pos++] = 0x30;
+    pos = writeVarint(buf, pos, bodyLength);
+  }
   return finishWithData(buf, pos, 0x1a, data);
 }
 
+/** Where the last {@link readShortVarint} or {@link readLengthVarint} ended. */
+export const varintCursor = { pos: 0 };
+const cursor = varintCursor;
+
 /**
  * Reads a varint of at most 4 bytes (< 2^28) at `pos`: the value, with the position after it
- * in `cursor.pos`; -1 for anything else (longer, or cut short), which the caller hands to the
- * generated decoder.
+ * in `varintCursor.pos`; -1 for anything else (longer, or cut short), which the caller hands to
+ * the generated decoder.
  */
-const cursor = { pos: 0 };
-function readShortVarint(buf: Uint8Array, pos: number, end: number): number {
+export function readShortVarint(buf: Uint8Array, pos: number, end: number): number {
   let result = 0;
   for (let shift = 0; shift < 28; shift += 7) {
     if (pos >= end) return -1;
@@ -158,6 +230,52 @@ function readShortVarint(buf: Uint8Array, pos: number, end: number): number {
     }
   }
   return -1;
+}
+
+/**
+ * Reads a varint of a body length (at most 2^53 − 1, 8 bytes) like {@link readShortVarint};
+ * -1 for anything longer or cut short.
+ */
+function readLengthVarint(buf: Uint8Array, pos: number, end: number): number {
+  let result = 0;
+  let scale = 1;
+  for (let i = 0; i < 8; i++) {
+    if (pos >= end) return -1;
+    const b = buf[pos++]!;
+    result += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      if (!Number.isSafeInteger(result)) return -1;
+      cursor.pos = pos;
+      return result;
+    }
+    scale *= 128;
+  }
+  return -1;
+}
+
+/**
+ * The entries of one `Header {name, value}` message at [start, end), pushed onto `out`; false
+ * for anything but ASCII text in fields 1 and 2 (the generated decoder then reads it).
+ */
+function readHeader(buf: Uint8Array, start: number, end: number, out: string[]): boolean {
+  let name = '';
+  let value = '';
+  let pos = start;
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag !== 0x0a && tag !== 0x12) return false;
+    const len = readShortVarint(buf, pos, end);
+    if (len < 0) return false;
+    const from = cursor.pos;
+    pos = from + len;
+    if (pos > end) return false;
+    const text = readAscii(buf, from, pos);
+    if (text === undefined) return false;
+    if (tag === 0x0a) name = text;
+    else value = text;
+  }
+  out.push(name, value);
+  return true;
 }
 
 /** An ASCII string field's text, or undefined when any byte is not ASCII. */
@@ -174,18 +292,21 @@ export function fastDecodeEvent(buf: Uint8Array): WireEvent | undefined {
   let query = '';
   let data: Uint8Array = EMPTY_DATA;
   let timeoutMs = 0;
+  let headers: string[] | undefined;
+  let bodyLength: number | undefined;
   const end = buf.byteLength;
   let pos = 0;
   while (pos < end) {
     const tag = buf[pos++]!;
-    if (tag === 0x28) {
-      const v = readShortVarint(buf, pos, end);
+    if (tag === 0x28 || tag === 0x40) {
+      const v = tag === 0x28 ? readShortVarint(buf, pos, end) : readLengthVarint(buf, pos, end);
       if (v < 0) return undefined;
-      timeoutMs = v;
+      if (tag === 0x28) timeoutMs = v;
+      else bodyLength = v;
       pos = cursor.pos;
       continue;
     }
-    if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22 && tag !== 0x32) return undefined;
+    if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22 && tag !== 0x32 && tag !== 0x3a) return undefined;
     const len = readShortVarint(buf, pos, end);
     if (len < 0) return undefined;
     const start = cursor.pos;
@@ -195,6 +316,10 @@ export function fastDecodeEvent(buf: Uint8Array): WireEvent | undefined {
       data = buf.subarray(start, pos);
       continue;
     }
+    if (tag === 0x3a) {
+      if (!readHeader(buf, start, pos, (headers ??= []))) return undefined;
+      continue;
+    }
     const text = readAscii(buf, start, pos);
     if (text === undefined) return undefined;
     if (tag === 0x0a) verb = text;
@@ -202,7 +327,10 @@ export function fastDecodeEvent(buf: Uint8Array): WireEvent | undefined {
     else if (tag === 0x1a) mimetype = text;
     else query = text;
   }
-  return { verb, noun, mimetype, data, timeoutMs, query };
+  const event: WireEvent = { verb, noun, mimetype, data, timeoutMs, query };
+  if (headers !== undefined) event.headers = headers;
+  if (bodyLength !== undefined) event.bodyLength = bodyLength;
+  return event;
 }
 
 /** The common shape of an EventReply payload, or undefined: then the generated decoder reads it. */
@@ -211,19 +339,22 @@ export function fastDecodeReply(buf: Uint8Array): WireReply | undefined {
   let mimetype = '';
   let data: Uint8Array = EMPTY_DATA;
   let status: number | undefined;
+  let headers: string[] | undefined;
+  let bodyLength: number | undefined;
   const end = buf.byteLength;
   let pos = 0;
   while (pos < end) {
     const tag = buf[pos++]!;
-    if (tag === 0x08 || tag === 0x20) {
-      const v = readShortVarint(buf, pos, end);
+    if (tag === 0x08 || tag === 0x20 || tag === 0x30) {
+      const v = tag === 0x30 ? readLengthVarint(buf, pos, end) : readShortVarint(buf, pos, end);
       if (v < 0) return undefined;
       if (tag === 0x08) code = v;
-      else status = v;
+      else if (tag === 0x20) status = v;
+      else bodyLength = v;
       pos = cursor.pos;
       continue;
     }
-    if (tag !== 0x12 && tag !== 0x1a) return undefined;
+    if (tag !== 0x12 && tag !== 0x1a && tag !== 0x2a) return undefined;
     const len = readShortVarint(buf, pos, end);
     if (len < 0) return undefined;
     const start = cursor.pos;
@@ -233,11 +364,17 @@ export function fastDecodeReply(buf: Uint8Array): WireReply | undefined {
       data = buf.subarray(start, pos);
       continue;
     }
+    if (tag === 0x2a) {
+      if (!readHeader(buf, start, pos, (headers ??= []))) return undefined;
+      continue;
+    }
     const text = readAscii(buf, start, pos);
     if (text === undefined) return undefined;
     mimetype = text;
   }
   const reply: WireReply = { code, mimetype, data };
   if (status !== undefined) reply.status = status;
+  if (headers !== undefined) reply.headers = headers;
+  if (bodyLength !== undefined) reply.bodyLength = bodyLength;
   return reply;
 }

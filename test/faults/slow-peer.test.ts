@@ -6,9 +6,12 @@
 //     (the server node's reply buffer fills), and the server's callers send small events to the
 //     client. Proves: the bytes each node holds for the pipe stay under a fixed bound (socket +
 //     queue ≤ 2 × max-queued + a frame or two, replies ≤ 2 × max-queued + the replies in progress);
-//     the excess reaches the callers as 503 too_many_in_flight at once, not as memory; the pipe is
-//     never declared dead (heartbeats on a busy pipe are not taken for silence: no reconnect, no
-//     502); and once the link is fast again everything drains and serves 200.
+//     the pipe is never declared dead (heartbeats on a busy pipe are not taken for silence: no
+//     reconnect, no 502); and once the link is fast again everything drains and serves 200.
+//     Since wire v2 bodies are flow-controlled streams: a body waits for credit instead of taking
+//     room in the send queue, so the excess is no longer refused with 503 (v1's answer, when each
+//     queued event held its whole body), and an event's handler runs even if its reply then
+//     waits for the link. What a node holds stays bounded all the same.
 // (b) A peer that stops reading (the proxy stops reading both ways): the sender's bytes stay
 //     under the same bound while its callers keep posting, then the heartbeat declares the pipe
 //     dead within its timeout and the client reconnects when the peer reads again.
@@ -100,10 +103,13 @@ async function overSlowLink(p: FaultPair, flow: Flow) {
   const load = startFlows([flow], TIMING.connectWaitMs + TIMING.eventTimeoutMs + 5_000);
   await sleep(SLOW_MS);
   const forwarded = { up: p.proxy.forwarded.up - forwardedBefore.up, down: p.proxy.forwarded.down - forwardedBefore.down };
-  await load.stop();
   clearInterval(heapTimer);
   const peaks = samples.stop();
+  // Fast again before the callers stop: since wire v2 a body in flight is a healthy transfer
+  // sharing the link (it waits for credit, not for room in a queue), which over this link would
+  // take longer than the flows' hard limit (24 × 512 KiB at 512 KiB/s); it completes now.
   p.proxy.setMode('pass');
+  await load.stop();
   const reconnects = p.client.client!.connects - connectsBefore;
   const dropped = removed.items.length;
   removed.stop();
@@ -150,18 +156,17 @@ function assertBusyButAlive(r: Awaited<ReturnType<typeof overSlowLink>>): void {
   assert.ok(moved > 0 && moved <= RATE * 1.15, `link moved ${Math.round(moved / KIB)} KiB/s at ${RATE / KIB} KiB/s`);
 }
 
-test('(a1) posting large bodies over a slow link: the client node holds a bounded number of bytes, refuses the rest with 503, the pipe stays up', { timeout: 40_000 }, async (t) => {
+test('(a1) posting large bodies over a slow link: the client node holds a bounded number of bytes, the bodies wait for credit, the pipe stays up', { timeout: 40_000 }, async (t) => {
   const p = pair!;
   const r = await overSlowLink(p, { name: 'post512k', port: p.clientHttp, workers: WORKERS, method: 'POST', path: () => '/server/sink', body });
   t.diagnostic(`slow link, posts: ${JSON.stringify({ ...r.figures, boundKiB: Math.round(SENDER_BOUND / KIB) })}`);
   assertBusyButAlive(r);
   assert.ok(r.peaks.client <= SENDER_BOUND, `client node held ${r.peaks.client} bytes for the pipe (bound ${SENDER_BOUND})`);
-  assert.ok(r.outcomes.some((o) => o.status === 503 && o.code === 'too_many_in_flight'), 'the client node refused posts it had no room for (503)');
   const up = await httpRequest({ port: p.clientHttp }, { method: 'POST', path: '/server/sink', body, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(up.status, 200, up.body.toString());
 });
 
-test('(a2) fetching large replies over a slow link: the server node holds a bounded number of bytes, answers the rest busy (503), the pipe stays up', { timeout: 40_000 }, async (t) => {
+test('(a2) fetching large replies over a slow link: the server node holds a bounded number of bytes, the replies wait for credit, the pipe stays up', { timeout: 40_000 }, async (t) => {
   const p = pair!;
   const executedBefore = p.serverTally.get('blob') ?? 0;
   const r = await overSlowLink(p, { name: 'get512k', port: p.clientHttp, workers: WORKERS, method: 'GET', path: () => `/server/blob//${BODY}` });
@@ -169,10 +174,8 @@ test('(a2) fetching large replies over a slow link: the server node holds a boun
   t.diagnostic(`slow link, replies: ${JSON.stringify({ ...r.figures, handlerRuns: executed, boundKiB: Math.round(REPLIER_BOUND / KIB) })}`);
   assertBusyButAlive(r);
   assert.ok(r.peaks.server <= REPLIER_BOUND, `server node held ${r.peaks.server} bytes for the pipe (bound ${REPLIER_BOUND})`);
-  // The events sent while the reply buffer was full waited unread (the server stopped reading)
-  // past their callers' deadlines (504), and were read together with their cancels, so their
-  // handlers never ran.
-  assert.ok(executed < r.outcomes.length * 0.75, `the handler ran for ${executed} of ${r.outcomes.length} requests`);
+  // No request executed twice (at most once, SPEC §6).
+  assert.ok(executed <= r.outcomes.length, `the handler ran ${executed} times for ${r.outcomes.length} requests`);
   const down = await httpRequest({ port: p.clientHttp }, { path: `/server/blob//${BODY}` });
   assert.equal(down.status, 200);
   assert.equal(down.body.byteLength, BODY);
@@ -206,7 +209,8 @@ test('(b) a peer that stops reading: the sender stays bounded, the heartbeat end
 
   assert.ok(detectMs <= within(TIMING.heartbeatTimeoutMs, heartbeatTick(TIMING)), `detected after ${detectMs.toFixed(0)} ms`);
   assert.ok(peaks.client <= SENDER_BOUND, `client node held ${peaks.client} bytes for the stalled pipe (bound ${SENDER_BOUND})`);
-  assert.ok((outcomes['503 too_many_in_flight'] ?? 0) > 0, 'posts past the budget were refused at once');
+  // v1 refused posts past its queue at once (503); v2's bodies wait for credit instead, and the
+  // dead pipe then fails them (502) or, once down, they are refused (503 no_connection).
   const bad = load.outcomes.filter((o) => ![200, 502, 503, 504].includes(o.status));
   assert.deepEqual(bad.slice(0, 5), [], `${bad.length} requests ended otherwise than 200/502/503/504`);
   assert.ok(backMs <= within(TIMING.reconnectMaxMs + 1_000), `reconnected ${backMs.toFixed(0)} ms after the peer read again (reconnect-max + a handshake)`);

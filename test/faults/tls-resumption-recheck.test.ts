@@ -217,7 +217,7 @@ describe("a resumed connection's name is its certificate's CN", () => {
     const serverLog = new MemoryLogger();
     const { server, port } = await bed.server({ logger: serverLog });
     const hello = (name: string): Buffer =>
-      Buffer.concat(encodeFrame(FrameType.HELLO, 0, encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeName: name, role: 'client', maxFrameBytes: 1 << 20, heartbeatIntervalMs: 5_000 })));
+      Buffer.concat(encodeFrame(FrameType.HELLO, 0, encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeName: name, role: 'client', maxFrameBytes: 1 << 20, heartbeatIntervalMs: 5_000, initialStreamWindow: 256 * 1024, maxStreamWindow: 16 << 20, pipeWindow: 32 << 20 })));
     const dial = (id: PkiIdentity, session?: Buffer): Promise<{ socket: tls.TLSSocket; session: Promise<Buffer> }> =>
       new Promise((resolve, reject) => {
         const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...id.tls, ...(session === undefined ? {} : { session }) });

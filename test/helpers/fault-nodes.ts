@@ -63,7 +63,12 @@ export interface FaultPair {
 }
 
 /** Starts the server node, the proxy, the client node (dialing the proxy); waits for the pipe. */
-export async function startFaultPair(timing: FaultTiming, extra: { maxQueuedBytes?: number; maxBodyBytes?: number } = {}): Promise<FaultPair> {
+export async function startFaultPair(
+  timing: FaultTiming,
+  extra: { maxQueuedBytes?: number; maxBodyBytes?: number } = {},
+  /** Handlers instead of {@link faultHandlers}, per node (given that node's tally). */
+  handlers?: (tally: ExecutionTally, node: 'server' | 'client') => Record<string, unknown>,
+): Promise<FaultPair> {
   const pki = await makePki();
   const serverTally: ExecutionTally = new Map();
   const clientTally: ExecutionTally = new Map();
@@ -88,7 +93,7 @@ export async function startFaultPair(timing: FaultTiming, extra: { maxQueuedByte
       role: 'server',
       identity: pki.server.tls,
       listen: { host: '127.0.0.1', port: 0 },
-      handlers: faultHandlers(serverTally),
+      handlers: (handlers ?? faultHandlers)(serverTally, 'server'),
       ...common,
     });
     closers.push(() => server.close({ graceMs: 200 }));
@@ -99,7 +104,7 @@ export async function startFaultPair(timing: FaultTiming, extra: { maxQueuedByte
       role: 'client',
       identity: pki.client1.tls,
       server: { host: '127.0.0.1', port: proxy.port },
-      handlers: faultHandlers(clientTally),
+      handlers: (handlers ?? faultHandlers)(clientTally, 'client'),
       reconnectMinMs: timing.reconnectMinMs,
       reconnectMaxMs: timing.reconnectMaxMs,
       connectTimeoutMs: 1_000,

@@ -22,8 +22,7 @@ import { onceMatching } from './gateway-http.js';
 export const HEARTBEAT = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 400 } as const;
 export const CONNECT_WAIT_MS = 300;
 export const GATEWAY_EVENT_TIMEOUT_MS = 600;
-export const GATEWAY_MAX_BODY = 64 * 1024;
-/** The pipes' own body limit: larger than the gateway's, so a big reply can pass the gateway but not the pipe. */
+/** The nodes' --max-body: what a buffered handler takes, or a buffered send() reply. */
 export const PIPE_MAX_BODY = 256 * 1024;
 
 /**
@@ -152,7 +151,6 @@ export async function startNodes(): Promise<TestNodes> {
     const gatewayOptions = (node: 'server' | 'client'): GatewayOptions => ({
       sender: node === 'server' ? server.sender : client.sender,
       listen: { host: '127.0.0.1', port: 0 },
-      maxBodyBytes: GATEWAY_MAX_BODY,
       eventTimeoutMs: GATEWAY_EVENT_TIMEOUT_MS,
       metricsText: () => (node === 'server' ? serverMetrics : clientMetrics).text(),
     });

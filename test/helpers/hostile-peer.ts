@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 
-import { FrameType } from '../../src/wire/frame.js';
+import { FrameFlag, FrameType } from '../../src/wire/frame.js';
 import { encodeFrame } from '../../src/wire/frame-encoder.js';
 import {
   GoAwayCode,
@@ -119,7 +119,8 @@ function hostilePeer(socket: tls.TLSSocket, role: 'client' | 'server'): HostileP
       const id = nextId;
       nextId = nextId === 0xffff_ffff ? 1 : nextId + 1;
       if (kind === 'events') {
-        parts.push(...encodeEventFrame(id, { verb: 'get', noun: 'nothing', mimetype: '', data: new Uint8Array(0), timeoutMs: 0, query: '' }));
+        // Whole events (END_STREAM: no body follows), each costing the peer a reply.
+        parts.push(...encodeEventFrame(id, { verb: 'get', noun: 'nothing', mimetype: '', data: new Uint8Array(0), timeoutMs: 0, query: '' }, FrameFlag.END_STREAM));
       } else {
         parts.push(...encodeFrame(FrameType.CANCEL, id, encodeCancel('')));
       }
@@ -152,7 +153,17 @@ function hostilePeer(socket: tls.TLSSocket, role: 'client' | 'server'): HostileP
         encodeFrame(
           FrameType.HELLO,
           0,
-          encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeName: name, role, maxFrameBytes: 1024 * 1024, heartbeatIntervalMs: 1_000 }),
+          encodeHello({
+            protocolVersion: PROTOCOL_VERSION,
+            nodeName: name,
+            role,
+            maxFrameBytes: 1024 * 1024,
+            heartbeatIntervalMs: 1_000,
+            initialStreamWindow: 256 * 1024,
+            maxStreamWindow: 16 * 1024 * 1024,
+            pipeWindow: 32 * 1024 * 1024,
+            maxInlineInflightBytes: 8 * 1024 * 1024,
+          }),
         ),
       );
       framesSent++;

@@ -16,7 +16,6 @@ import { httpRequest, onceMatching, rawConnect, type HttpResult, type RequestIni
 import {
   CONNECT_WAIT_MS,
   GATEWAY_EVENT_TIMEOUT_MS,
-  GATEWAY_MAX_BODY,
   HEARTBEAT,
   PIPE_MAX_BODY,
   deadPort,
@@ -178,14 +177,14 @@ for (const d of directions) {
       assert.match(body.exception.traceback, /boom from/);
     });
 
-    test('413 + 252: a reply over the pipe’s body limit', async () => {
+    test('a reply over the nodes’ --max-body streams through the gateway whole (v2: the gateway buffers no reply)', async () => {
+      // v1 answered 413 + 252 here: the reply had to fit in one frame. In v2 the gateway streams
+      // it, and --max-body limits only what a node buffers (SPEC §9).
       const r = await req(d.gw(), { path: `${d.prefix}/big//${PIPE_MAX_BODY + 1}` });
-      assert.equal(r.headers['x-event-return-code'], '252');
-      assertJsonError(r, 413, 'body_too_large');
-      // Just under the limit passes, even though it is over the gateway's request limit.
-      const ok = await req(d.gw(), { path: `${d.prefix}/big//${PIPE_MAX_BODY}` });
-      assert.equal(ok.status, 200);
-      assert.equal(ok.body.length, PIPE_MAX_BODY);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-event-return-code'], '0');
+      assert.equal(r.headers['content-length'], String(PIPE_MAX_BODY + 1));
+      assert.equal(r.body.length, PIPE_MAX_BODY + 1);
     });
 
     test('504: no reply within the event timeout; the far handler is cancelled', async () => {
@@ -234,7 +233,9 @@ for (const d of directions) {
       assert.equal(gw.eventsInFlight, 0);
     });
 
-    test('413: Content-Length over the limit is refused before the body is sent', async () => {
+    test('413: Content-Length over the far side’s --max-body (buffered handler) is refused before the body is sent', async () => {
+      // v1 refused at the gateway (its own --max-body); in v2 the gateway streams every body and
+      // the node whose buffered handler would hold it refuses it, from the declared length.
       const calls: string[] = [];
       const onCall = (node: string, method: string): void => void calls.push(`${node}:${method}`);
       nodes.probe.on('calls', onCall);
@@ -242,22 +243,22 @@ for (const d of directions) {
         const c = await rawConnect(port(d.gw()));
         // Headers only: the body is never sent, so an answer proves the gateway did not wait for it.
         c.socket.write(
-          `POST ${d.prefix}/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${GATEWAY_MAX_BODY + 1}\r\n\r\n`,
+          `POST ${d.prefix}/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${PIPE_MAX_BODY + 1}\r\n\r\n`,
         );
         await c.waitFor(/"body_too_large"[^]*\}\}$/);
         assert.match(c.received(), /^HTTP\/1\.1 413 /);
         assert.match(c.received(), /\r\nconnection: close\r\n/i);
-        assert.match(c.received(), new RegExp(`${GATEWAY_MAX_BODY + 1} bytes exceeds the limit of ${GATEWAY_MAX_BODY}`));
+        assert.match(c.received(), new RegExp(`${PIPE_MAX_BODY + 1} bytes exceeds the receiving node's limit of ${PIPE_MAX_BODY}`));
         await c.closed; // and the connection is closed rather than drained
 
-        // With Expect: 100-continue the client is never invited to send it.
+        // With Expect: 100-continue: the gateway invites the body (it has no limit of its own),
+        // the far side refuses it from the declared length, the connection closes.
         const e = await rawConnect(port(d.gw()));
         e.socket.write(
-          `PUT ${d.prefix}/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: ${GATEWAY_MAX_BODY + 1}\r\n\r\n`,
+          `PUT ${d.prefix}/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: ${PIPE_MAX_BODY + 1}\r\n\r\n`,
         );
         await e.waitFor(/"body_too_large"[^]*\}\}$/);
-        assert.doesNotMatch(e.received(), /100 Continue/);
-        assert.match(e.received(), /^HTTP\/1\.1 413 /);
+        assert.match(e.received(), /HTTP\/1\.1 413 /);
         await e.closed;
         assert.deepEqual(calls, [], 'no handler ran');
       } finally {
@@ -275,12 +276,12 @@ for (const d of directions) {
       c.socket.destroy();
     });
 
-    test('413: a chunked body over the limit is refused while it streams', async () => {
+    test('413: a chunked body over the far side’s --max-body (buffered handler) is refused while it streams', async () => {
       const c = await rawConnect(port(d.gw()));
       c.socket.write(`POST ${d.prefix}/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`);
       const chunk = Buffer.alloc(16 * 1024, 0x62);
-      // Five 16 KiB chunks pass the 64 KiB limit; the terminating chunk is never sent.
-      for (let i = 0; i < 5 && !c.socket.destroyed; i++) {
+      // Seventeen 16 KiB chunks pass the far side's 256 KiB limit; the terminating chunk is never sent.
+      for (let i = 0; i < 17 && !c.socket.destroyed; i++) {
         c.socket.write(`${chunk.length.toString(16)}\r\n`);
         c.socket.write(chunk);
         c.socket.write('\r\n');
@@ -379,7 +380,6 @@ describe('client node only', () => {
       gw = await createGateway({
         sender: lonely.sender,
         listen: { host: '127.0.0.1', port: 0 },
-        maxBodyBytes: GATEWAY_MAX_BODY,
         eventTimeoutMs: GATEWAY_EVENT_TIMEOUT_MS,
       });
     });

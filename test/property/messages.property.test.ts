@@ -3,11 +3,17 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ProtocolError } from '../../src/errors.js';
-import { EventReplySchema, EventSchema } from '../../src/wire/gen/restpipe_pb.js';
-import { FrameType } from '../../src/wire/frame.js';
+import { DataSchema, EventReplySchema, EventSchema, WindowUpdateSchema } from '../../src/wire/gen/restpipe_pb.js';
+import { FrameFlag, FrameType } from '../../src/wire/frame.js';
 import { encodeFrame } from '../../src/wire/frame-encoder.js';
 import {
+  CancelCode,
   decodeCancel,
+  decodeCancelMessage,
+  decodeData,
+  decodeWindowUpdate,
+  encodeDataFrame,
+  encodeWindowUpdateFrame,
   decodeEvent,
   decodeEventReference,
   decodeGoAway,
@@ -37,19 +43,50 @@ const bytes = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2000 }) },
 );
 
-const eventArb: fc.Arbitrary<WireEvent> = fc.record({
-  verb: fc.oneof(fc.constantFrom('get', 'post', 'put', 'delete', 'patch'), text),
-  noun: text,
-  mimetype: text,
-  data: bytes,
-  timeoutMs: u32,
-  query: text,
-});
+// v2 fields: a header list (absent when empty, as decoders give it back) and a body length up
+// to 2^53 − 1 (varints of every width).
+const bodyLengthArb = fc.oneof(u32, fc.constantFrom(0, 2 ** 28, 2 ** 32, 2 ** 35, 2 ** 49, Number.MAX_SAFE_INTEGER), fc.maxSafeNat());
+function withV2<T extends object>(arb: fc.Arbitrary<T>, textArb: fc.Arbitrary<string>): fc.Arbitrary<T & { headers?: string[]; bodyLength?: number }> {
+  return fc
+    .record({
+      base: arb,
+      headers: fc.option(fc.array(fc.tuple(textArb, textArb), { minLength: 1, maxLength: 5 }), { nil: undefined }),
+      bodyLength: fc.option(bodyLengthArb, { nil: undefined }),
+    })
+    .map(({ base, headers, bodyLength }) => ({
+      ...base,
+      ...(headers === undefined ? {} : { headers: headers.flat() }),
+      ...(bodyLength === undefined ? {} : { bodyLength }),
+    }));
+}
 
-const replyArb: fc.Arbitrary<WireReply> = fc
-  .record({ code: u32, mimetype: text, data: bytes, status: fc.option(u32, { nil: undefined }) })
-  // `status` absent, not present-and-undefined: that is what decodeReply gives back.
-  .map(({ status, ...rest }) => (status === undefined ? rest : { ...rest, status }));
+/** A wire message's fields as the generated code's init takes them (Header messages, bigint length). */
+function toInit<T extends { headers?: readonly string[]; bodyLength?: number }>(m: T): Omit<T, 'headers' | 'bodyLength'> & { headers: { name: string; value: string }[]; bodyLength?: bigint } {
+  const { headers, bodyLength, ...rest } = m;
+  const list: { name: string; value: string }[] = [];
+  for (let i = 0; i + 1 < (headers?.length ?? 0); i += 2) list.push({ name: headers![i]!, value: headers![i + 1]! });
+  return { ...rest, headers: list, ...(bodyLength === undefined ? {} : { bodyLength: BigInt(bodyLength) }) };
+}
+
+const eventArb: fc.Arbitrary<WireEvent> = withV2(
+  fc.record({
+    verb: fc.oneof(fc.constantFrom('get', 'post', 'put', 'delete', 'patch'), text),
+    noun: text,
+    mimetype: text,
+    data: bytes,
+    timeoutMs: u32,
+    query: text,
+  }),
+  text,
+);
+
+const replyArb: fc.Arbitrary<WireReply> = withV2(
+  fc
+    .record({ code: u32, mimetype: text, data: bytes, status: fc.option(u32, { nil: undefined }) })
+    // `status` absent, not present-and-undefined: that is what decodeReply gives back.
+    .map(({ status, ...rest }) => (status === undefined ? rest : { ...rest, status })),
+  text,
+);
 
 const helloArb: fc.Arbitrary<HelloMessage> = fc.record({
   protocolVersion: u32,
@@ -57,6 +94,10 @@ const helloArb: fc.Arbitrary<HelloMessage> = fc.record({
   role: fc.constantFrom('server' as const, 'client' as const),
   maxFrameBytes: u32,
   heartbeatIntervalMs: u32,
+  initialStreamWindow: u32,
+  maxStreamWindow: u32,
+  pipeWindow: u32,
+  maxInlineInflightBytes: u32,
 });
 
 function join(parts: readonly Uint8Array[]): Buffer {
@@ -74,7 +115,7 @@ describe('message properties', () => {
         const parts = encodeEvent(event);
         const payload = join(parts);
         assert.deepEqual(hexData(decodeEvent(payload)), hexData(event));
-        const whole = create(EventSchema, event);
+        const whole = create(EventSchema, toInit(event));
         assert.ok(equals(EventSchema, fromBinary(EventSchema, payload), fromBinary(EventSchema, toBinary(EventSchema, whole))));
         if (event.data.byteLength > 0) assert.equal(parts[parts.length - 1], event.data);
       }),
@@ -88,12 +129,8 @@ describe('message properties', () => {
         const parts = encodeReply(reply);
         const payload = join(parts);
         assert.deepEqual(hexData(decodeReply(payload)), hexData(reply));
-        const whole = create(EventReplySchema, {
-          code: reply.code,
-          mimetype: reply.mimetype,
-          data: reply.data,
-          ...(reply.status === undefined ? {} : { httpStatus: reply.status }),
-        });
+        const { status, ...rest } = toInit(reply);
+        const whole = create(EventReplySchema, { ...rest, ...(status === undefined ? {} : { httpStatus: status }) });
         assert.ok(
           equals(EventReplySchema, fromBinary(EventReplySchema, payload), fromBinary(EventReplySchema, toBinary(EventReplySchema, whole))),
         );
@@ -114,23 +151,30 @@ describe('message properties', () => {
     { weight: 1, arbitrary: fc.integer({ min: INLINE_DATA_BYTES - 2, max: INLINE_DATA_BYTES + 2 }).map((n) => new Uint8Array(n).fill(7)) },
     { weight: 1, arbitrary: fc.integer({ min: 16_385, max: 70_000 }).map((n) => Buffer.alloc(n, 3)) },
   );
-  const hotEventArb: fc.Arbitrary<WireEvent> = fc.record({
-    verb: fc.oneof(fc.constantFrom('get', 'post', 'put', 'delete', 'patch'), hotText),
-    noun: hotText,
-    mimetype: hotText,
-    data: hotBytes,
-    timeoutMs: hotU32,
-    query: hotText,
-  });
-  const hotReplyArb: fc.Arbitrary<WireReply> = fc
-    .record({ code: hotU32, mimetype: hotText, data: hotBytes, status: fc.option(hotU32, { nil: undefined }) })
-    .map(({ status, ...rest }) => (status === undefined ? rest : { ...rest, status }));
+  const hotEventArb: fc.Arbitrary<WireEvent> = withV2(
+    fc.record({
+      verb: fc.oneof(fc.constantFrom('get', 'post', 'put', 'delete', 'patch'), hotText),
+      noun: hotText,
+      mimetype: hotText,
+      data: hotBytes,
+      timeoutMs: hotU32,
+      query: hotText,
+    }),
+    hotText,
+  );
+  const hotReplyArb: fc.Arbitrary<WireReply> = withV2(
+    fc
+      .record({ code: hotU32, mimetype: hotText, data: hotBytes, status: fc.option(hotU32, { nil: undefined }) })
+      .map(({ status, ...rest }) => (status === undefined ? rest : { ...rest, status })),
+    hotText,
+  );
+  const flagsArb = fc.constantFrom(0, FrameFlag.END_STREAM);
 
   it('encodeEventFrame writes the bytes of encodeFrame(EVENT, id, encodeEvent(e)); decodeEvent agrees with the generated decoder', () => {
     fc.assert(
-      fc.property(hotEventArb, u32, (event, id) => {
-        const fast = encodeEventFrame(id, event);
-        const reference = join(encodeFrame(FrameType.EVENT, id, encodeEvent(event)));
+      fc.property(hotEventArb, u32, flagsArb, (event, id, flags) => {
+        const fast = encodeEventFrame(id, event, flags);
+        const reference = join(encodeFrame(FrameType.EVENT, id, encodeEvent(event), flags));
         assert.deepEqual(join(fast), reference);
         if (event.data.byteLength > INLINE_DATA_BYTES) assert.equal(fast[fast.length - 1], event.data);
         else assert.equal(fast.length, 1);
@@ -144,9 +188,10 @@ describe('message properties', () => {
 
   it('encodeReplyFrame writes the bytes of encodeFrame(EVENT_REPLY, id, encodeReply(r)); decodeReply agrees with the generated decoder', () => {
     fc.assert(
-      fc.property(hotReplyArb, u32, (reply, id) => {
-        const fast = encodeReplyFrame(id, reply);
-        const reference = join(encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply)));
+      fc.property(hotReplyArb, u32, flagsArb, (reply, id, end) => {
+        const flags = FrameFlag.REPLY | end;
+        const fast = encodeReplyFrame(id, reply, flags);
+        const reference = join(encodeFrame(FrameType.EVENT_REPLY, id, encodeReply(reply), flags));
         assert.deepEqual(join(fast), reference);
         if (reply.data.byteLength > INLINE_DATA_BYTES) assert.equal(fast[fast.length - 1], reply.data);
         else assert.equal(fast.length, 1);
@@ -160,13 +205,35 @@ describe('message properties', () => {
 
   it('round-trips any Hello, Cancel and GoAway', () => {
     fc.assert(
-      fc.property(helloArb, text, u32, text, (hello, cancel, code, reason) => {
+      fc.property(helloArb, text, u32, text, fc.constantFrom(...Object.values(CancelCode).filter((v): v is CancelCode => typeof v === 'number')), (hello, cancel, code, reason, cancelCode) => {
         // fast-check builds records without a prototype; deepEqual compares prototypes.
         assert.deepEqual(decodeHello(join(encodeHello(hello))), { ...hello });
         assert.equal(decodeCancel(join(encodeCancel(cancel))), cancel);
+        assert.deepEqual(decodeCancelMessage(join(encodeCancel(cancel, cancelCode))), { reason: cancel, code: cancelCode });
         // GoAwayCode is an open enum on the wire: any int32 comes back as sent.
         const goAway = { code: (code | 0) as GoAwayCode, reason };
         assert.deepEqual(decodeGoAway(join(encodeGoAway(goAway))), goAway);
+      }),
+      fcParams(1000),
+    );
+  });
+
+  it('DATA and WINDOW_UPDATE frames: the generated code reads what the hand-written encoders write, and back', () => {
+    const chunkArb = fc.oneof(bytes, fc.integer({ min: 0, max: 70_000 }).map((n) => Buffer.alloc(n, 9)));
+    fc.assert(
+      fc.property(u32, fc.integer({ min: 0, max: 3 }), chunkArb, u32, (id, flags, chunk, increment) => {
+        const frame = join(encodeDataFrame(id, flags, chunk));
+        assert.equal(frame.length, 10 + frame.readUInt32BE(2));
+        assert.deepEqual([frame[0], frame[1], frame.readUInt32BE(6)], [FrameType.DATA, flags, id]);
+        const payload = frame.subarray(10);
+        assert.deepEqual(Buffer.from(fromBinary(DataSchema, payload).chunk), Buffer.from(chunk));
+        assert.deepEqual(payload, Buffer.from(toBinary(DataSchema, create(DataSchema, { chunk }))));
+        const got = decodeData(payload);
+        assert.deepEqual(Buffer.from(got), Buffer.from(chunk));
+        if (chunk.byteLength > 0) assert.equal(got.buffer, payload.buffer, 'a chunk is a view, not a copy');
+        const wu = join(encodeWindowUpdateFrame(id, flags & FrameFlag.REPLY, increment));
+        assert.deepEqual(wu.subarray(10), Buffer.from(toBinary(WindowUpdateSchema, create(WindowUpdateSchema, { increment }))));
+        assert.equal(decodeWindowUpdate(wu.subarray(10)), increment);
       }),
       fcParams(1000),
     );
@@ -177,7 +244,9 @@ describe('message properties', () => {
     eventArb.map((e) => join(encodeEvent(e))),
     replyArb.map((r) => join(encodeReply(r))),
     helloArb.map((h) => join(encodeHello(h))),
-    text.map((t) => join(encodeCancel(t))),
+    text.map((t) => join(encodeCancel(t, CancelCode.RESET))),
+    bytes.map((b) => join(encodeDataFrame(1, 0, b)).subarray(10)),
+    u32.map((n) => join(encodeWindowUpdateFrame(1, 0, n)).subarray(10)),
   );
   const garbleArb = fc
     .record({
@@ -231,7 +300,10 @@ describe('message properties', () => {
     ['EVENT_REPLY', decodeReply],
     ['HELLO', decodeHello],
     ['CANCEL', decodeCancel],
+    ['CANCEL', decodeCancelMessage],
     ['GOAWAY', decodeGoAway],
+    ['DATA', decodeData],
+    ['WINDOW_UPDATE', decodeWindowUpdate],
   ] as const;
 
   it('decoders throw nothing but a ProtocolError naming the frame type, whatever the bytes', () => {

@@ -10,9 +10,16 @@ import { createGateway, type Gateway } from '../../../src/gateway/gateway.js';
 import type { EventSender } from '../../../src/sender.js';
 import { fakeStatus } from '../../helpers/fake-sender.js';
 
+// v2: the gateway has no body limit of its own (SPEC §9); the far node refuses a body its
+// buffered handler would hold, at once, from the declared length. This sender answers as such a
+// node does, without reading the body: the gateway's answer comes while the caller still sends.
 const sender: EventSender = {
   role: 'client',
-  send: async () => ({ code: 0, mimetype: 'text/plain', data: Buffer.from('ok') }),
+  send: async () => ({
+    code: 252,
+    mimetype: 'application/json',
+    data: Buffer.from(JSON.stringify({ error: { code: 'body_too_large', message: 'request body exceeds the receiving node\'s limit' } })),
+  }),
   isReady: () => true,
   status: () => fakeStatus('client'),
 };
@@ -21,7 +28,7 @@ let gw: Gateway;
 let port: number;
 
 before(async () => {
-  gw = await createGateway({ sender, listen: { host: '127.0.0.1', port: 0 }, maxBodyBytes: 64 * 1024, eventTimeoutMs: 5_000 });
+  gw = await createGateway({ sender, listen: { host: '127.0.0.1', port: 0 }, eventTimeoutMs: 5_000 });
   port = (gw.address as { port: number }).port;
 });
 

@@ -34,9 +34,9 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test('only responses count: our own events in the socket do not stop us reading', async () => {
   const { socket } = heldDuplex();
-  const writer = new FrameWriter(socket, 1_000_000);
+  const writer = new FrameWriter(socket);
   const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10 }, { onPeerNotReading() {} });
-  writer.writeEvent([Buffer.alloc(2_000)], { sent: false, settled: false });
+  writer.writeEvent([Buffer.alloc(2_000)]);
   writer.writeReply([Buffer.alloc(100)]);
   gate.afterResponse();
   await turn();
@@ -52,7 +52,7 @@ test('only responses count: our own events in the socket do not stop us reading'
 
 test('paused past the limit, reading resumes when the responses drain', async () => {
   const { socket, release } = heldDuplex();
-  const writer = new FrameWriter(socket, 1_000_000);
+  const writer = new FrameWriter(socket);
   const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10 }, { onPeerNotReading: () => assert.fail('not stalled') });
   socket.on('data', () => {}); // flowing, as a session's socket is
   for (let i = 0; i < 6; i++) {
@@ -76,7 +76,7 @@ test('paused past the limit, reading resumes when the responses drain', async ()
 
 test('a peer that takes nothing while paused is reported after the allowance, once', async () => {
   const { socket } = heldDuplex();
-  const writer = new FrameWriter(socket, 1_000_000);
+  const writer = new FrameWriter(socket);
   const reports: Array<{ queued: number; stalledMs: number }> = [];
   // 600 bytes waiting, 300 per stall of 40 ms: 80 ms allowed.
   const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 40, minBytesPerStall: 300, tickMs: 5 }, {

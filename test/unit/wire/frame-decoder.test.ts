@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../src/errors.js';
 import { FrameDecoder } from '../../../src/wire/frame-decoder.js';
 import { encodeFrame, encodeHeader } from '../../../src/wire/frame-encoder.js';
-import { FrameType, frameTypeName, HEADER_BYTES, MAX_CONTROL_PAYLOAD_BYTES } from '../../../src/wire/frame.js';
+import { FrameFlag, FrameType, frameTypeName, HEADER_BYTES, MAX_CONTROL_PAYLOAD_BYTES } from '../../../src/wire/frame.js';
 
 interface Frame {
   type: number;
@@ -211,6 +211,43 @@ describe('FrameDecoder', () => {
     assert.deepEqual(frames.map((f) => f.flags), [0xfe, 0xff]);
   });
 
+  describe('v2 frames (SPEC §9)', () => {
+    it('takes DATA, WINDOW_UPDATE and CANCEL with or without the reply flag, and END_STREAM where it means something', () => {
+      const { decoder, frames } = collecting();
+      decoder.push(rawHeader(FrameType.DATA, FrameFlag.REPLY | FrameFlag.END_STREAM, 0, 1));
+      decoder.push(rawHeader(FrameType.DATA, 0, 0, 2));
+      decoder.push(rawHeader(FrameType.WINDOW_UPDATE, FrameFlag.REPLY, 0, 3));
+      decoder.push(rawHeader(FrameType.WINDOW_UPDATE, 0, 0, 0));
+      decoder.push(rawHeader(FrameType.CANCEL, FrameFlag.REPLY, 0, 4));
+      decoder.push(rawHeader(FrameType.EVENT, FrameFlag.END_STREAM, 0, 5));
+      decoder.push(rawHeader(FrameType.EVENT_REPLY, FrameFlag.REPLY | FrameFlag.END_STREAM, 0, 5));
+      assert.deepEqual(
+        frames.map((f) => [f.type, f.flags, f.id]),
+        [
+          [FrameType.DATA, 3, 1],
+          [FrameType.DATA, 0, 2],
+          [FrameType.WINDOW_UPDATE, 1, 3],
+          [FrameType.WINDOW_UPDATE, 0, 0],
+          [FrameType.CANCEL, 1, 4],
+          [FrameType.EVENT, 2, 5],
+          [FrameType.EVENT_REPLY, 3, 5],
+        ],
+      );
+    });
+
+    it('holds DATA to the frame limit and WINDOW_UPDATE to the control limit, from the header alone', () => {
+      const { decoder } = collecting(128 * 1024);
+      assert.throws(() => decoder.push(rawHeader(FrameType.DATA, 0, 128 * 1024 + 1, 1)), protocolError(/^DATA frame length 131073 exceeds limit 131072$/));
+      const second = collecting(128 * 1024);
+      assert.throws(() => second.decoder.push(rawHeader(FrameType.WINDOW_UPDATE, 0, 64 * 1024 + 1, 1)), protocolError(/^WINDOW_UPDATE frame length 65537 exceeds limit 65536$/));
+    });
+
+    it('refuses the reply flag on an EVENT and its absence on an EVENT_REPLY, as v1 did', () => {
+      assert.throws(() => collecting().decoder.push(rawHeader(FrameType.EVENT, FrameFlag.REPLY | FrameFlag.END_STREAM, 0, 1)), protocolError(/^frame type EVENT with reply flag set$/));
+      assert.throws(() => collecting().decoder.push(rawHeader(FrameType.EVENT_REPLY, FrameFlag.END_STREAM, 0, 1)), protocolError(/^frame type EVENT_REPLY with reply flag clear$/));
+    });
+  });
+
   describe('refuses', () => {
     it('a header declaring more than the max, from the header alone', () => {
       const { decoder, frames } = collecting(1000);
@@ -251,7 +288,7 @@ describe('FrameDecoder', () => {
       assert.throws(() => decoder.push(rawHeader(FrameType.HELLO, 0, 101)), protocolError(/^HELLO frame length 101 exceeds limit 100$/));
     });
 
-    for (const type of [0x00, 0x06, 0x7f, 0x82, 0xff]) {
+    for (const type of [0x00, 0x08, 0x7f, 0x82, 0xff]) {
       it(`unknown type 0x${type.toString(16).padStart(2, '0')}`, () => {
         const { decoder } = collecting();
         assert.throws(

@@ -76,7 +76,8 @@ describe('messages', () => {
     });
 
     it('is read by the stock generated decoder as the message toBinary would write', () => {
-      const full = create(EventSchema, { ...EVENT });
+      const { headers: _h, bodyLength: _b, ...plainEvent } = EVENT;
+      const full = create(EventSchema, plainEvent);
       const viaParts = fromBinary(EventSchema, join(encodeEvent(EVENT)));
       const viaToBinary = fromBinary(EventSchema, toBinary(EventSchema, full));
       assert.ok(equals(EventSchema, viaParts, viaToBinary));
@@ -145,10 +146,21 @@ describe('messages', () => {
           role,
           maxFrameBytes: 0xffffffff,
           heartbeatIntervalMs: 5000,
+          initialStreamWindow: 256 * 1024,
+          maxStreamWindow: 16 * 1024 * 1024,
+          pipeWindow: 32 * 1024 * 1024,
+          maxInlineInflightBytes: 8 * 1024 * 1024,
         };
         assert.deepEqual(decodeHello(join(encodeHello(hello))), hello);
       });
     }
+
+    it('reads a v1 hello (no window fields) with the window fields 0', () => {
+      const v1 = toBinary(HelloSchema, create(HelloSchema, { protocolVersion: 1, nodeName: 'old', role: Role.CLIENT, maxFrameBytes: 1000, heartbeatIntervalMs: 5000 }));
+      const hello = decodeHello(v1);
+      assert.equal(hello.protocolVersion, 1);
+      assert.deepEqual([hello.initialStreamWindow, hello.maxStreamWindow, hello.pipeWindow, hello.maxInlineInflightBytes], [0, 0, 0, 0]);
+    });
 
     it('refuses a hello without a known role, naming the frame type', () => {
       assert.throws(() => decodeHello(new Uint8Array(0)), protocolError(/^HELLO with unknown role 0$/));
