@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { GatewayEventMessage } from '../diagnostics.js';
 import type { RestpipeError } from '../errors.js';
 import type { BodySink } from './body.js';
 import type { EventRoute } from './routes.js';
@@ -39,6 +40,10 @@ export class GatewayCall implements BodySink {
   closed = false;
   /** Answer with `Connection: close`: the request's body was not (fully) read. */
   closeConnection = false;
+  /** What observers are told of this event request (observe.ts), while someone listens. */
+  observed: GatewayEventMessage | undefined;
+  /** When observation started (performance.now()). */
+  observedAt = 0;
 
   constructor(
     readonly owner: CallOwner,
@@ -75,6 +80,17 @@ export class GatewayCall implements BodySink {
   /** Answers `err` as a JSON error. */
   fail(err: unknown): void {
     this.owner.fail(this, err);
+  }
+
+  /**
+   * Starts a response whose body the caller writes over time (server-sent events): the head
+   * goes out now; the caller writes to and ends the returned response.
+   */
+  startStream(status: number, headers: string[]): ServerResponse {
+    this.responded = true;
+    this.res.writeHead(status, headers);
+    this.res.flushHeaders();
+    return this.res;
   }
 
   /** The call is over: its connection stops tracking it. Returns false when it already was. */

@@ -1,6 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { ParsedEvent, Reply } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -11,15 +12,16 @@ import { truncate } from '../text.js';
 import { contentLengthError, hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
 import { GatewayCall, trackConnection, type CallOwner } from './gateway-call.js';
-import { resolveGatewayOptions, type GatewayListen, type GatewayOptions } from './gateway-options.js';
+import { resolveGatewayOptions, type GatewayListen, type GatewayOptions, type GatewayPages } from './gateway-options.js';
 import { HostPolicy } from './host-check.js';
 import { errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
 import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
+import { observeEnd, observeRequestBody, observeResponse, observeStart } from './observe.js';
 import { GatewayRouteError, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
-export type { GatewayListen, GatewayOptions } from './gateway-options.js';
+export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
 /** Where a started gateway listens. */
 export type GatewayAddress = { host: string; port: number } | { path: string };
@@ -81,6 +83,7 @@ class HttpGateway implements Gateway, CallOwner {
   readonly #hostPolicy: HostPolicy;
   readonly #isUnix: boolean;
   readonly #metricsText: GatewayOptions['metricsText'];
+  readonly #pages: GatewayPages | undefined;
   readonly #log: Logger;
   readonly #server: http.Server;
   readonly #calls = new Set<GatewayCall>();
@@ -107,6 +110,7 @@ class HttpGateway implements Gateway, CallOwner {
     this.#eventTimeoutMs = o.eventTimeoutMs;
     this.#hostPolicy = new HostPolicy(o.allowedHosts, o.allowedOrigins);
     this.#metricsText = options.metricsText;
+    this.#pages = options.pages;
     if (o.nonLoopback && 'host' in o.listen) {
       const { host, port } = o.listen;
       this.#log.warn({ host, port }, `the REST gateway listens on ${host}, which is not loopback: it has no authentication; anyone who can reach it can send events`);
@@ -191,6 +195,7 @@ class HttpGateway implements Gateway, CallOwner {
 
   async #close(graceMs: number): Promise<void> {
     this.#closing = true;
+    this.#pages?.close();
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     await this.#drain(graceMs);
@@ -236,12 +241,19 @@ class HttpGateway implements Gateway, CallOwner {
       this.fail(call, new RestpipeError(ErrorCode.CLOSED, 'the gateway is shutting down'));
       return;
     }
+    const pages = this.#pages !== undefined && isUnder(req.url, this.#pages.prefix) ? this.#pages : undefined;
     if (!this.#isUnix) {
-      const refused = this.#hostPolicy.check(req.headers);
+      const refused = this.#hostPolicy.check(req.headers, pages !== undefined);
       if (refused !== undefined) {
         this.fail(call, refused);
         return;
       }
+    }
+    if (pages !== undefined) {
+      const url = req.url!;
+      const q = url.indexOf('?');
+      pages.serve(call, q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q + 1), this.#address!);
+      return;
     }
     const route = parseGatewayRequest(req.method, req.url, this.#role);
     if (route instanceof GatewayRouteError) {
@@ -273,6 +285,7 @@ class HttpGateway implements Gateway, CallOwner {
     call.route = route;
     call.timeoutMs = timeoutMs;
     this.#eventsInFlight++;
+    if (channels.gatewayEventEnd.hasSubscribers) observeStart(call, this.#role);
     if (call.expectsContinue && contentLengthError(call.req.headers, this.#maxBodyBytes) === undefined) {
       call.res.writeContinue();
     }
@@ -287,6 +300,7 @@ class HttpGateway implements Gateway, CallOwner {
    */
   onEventBody(call: GatewayCall, data: Buffer): void {
     if (!call.canRespond) return;
+    if (call.observed !== undefined) observeRequestBody(call.observed, data);
     const route = call.route!;
     const controller = call.connectionController();
     const event: ParsedEvent = {
@@ -324,6 +338,7 @@ class HttpGateway implements Gateway, CallOwner {
     }
     const status = replyStatus(reply);
     const data = reply.data;
+    if (call.observed !== undefined) call.observed.returnCode = reply.code;
     const headers: string[] = ['X-Event-Return-Code', String(reply.code)];
     if (mimetype !== '') headers.push('Content-Type', mimetype);
     // 204 and 304 have no body by definition (RFC 9110 §15.3.5, §15.4.5).
@@ -358,6 +373,7 @@ class HttpGateway implements Gateway, CallOwner {
       this.#log.error({ err: message }, 'gateway request failed unexpectedly');
     }
     const status = httpStatusOf(code);
+    if (call.observed !== undefined) call.observed.errorCode = code;
     const body = Buffer.from(errorBody(code, message));
     const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.byteLength)];
     if (err instanceof GatewayRouteError && err.allow !== undefined) headers.push('Allow', err.allow);
@@ -372,6 +388,7 @@ class HttpGateway implements Gateway, CallOwner {
     // The caller may still be sending the body we refused: a plain close would reset the
     // connection and could take this answer with it (see linger.ts).
     if (call.closeConnection) lingerBeforeClose(call.req, LINGER_MS);
+    if (call.observed !== undefined) observeResponse(call, status, headers, body);
     try {
       call.res.writeHead(status, headers);
       call.res.end(body);
@@ -385,6 +402,7 @@ class HttpGateway implements Gateway, CallOwner {
   /** @internal the response closed; `hungUp` when it had not finished. */
   onCallClosed(call: GatewayCall, hungUp: boolean): void {
     if (!call.end()) return;
+    observeEnd(call);
     this.#calls.delete(call);
     if (call.route !== undefined) this.#eventsInFlight--;
     if (hungUp && call.controller !== undefined && !call.controller.signal.aborted) {
@@ -396,4 +414,11 @@ class HttpGateway implements Gateway, CallOwner {
     if (this.#calls.size === 0) this.#onDrained?.();
   }
 
+}
+
+/** Whether the request target is `prefix` or a path under it (`/inspect`, `/inspect/…`, `/inspect?…`). */
+function isUnder(url: string | undefined, prefix: string): boolean {
+  if (url === undefined || !url.startsWith(prefix)) return false;
+  const next = url.charCodeAt(prefix.length);
+  return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */;
 }

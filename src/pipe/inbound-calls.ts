@@ -157,6 +157,8 @@ export class InboundCalls {
         outcome: replyOutcome(reply.code),
         durationMs: performance.now() - call.startedAt,
         handler: call.event.method,
+        event: call.event,
+        reply,
       });
     }
     const limit = this.#port.replyBodyLimit();
