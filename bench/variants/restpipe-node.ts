@@ -1,6 +1,6 @@
 // `restpipe`: one node, started with the library's composition root (startNode, what the CLI
 // runs), with the built-in example handlers (get_time, get_cat) plus post_echo.
-//   --role server|client   --gateway yes|no   --pki FILE
+//   --role server|client   --gateway yes|no   --pki FILE   [--inspect off|on|bodies]
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
 import { exampleHandlers, startNode, type HandlerContext, type PostData } from '../../src/index.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
@@ -11,6 +11,9 @@ const role = required(args, 'role') as 'server' | 'client';
 const pki = readPki(required(args, 'pki'));
 const identity = role === 'server' ? pki.server : pki.client;
 const gateway = args.gateway === 'yes';
+// The inspector (SPEC §13), for bench/inspect.ts: off (the default), on, or on with bodies kept.
+const inspect = args.inspect ?? 'off';
+if (!['off', 'on', 'bodies'].includes(inspect)) throw new Error(`--inspect off|on|bodies, got ${inspect}`);
 
 const handlers = {
   ...exampleHandlers(role),
@@ -27,7 +30,9 @@ const node = await startNode({
   ...(role === 'server'
     ? { listen: { host: '127.0.0.1', port: Number(args.port ?? 0) } }
     : { server: { host: '127.0.0.1', port: Number(required(args, 'server-port')) } }),
-  http: gateway ? { host: '127.0.0.1', port: 0 } : null,
+  http: gateway || inspect !== 'off' ? { host: '127.0.0.1', port: 0 } : null,
+  inspect: inspect !== 'off',
+  inspectBodies: inspect === 'bodies',
   handlers,
 });
 if (role === 'client') await node.client!.waitReady(30_000);

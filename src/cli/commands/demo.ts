@@ -25,6 +25,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       listen: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
       inspect: true,
+      inspectBodies: true,
       logger: logger.child({ node: 'server' }),
     });
     nodes.push(server);
@@ -35,6 +36,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       server: { host: 'localhost', port: server.server!.address!.port },
       http: { host: '127.0.0.1', port: 0 },
       inspect: true,
+      inspectBodies: true,
       logger: logger.child({ node: 'client' }),
     });
     nodes.push(client);

@@ -74,7 +74,7 @@ function eventRow(e) {
   const status = e.status === null ? (e.error ?? '') : e.status;
   tr.append(
     el('td', clock(e.time)),
-    el('td', e.direction === 'outbound' ? 'out' : 'in', `dir-${e.direction}`),
+    Object.assign(el('td', e.direction === 'outbound' ? 'out' : 'in'), { title: e.direction === 'outbound' ? 'outbound: sent through this node\'s gateway' : 'inbound: handled by this node for its peer' }),
     el('td', e.peer),
     el('td', e.verb.toUpperCase()),
     el('td', e.noun, 'noun'),
