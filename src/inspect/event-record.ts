@@ -18,6 +18,9 @@ export const BODY_CAPTURE_BYTES = 10 * 1024;
 /** The header a replay carries: which event it replays (`ID.N`). */
 export const REPLAY_HEADER = 'x-restpipe-replay-of';
 
+/** The replay body of an event without one (zero bytes: nothing to share or change). */
+const NO_BODY = Buffer.alloc(0);
+
 // Bounds on what a record keeps of strings a caller or a peer chose.
 const MAX_NOUN_CHARS = 300;
 const MAX_HEADER_CHARS = 2_000;
@@ -113,7 +116,7 @@ export function recordGatewayEvent(id: number, m: GatewayEventMessage, peer: str
       requestBody,
       replyBody: bodyView(m.replyBody),
     },
-    replayBody: wholeBody && requestBytes > 0 ? m.requestBody!.head() : wholeBody ? Buffer.alloc(0) : undefined,
+    replayBody: wholeBody && requestBytes > 0 ? m.requestBody!.head() : wholeBody ? NO_BODY : undefined,
   };
 }
 
