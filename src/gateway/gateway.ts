@@ -14,11 +14,11 @@ import { answerClientError } from './client-error.js';
 import { GatewayCall, trackConnection, type CallOwner } from './gateway-call.js';
 import { resolveGatewayOptions, type GatewayListen, type GatewayOptions, type GatewayPages } from './gateway-options.js';
 import { HostPolicy } from './host-check.js';
-import { errorBody, httpStatusOf, isErrorCode, replyStatus } from './http-errors.js';
+import { errorAnswer, errorBody, httpStatusOf, replyStatus } from './http-errors.js';
 import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
 import { observeEnd, observeRequestBody, observeResponse, observeStart } from './observe.js';
-import { GatewayRouteError, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
+import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
@@ -250,9 +250,8 @@ class HttpGateway implements Gateway, CallOwner {
       }
     }
     if (pages !== undefined) {
-      const url = req.url!;
-      const q = url.indexOf('?');
-      pages.serve(call, q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q + 1), this.#address!);
+      const q = req.url!.indexOf('?');
+      pages.serve(call, q === -1 ? req.url! : req.url!.slice(0, q), q === -1 ? '' : req.url!.slice(q + 1), this.#address!);
       return;
     }
     const route = parseGatewayRequest(req.method, req.url, this.#role);
@@ -355,23 +354,8 @@ class HttpGateway implements Gateway, CallOwner {
       }
       return;
     }
-    let code: string;
-    let message: string;
-    // Match on the code, not the class: a handler module or sender may use its own copy of
-    // restpipe. A system error's code (ECONNRESET, …) is not one of ours: internal_error.
-    if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
-      code = (err as RestpipeError).code;
-      message = (err as Error).message;
-      if (code === ErrorCode.ABORTED && !this.#closing) {
-        // The body broke off but the socket lives (or the sender gave up on its own): the
-        // request is unusable; do not leave the caller without an answer.
-        code = ErrorCode.BAD_REQUEST;
-      }
-    } else {
-      code = ErrorCode.INTERNAL_ERROR;
-      message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-      this.#log.error({ err: message }, 'gateway request failed unexpectedly');
-    }
+    const { code, message, unexpected } = errorAnswer(err, this.#closing);
+    if (unexpected) this.#log.error({ err: message }, 'gateway request failed unexpectedly');
     const status = httpStatusOf(code);
     if (call.observed !== undefined) call.observed.errorCode = code;
     const body = Buffer.from(errorBody(code, message));
@@ -414,11 +398,4 @@ class HttpGateway implements Gateway, CallOwner {
     if (this.#calls.size === 0) this.#onDrained?.();
   }
 
-}
-
-/** Whether the request target is `prefix` or a path under it (`/inspect`, `/inspect/…`, `/inspect?…`). */
-function isUnder(url: string | undefined, prefix: string): boolean {
-  if (url === undefined || !url.startsWith(prefix)) return false;
-  const next = url.charCodeAt(prefix.length);
-  return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, type RestpipeError } from '../errors.js';
 import { ReturnCode, type Reply } from '../event.js';
 
 /**
@@ -46,6 +46,21 @@ export function isErrorCode(code: unknown): code is ErrorCode {
  */
 export function httpStatusOf(code: string): number {
   return STATUS_BY_CODE.get(code) ?? 500;
+}
+
+/**
+ * The code and message a failed request is answered with. Matched on the code, not the class:
+ * a handler module or sender may use its own copy of restpipe. A system error's code
+ * (ECONNRESET, …) is not one of ours: `internal_error`, and `unexpected` (the gateway logs it).
+ * `aborted` while the gateway is not closing means the body broke off but the socket lives (or
+ * the sender gave up on its own): the request is unusable, `bad_request`.
+ */
+export function errorAnswer(err: unknown, closing: boolean): { code: string; message: string; unexpected: boolean } {
+  if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
+    const code = (err as RestpipeError).code;
+    return { code: code === ErrorCode.ABORTED && !closing ? ErrorCode.BAD_REQUEST : code, message: err.message, unexpected: false };
+  }
+  return { code: ErrorCode.INTERNAL_ERROR, message: `internal error: ${err instanceof Error ? err.message : String(err)}`, unexpected: true };
 }
 
 /** SPEC §4's JSON error body, serialised: `{"error": {"code": "no_connection", "message": "…"}}`. */
