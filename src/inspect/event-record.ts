@@ -75,20 +75,49 @@ export interface EventDetail extends EventSummary {
   replyBody: BodyView | null;
 }
 
+/** A body's first bytes as a record keeps them: described (text or base64) only when asked for. */
+export interface KeptBody {
+  head: Buffer;
+  /** The whole body's size. */
+  bytes: number;
+}
+
+/**
+ * An event's detail as the ring keeps it: headers as flat name, value lists and bodies as bytes,
+ * so that recording an event makes few objects; {@link detailOf} gives the API's form.
+ */
+export interface StoredDetail extends Omit<EventDetail, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'replyBody'> {
+  /** name, value, name, value, …; credentials redacted. */
+  requestHeaders: readonly string[];
+  responseHeaders: readonly string[];
+  requestBody: KeptBody | null;
+  replyBody: KeptBody | null;
+}
+
 /** A record: the detail, and the request body whole when it can be replayed. */
 export interface EventRecord {
-  detail: EventDetail;
+  detail: StoredDetail;
   /** The request body for a replay (kept only when captured whole). */
   replayBody: Buffer | undefined;
 }
 
+/** The API's form of a kept event's detail. */
+export function detailOf(record: EventRecord): EventDetail {
+  const d = record.detail;
+  return {
+    ...d,
+    requestHeaders: pairs(d.requestHeaders),
+    responseHeaders: pairs(d.responseHeaders),
+    requestBody: d.requestBody === null ? null : describe(d.requestBody.head, d.requestBody.bytes),
+    replyBody: d.replyBody === null ? null : describe(d.replyBody.head, d.replyBody.bytes),
+  };
+}
+
 /** Builds the record of an event request on this node's gateway (an outbound event). */
 export function recordGatewayEvent(id: number, m: GatewayEventMessage, peer: string): EventRecord {
-  const requestHeaders = headerPairs(m.requestHeaders);
-  const responseHeaders = flatHeaderPairs(m.responseHeaders ?? []);
-  const requestBody = bodyView(m.requestBody);
+  const responseHeaders = keptHeaders(m.responseHeaders ?? []);
   const requestBytes = m.requestBytes ?? 0;
-  const wholeBody = requestBytes === 0 || (requestBody !== null && !requestBody.truncated);
+  const wholeBody = requestBytes === 0 || (m.requestBody !== undefined && !m.requestBody.truncated);
   const replay = m.requestHeaders[REPLAY_HEADER];
   return {
     detail: {
@@ -109,12 +138,12 @@ export function recordGatewayEvent(id: number, m: GatewayEventMessage, peer: str
       method: m.method,
       url: truncate(m.url, MAX_NOUN_CHARS),
       query: truncate(m.query, MAX_NOUN_CHARS),
-      requestHeaders,
+      requestHeaders: flatHeaders(m.requestHeaders),
       responseHeaders,
       requestMimetype: truncate(String(m.requestHeaders['content-type'] ?? ''), MAX_HEADER_CHARS),
-      replyMimetype: responseHeaders.find(([n]) => n.toLowerCase() === 'content-type')?.[1] ?? '',
-      requestBody,
-      replyBody: bodyView(m.replyBody),
+      replyMimetype: valueOf(responseHeaders, 'content-type'),
+      requestBody: kept(m.requestBody),
+      replyBody: kept(m.replyBody),
     },
     replayBody: wholeBody && requestBytes > 0 ? m.requestBody!.head() : wholeBody ? NO_BODY : undefined,
   };
@@ -144,53 +173,76 @@ export function recordInboundEvent(id: number, m: EventSettledMessage, captureBy
       method: event.method,
       url: '',
       query: truncate(event.query, MAX_NOUN_CHARS),
-      requestHeaders: [],
-      responseHeaders: [],
+      requestHeaders: NO_HEADERS,
+      responseHeaders: NO_HEADERS,
       requestMimetype: truncate(event.mimetype, MAX_HEADER_CHARS),
       replyMimetype: truncate(reply.mimetype, MAX_HEADER_CHARS),
-      requestBody: captureBytes > 0 ? viewOf(event.data, captureBytes) : null,
-      replyBody: captureBytes > 0 ? viewOf(reply.data, captureBytes) : null,
+      requestBody: captureBytes > 0 ? keptOf(event.data, captureBytes) : null,
+      replyBody: captureBytes > 0 ? keptOf(reply.data, captureBytes) : null,
     },
     replayBody: undefined,
   };
 }
 
 /** The summary part of a detail (what the list and the live feed carry). */
-export function summaryOf(d: EventDetail): EventSummary {
+export function summaryOf(d: EventSummary): EventSummary {
   const { id, time, direction, peer, verb, noun, status, returnCode, error, durationMs, requestBytes, replyBytes, replayable, replayOf } = d;
   return { id, time, direction, peer, verb, noun, status, returnCode, error, durationMs, requestBytes, replyBytes, replayable, replayOf };
 }
 
-/** Node's parsed headers as pairs, credentials redacted, bounded. */
-export function headerPairs(headers: IncomingHttpHeaders): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
+const NO_HEADERS: readonly string[] = [];
+
+/** Node's parsed headers as a flat list, credentials redacted, bounded. */
+export function flatHeaders(headers: IncomingHttpHeaders): string[] {
+  const flat: string[] = [];
   for (const name in headers) {
-    if (pairs.length >= MAX_HEADERS) break;
+    if (flat.length >= 2 * MAX_HEADERS) break;
     const value = headers[name];
     if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) pairs.push([name, keptValue(name, v)]);
+    if (typeof value === 'string') flat.push(name, keptValue(name, value));
+    else for (const v of value) flat.push(name, keptValue(name, v));
   }
-  return pairs;
+  return flat;
 }
 
-function flatHeaderPairs(flat: readonly string[]): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < flat.length && pairs.length < MAX_HEADERS; i += 2) pairs.push([flat[i]!, keptValue(flat[i]!.toLowerCase(), flat[i + 1]!)]);
-  return pairs;
+/** A flat list as written (name, value, …) with credentials redacted and values bounded; the same list when nothing needs changing. */
+function keptHeaders(flat: readonly string[]): readonly string[] {
+  let out: string[] | undefined;
+  const n = Math.min(flat.length, 2 * MAX_HEADERS);
+  for (let i = 0; i + 1 < n; i += 2) {
+    const v = flat[i + 1]!;
+    const k = keptValue(flat[i]!, v);
+    if (k !== v) (out ??= flat.slice(0, n))[i + 1] = k;
+  }
+  return out ?? (n === flat.length ? flat : flat.slice(0, n));
 }
 
-function keptValue(lowerName: string, value: string): string {
-  return REDACTED_HEADERS.has(lowerName) ? REDACTED : truncate(value, MAX_HEADER_CHARS);
+function keptValue(name: string, value: string): string {
+  // Only names of these lengths can be credentials: no lower-casing for the others.
+  const len = name.length;
+  if ((len === 6 || len === 10 || len === 13 || len === 19) && REDACTED_HEADERS.has(name.toLowerCase())) return REDACTED;
+  return truncate(value, MAX_HEADER_CHARS);
 }
 
-function bodyView(tap: BodyHeadTap | undefined): BodyView | null {
-  if (tap === undefined) return null;
-  return describe(tap.head(), tap.bytes);
+/** The first value of header `lowerName` in a flat list, or ''. */
+function valueOf(flat: readonly string[], lowerName: string): string {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i]!.toLowerCase() === lowerName) return flat[i + 1]!;
+  return '';
 }
 
-/** The first `limit` bytes of a body as a view (a copy: the body may be a view into a network chunk). */
-function viewOf(data: Uint8Array, limit: number): BodyView {
-  return describe(Buffer.from(data.subarray(0, limit)), data.byteLength);
+function pairs(flat: readonly string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+function kept(tap: BodyHeadTap | undefined): KeptBody | null {
+  return tap === undefined ? null : { head: tap.head(), bytes: tap.bytes };
+}
+
+/** The first `limit` bytes of a body (a copy: the body may be a view into a network chunk). */
+function keptOf(data: Uint8Array, limit: number): KeptBody {
+  return { head: Buffer.from(data.subarray(0, limit)), bytes: data.byteLength };
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -24,7 +24,10 @@ export function replay(record: EventRecord, gateway: GatewayAddress): Promise<Re
   const d = record.detail;
   const body = record.replayBody ?? Buffer.alloc(0);
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of d.requestHeaders) {
+  const flat = d.requestHeaders;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    const value = flat[i + 1]!;
     const lower = name.toLowerCase();
     if (NOT_REPLAYED.has(lower) || value === REDACTED) continue;
     const prev = headers[lower];

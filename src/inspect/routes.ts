@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { GatewayPages, PageCall } from '../gateway/gateway-options.js';
 import { truncate } from '../text.js';
+import { detailOf } from './event-record.js';
 import type { EventFilter } from './event-ring.js';
 import { LiveFeed } from './live-feed.js';
 import type { InspectRecorder } from './recorder.js';
@@ -94,7 +95,7 @@ export function createInspectPages(recorder: InspectRecorder): GatewayPages {
         call.fail(new RestpipeError(ErrorCode.NOT_FOUND, `event ${id} is not kept (the inspector keeps the last ${recorder.capacity}: --inspect-events)`));
         return;
       }
-      if (m[2] === undefined) return json(call, 200, record.detail);
+      if (m[2] === undefined) return json(call, 200, detailOf(record));
       if (record.replayBody === undefined) {
         const why = record.detail.direction === 'inbound' ? 'it was sent by the peer, not through this gateway' : 'its request body was not captured whole (--inspect-bodies keeps the first 10 KiB)';
         call.fail(new RestpipeError(ErrorCode.BAD_REQUEST, `event ${id} cannot be replayed: ${why}`));
