@@ -116,7 +116,7 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
   }
   const maxEvents = countOption('inspectEvents', o.inspectEvents, DEFAULT_INSPECT_EVENTS, { min: 1, max: MAX_INSPECT_EVENTS, naming });
   if (o.inspect === true) {
-    if (o.http === null) throw invalidOption(`${naming.name('inspect')}: the inspector is a page on the gateway; it needs one (${naming.name('http')})`);
+    if (o.http === null) throw invalidOption(`${naming.name('inspect')}: the inspector is a page on the gateway, and ${naming.name('http')} turns the gateway off`);
     resolved.inspect = { captureBodies: o.inspectBodies === true, maxEvents };
   }
   return resolved;
