@@ -14,12 +14,14 @@ import type { InspectRecorder } from './recorder.js';
  * the page starts again from the list.
  */
 
+/** Pages that may watch one node at once. */
 export const MAX_FEEDS = 32;
 const FLUSH_MS = 100;
 const PIPES_EVERY_MS = 1_000;
 const MAX_BATCH = 500;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
+/** The live feed of one node's inspector: its watchers and the batch being gathered for them. */
 export class LiveFeed {
   readonly #recorder: InspectRecorder;
   readonly #watchers = new Set<ServerResponse>();
