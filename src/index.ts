@@ -45,7 +45,7 @@ export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions, type GatewayPages, type PageCall } from './gateway/gateway.js';
 export { createRecorder, type InspectRecorder, type RecorderListener, type RecorderOptions } from './inspect/recorder.js';
 export { createInspectPages } from './inspect/routes.js';
-export type { EventDetail, EventRecord, EventSummary, BodyView } from './inspect/event-record.js';
+export type { BodyView, EventDetail, EventRecord, EventSummary, KeptBody, StoredDetail } from './inspect/event-record.js';
 export type { EventFilter } from './inspect/event-ring.js';
 export type { InspectedPipe } from './inspect/pipe-table.js';
 export type {
