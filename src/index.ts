@@ -37,15 +37,22 @@ export { silentLogger, type Logger } from './log.js';
 export { DEFAULT_TLS_MIN_VERSION, TLS12_CIPHERS, TLS13_CIPHERSUITES, TLS_GROUPS, type TlsMinVersion } from './tls-policy.js';
 export type { PipeTimingOptions } from './options/pipe.js';
 export {
+  BodyHeadTap,
   channels,
   type DialMessage,
   type EventSettledMessage,
+  type GatewayEventMessage,
   type PipeStateMessage,
   type RefusalMessage,
   type ReplacedMessage,
 } from './diagnostics.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
-export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions } from './gateway/gateway.js';
+export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions, type GatewayPages, type PageCall } from './gateway/gateway.js';
+export { createRecorder, type InspectRecorder, type RecorderListener, type RecorderOptions } from './inspect/recorder.js';
+export { createInspectPages } from './inspect/routes.js';
+export type { BodyView, EventDetail, EventRecord, EventSummary, KeptBody, StoredDetail } from './inspect/event-record.js';
+export type { EventFilter } from './inspect/event-ring.js';
+export type { InspectedPipe } from './inspect/pipe-table.js';
 export type {
   ClientNodeStatus,
   ClientState,

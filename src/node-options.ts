@@ -1,7 +1,7 @@
 import { resolveClientOptions, type ResolvedClientOptions } from './client/client-options.js';
 import { resolveGatewayOptions, type GatewayListen, type ResolvedGatewayOptions } from './gateway/gateway-options.js';
 import type { Logger } from './log.js';
-import { DEFAULT_LISTEN_HOST, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT } from './options/defaults.js';
+import { DEFAULT_INSPECT_EVENTS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_INSPECT_EVENTS } from './options/defaults.js';
 import type { PipeTimingOptions } from './options/pipe.js';
 import { KEY_NAMING, countOption, invalidOption, type OptionNaming } from './options/validate.js';
 import { resolveServerOptions, type ResolvedServerOptions } from './server/server-options.js';
@@ -47,15 +47,28 @@ export interface NodeOptions extends PipeTimingOptions {
   ticketKeyFile?: string;
   /** TLS 1.3 session resumption, both roles (its certificates are re-checked, SPEC §6). @default true */
   tlsResumption?: boolean;
+  /** The inspector at `/inspect` on the gateway (SPEC §13); needs a gateway. @default false */
+  inspect?: boolean;
+  /** The inspector keeps the first 10 KiB of each body (credentials in headers are always redacted). @default false */
+  inspectBodies?: boolean;
+  /** Events the inspector keeps, newest; the oldest fall out. @default 500 */
+  inspectEvents?: number;
   /** statsd target for the original's metric names. @default off */
   statsd?: { host: string; port: number };
   logger?: Logger;
 }
 
 /** A node's options, checked once, with the library's defaults applied. */
-export type ResolvedNodeOptions =
+export type ResolvedNodeOptions = (
   | { role: 'server'; listen: { host: string; port: number }; pipe: ResolvedServerOptions; gateway: ResolvedGatewayOptions | undefined }
-  | { role: 'client'; pipe: ResolvedClientOptions; gateway: ResolvedGatewayOptions | undefined };
+  | { role: 'client'; pipe: ResolvedClientOptions; gateway: ResolvedGatewayOptions | undefined }
+) & { inspect: ResolvedInspectOptions | undefined };
+
+/** The inspector's options, when it is on. */
+export interface ResolvedInspectOptions {
+  captureBodies: boolean;
+  maxEvents: number;
+}
 
 /** The gateway's option keys under their node option names. */
 const GATEWAY_KEYS: Record<string, string> = {
@@ -86,11 +99,11 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
   if (o.role === 'server') {
     const listen = o.listen ?? { host: DEFAULT_LISTEN_HOST, port: DEFAULT_SERVER_PORT };
     countOption('listen', listen.port, 0, { max: 65_535, naming });
-    resolved = { role: 'server', listen, pipe: resolveServerOptions(o, naming), gateway: undefined };
+    resolved = { role: 'server', listen, pipe: resolveServerOptions(o, naming), gateway: undefined, inspect: undefined };
   } else {
     const server = o.server ?? { host: DEFAULT_SERVER_HOST, port: DEFAULT_SERVER_PORT };
     const pipe = resolveClientOptions({ ...o, host: server.host, port: server.port, ...(o.servername === undefined ? {} : { servername: o.servername }) }, renamed(naming, CLIENT_KEYS));
-    resolved = { role: 'client', pipe, gateway: undefined };
+    resolved = { role: 'client', pipe, gateway: undefined, inspect: undefined };
   }
   if (o.http !== null) {
     resolved.gateway = resolveGatewayOptions(
@@ -103,6 +116,11 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
       },
       renamed(naming, GATEWAY_KEYS),
     );
+  }
+  const maxEvents = countOption('inspectEvents', o.inspectEvents, DEFAULT_INSPECT_EVENTS, { min: 1, max: MAX_INSPECT_EVENTS, naming });
+  if (o.inspect === true) {
+    if (o.http === null) throw invalidOption(`${naming.name('inspect')}: the inspector is a page on the gateway, and ${naming.name('http')} turns the gateway off`);
+    resolved.inspect = { captureBodies: o.inspectBodies === true, maxEvents };
   }
   return resolved;
 }

@@ -1,6 +1,8 @@
 import { createClient, createServer, type RestpipeClient, type RestpipeServer } from './create.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { LoadedIdentity } from './identity/index.js';
+import { createRecorder, type InspectRecorder } from './inspect/recorder.js';
+import { createInspectPages } from './inspect/routes.js';
 import { silentLogger } from './log.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics/prometheus.js';
 import type { StatsdBridge } from './metrics/statsd.js';
@@ -19,6 +21,8 @@ export interface RunningNode {
   readonly client: RestpipeClient | undefined;
   readonly gateway: Gateway | undefined;
   readonly metrics: PrometheusMetrics;
+  /** The inspector's recorder, with `inspect` on. */
+  readonly inspector: InspectRecorder | undefined;
   readonly sender: EventSender;
   /**
    * What SIGHUP does: re-reads the node's identity from its cert dir (a renewed certificate
@@ -72,6 +76,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     role: options.role,
     sender: { isReady: () => sender?.isReady() ?? false, status: () => sender?.status() },
   });
+  // The inspector too records from the first pipe on; it only subscribes when asked for.
+  const inspector =
+    resolved.inspect === undefined
+      ? undefined
+      : createRecorder({
+          role: options.role,
+          maxEvents: resolved.inspect.maxEvents,
+          captureBodies: resolved.inspect.captureBodies,
+          pipes: () => server?.clients() ?? (client?.pipe() === undefined ? [] : [client.pipe()!]),
+        });
   let statsd: StatsdBridge | undefined;
   let gateway: Gateway | undefined;
   try {
@@ -104,11 +118,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
             allowedHosts: options.httpAllowedHosts ?? [],
             allowedOrigins: options.httpAllowedOrigins ?? [],
             metricsText: () => metrics.text(),
+            ...(inspector === undefined ? {} : { pages: createInspectPages(inspector) }),
             logger,
           });
   } catch (err) {
     await Promise.allSettled([server?.close({ graceMs: 0 }), client?.close({ graceMs: 0 }), statsd?.close()]);
     metrics.close();
+    inspector?.close();
     throw err;
   }
   const name = server?.name ?? client?.name ?? '';
@@ -126,6 +142,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     client,
     gateway,
     metrics,
+    inspector,
     sender,
     reload: () => reloader.reload(),
     reloadIdentity: () => reloader.reloadIdentity(),
@@ -137,6 +154,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         await Promise.all([gateway?.close({ graceMs }), server?.close({ graceMs }), client?.close({ graceMs })]);
         await statsd?.close();
         metrics.close();
+        inspector?.close();
       })();
       return closing;
     },

@@ -36,6 +36,8 @@ export interface PipeInfo {
   lateReplies: number;
   /** Whether new events may be sent on it (open, and the peer has not said goaway). */
   usable: boolean;
+  /** Bytes written to and read from its socket since it connected (TLS records included). */
+  bytes: { sent: number; received: number };
 }
 
 /** A client node as `GET /status` shows it. */

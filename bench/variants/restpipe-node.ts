@@ -2,7 +2,7 @@
 // runs), with the built-in example handlers (get_time, get_cat) plus post_echo, and for the
 // stream group get_blob (`blob?bytes=N`: N bytes streamed with their length, a 64 KiB buffer again
 // and again, as http-server.ts) and post_sink (reads a streamed body to its end).
-//   --role server|client   --gateway yes|no   --pki FILE
+//   --role server|client   --gateway yes|no   --pki FILE   [--inspect off|on|bodies]
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
 //   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
 import { exampleHandlers, reply, startNode, streaming, type HandlerContext, type PostData } from '../../src/index.js';
@@ -15,6 +15,9 @@ const role = required(args, 'role') as 'server' | 'client';
 const pki = readNodePki(required(args, 'pki'));
 const identity = role === 'server' ? pki.server : pki.client;
 const gateway = args.gateway === 'yes';
+// The inspector (SPEC §13), for bench/inspect.ts: off (the default), on, or on with bodies kept.
+const inspect = args.inspect ?? 'off';
+if (!['off', 'on', 'bodies'].includes(inspect)) throw new Error(`--inspect off|on|bodies, got ${inspect}`);
 
 const handlers = {
   ...exampleHandlers(role),
@@ -40,7 +43,9 @@ const node = await startNode({
   ...(role === 'server'
     ? { listen: { host: '127.0.0.1', port: Number(args.port ?? 0) } }
     : { server: { host: '127.0.0.1', port: Number(required(args, 'server-port')) } }),
-  http: gateway ? { host: '127.0.0.1', port: 0 } : null,
+  http: gateway || inspect !== 'off' ? { host: '127.0.0.1', port: 0 } : null,
+  inspect: inspect !== 'off',
+  inspectBodies: inspect === 'bodies',
   handlers,
   tlsResumption: args.resumption !== 'off',
   ...(args['ticket-keys'] === undefined ? {} : { ticketKeyFile: args['ticket-keys'] }),

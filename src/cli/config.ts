@@ -12,6 +12,7 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_INSPECT_EVENTS,
   DEFAULT_LISTEN_HOST,
   DEFAULT_MAX_INFLIGHT,
   DEFAULT_RECONNECT_MAX_MS,
@@ -102,6 +103,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'connect-timeout', kind: 'seconds', roles: ['client'], key: node('connectTimeoutMs'), env: ['RP_CONNECT_TIMEOUT'], default: secs(DEFAULT_CONNECT_TIMEOUT_MS), arg: 'S', description: "seconds a dial's TCP connect may take before the client gives it up and redials (a SYN lost to a partition is not retried by the kernel for seconds)" },
   { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, key: node('handshakeTimeoutMs'), env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
   { name: 'tls-min', kind: 'tls-version', roles: BOTH, key: node('tlsMinVersion'), env: ['RP_TLS_MIN'], default: '1.2', arg: '1.2|1.3', description: 'lowest TLS version of the pipe; 1.3 refuses TLS 1.2 peers. Suites are fixed: TLS 1.3, and for 1.2 only the ECDHE AEAD suites of Mozilla\'s "intermediate"' },
+  { name: 'inspect', kind: 'boolean', roles: BOTH, key: node('inspect'), env: ['RP_INSPECT'], default: 'off (on in demo)', description: 'the inspector: a page at /inspect on the gateway (pipes, recent events live, detail, replay) and its JSON under /inspect/api/' },
+  { name: 'inspect-bodies', kind: 'boolean', roles: BOTH, key: node('inspectBodies'), env: ['RP_INSPECT_BODIES'], default: 'off (on in demo)', description: 'the inspector keeps the first 10 KiB of each request and reply body (needed for replaying a request with a body); Authorization, Cookie and Set-Cookie are always redacted' },
+  { name: 'inspect-events', kind: 'count', roles: BOTH, key: node('inspectEvents'), env: ['RP_INSPECT_EVENTS'], default: String(DEFAULT_INSPECT_EVENTS), arg: 'N', description: 'events the inspector keeps, newest first (1-50000)' },
   { name: 'statsd', kind: 'hostport', roles: BOTH, key: node('statsd'), env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
   { name: 'grace', kind: 'seconds0', roles: BOTH, key: cli('graceMs'), env: ['RP_GRACE'], default: secs(DEFAULT_GRACE_MS), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
 ];

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
+import type { GatewayEventMessage } from '../diagnostics.js';
 import type { BodySink } from './body.js';
 import type { EventRoute } from './routes.js';
 
@@ -47,6 +48,10 @@ export class GatewayCall implements BodySink {
   /** The body read whole (inline) has arrived, or failed. */
   bodyRead = false;
   #bodyTimer: NodeJS.Timeout | undefined;
+  /** What observers are told of this event request (observe.ts), while someone listens. */
+  observed: GatewayEventMessage | undefined;
+  /** When observation started (performance.now()). */
+  observedAt = 0;
 
   constructor(
     readonly owner: CallOwner,
@@ -112,6 +117,17 @@ export class GatewayCall implements BodySink {
     this.closeConnection = !this.req.complete;
     if (this.closeConnection) stream.destroy();
     return this.closeConnection;
+  }
+
+  /**
+   * Starts a response whose body the caller writes over time (server-sent events): the head
+   * goes out now; the caller writes to and ends the returned response.
+   */
+  startStream(status: number, headers: string[]): ServerResponse {
+    this.responded = true;
+    this.res.writeHead(status, headers);
+    this.res.flushHeaders();
+    return this.res;
   }
 
   /** The call is over: its connection stops tracking it. Returns false when it already was. */

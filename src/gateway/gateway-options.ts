@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { DEFAULT_GATEWAY_HEADERS_TIMEOUT_MS, DEFAULT_GATEWAY_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_GATEWAY_REQUEST_TIMEOUT_MS } from '../options/defaults.js';
 import { KEY_NAMING, countOption, durationOption, invalidOption, requireOrder, stringListOption, type OptionNaming } from '../options/validate.js';
@@ -39,6 +40,11 @@ export interface GatewayOptions {
   allowedOrigins?: string[];
   /** Allows a TCP listen address that is not loopback (a warning is logged). @default false */
   allowNonLoopback?: boolean;
+  /**
+   * Pages served under a path prefix by another module (the inspector, SPEC §13): requests
+   * whose path is the prefix or under it go to it, after the gateway's Host/Origin checks.
+   */
+  pages?: GatewayPages;
   /** Produces `GET /metrics` (Prometheus text); without it `/metrics` is 404. */
   metricsText?: () => Promise<{ contentType: string; body: string }>;
   /** @default silent */
@@ -49,6 +55,33 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   /** How long an idle keep-alive connection is kept. @default 5000 */
   keepAliveTimeoutMs?: number;
+}
+
+/** A request handed to {@link GatewayPages}: answer it once, with one of these. */
+export interface PageCall {
+  readonly req: IncomingMessage;
+  /** Whether a response may still be written (none yet, and the caller is still there). */
+  readonly canRespond: boolean;
+  /** Writes one complete response. */
+  respond(status: number, headers: string[], body: Uint8Array | undefined): void;
+  /** Answers `err` as SPEC §4's JSON error. */
+  fail(err: unknown): void;
+  /** Starts a response written over time (server-sent events); the caller ends it. */
+  startStream(status: number, headers: string[]): ServerResponse;
+}
+
+/** Pages served by another module under a path prefix of the gateway (see {@link GatewayOptions.pages}). */
+export interface GatewayPages {
+  /** `/inspect`: the prefix itself and every path under it. */
+  readonly prefix: string;
+  /**
+   * Serves one request. `path` and `query` split the request target; `gateway` is where the
+   * gateway listens (for requests the pages make to it, as replay does). A same-origin
+   * request's `Origin` (the page's own) is accepted here, as browsers send one with a POST.
+   */
+  serve(call: PageCall, path: string, query: string, gateway: { host: string; port: number } | { path: string }): void;
+  /** The gateway is closing: end responses still being written (live feeds). */
+  close(): void;
 }
 
 /** The gateway's options, checked, with every default applied. */
@@ -71,7 +104,7 @@ export interface ResolvedGatewayOptions {
  * gateway has no authentication (SPEC §4).
  * @throws RestpipeError `invalid_option` naming the option and the problem.
  */
-export function resolveGatewayOptions(o: Omit<GatewayOptions, 'sender' | 'logger' | 'metricsText'>, naming: OptionNaming = KEY_NAMING): ResolvedGatewayOptions {
+export function resolveGatewayOptions(o: Omit<GatewayOptions, 'sender' | 'logger' | 'metricsText' | 'pages'>, naming: OptionNaming = KEY_NAMING): ResolvedGatewayOptions {
   if (typeof o !== 'object' || o === null) throw invalidOption('gateway options must be an object');
   const { listen } = o;
   if (typeof listen !== 'object' || listen === null) throw invalidOption(`${naming.name('listen')}: expected { host, port } or { path }`);

@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { Reply } from '../event.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -14,15 +15,16 @@ import { hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
 import { gatewayEvent, INLINE_REQUEST_BYTES, isInlineBody, replyHead, writeStreamedReply } from './event-streams.js';
 import { GatewayCall, trackConnection, type CallOwner } from './gateway-call.js';
-import { resolveGatewayOptions, type GatewayListen, type GatewayOptions } from './gateway-options.js';
+import { resolveGatewayOptions, type GatewayListen, type GatewayOptions, type GatewayPages } from './gateway-options.js';
 import { HostPolicy } from './host-check.js';
 import { errorResponse } from './http-errors.js';
 import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
-import { GatewayRouteError, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
+import { observeEnd, observeRequestBody, observeResponse, observeStart, observeStreamedReply, tapReplyBody, tapRequestBody } from './observe.js';
+import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
-export type { GatewayListen, GatewayOptions } from './gateway-options.js';
+export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
 /** Where a started gateway listens. */
 export type GatewayAddress = { host: string; port: number } | { path: string };
@@ -80,6 +82,7 @@ class HttpGateway implements Gateway, CallOwner {
   readonly #hostPolicy: HostPolicy;
   readonly #isUnix: boolean;
   readonly #metricsText: GatewayOptions['metricsText'];
+  readonly #pages: GatewayPages | undefined;
   readonly #log: Logger;
   readonly #server: http.Server;
   readonly #calls = new Set<GatewayCall>();
@@ -106,6 +109,7 @@ class HttpGateway implements Gateway, CallOwner {
     this.#requestTimeoutMs = o.requestTimeoutMs;
     this.#hostPolicy = new HostPolicy(o.allowedHosts, o.allowedOrigins);
     this.#metricsText = options.metricsText;
+    this.#pages = options.pages;
     if (o.nonLoopback && 'host' in o.listen) {
       const { host, port } = o.listen;
       this.#log.warn({ host, port }, `the REST gateway listens on ${host}, which is not loopback: it has no authentication; anyone who can reach it can send events`);
@@ -193,6 +197,7 @@ class HttpGateway implements Gateway, CallOwner {
 
   async #close(graceMs: number): Promise<void> {
     this.#closing = true;
+    this.#pages?.close();
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     await this.#drain(graceMs);
@@ -238,12 +243,18 @@ class HttpGateway implements Gateway, CallOwner {
       this.fail(call, new RestpipeError(ErrorCode.CLOSED, 'the gateway is shutting down'));
       return;
     }
+    const pages = this.#pages !== undefined && isUnder(req.url, this.#pages.prefix) ? this.#pages : undefined;
     if (!this.#isUnix) {
-      const refused = this.#hostPolicy.check(req.headers);
+      const refused = this.#hostPolicy.check(req.headers, pages !== undefined);
       if (refused !== undefined) {
         this.fail(call, refused);
         return;
       }
+    }
+    if (pages !== undefined) {
+      const q = req.url!.indexOf('?');
+      pages.serve(call, q === -1 ? req.url! : req.url!.slice(0, q), q === -1 ? '' : req.url!.slice(q + 1), this.#address!);
+      return;
     }
     const route = parseGatewayRequest(req.method, req.url, this.#role);
     if (route instanceof GatewayRouteError) {
@@ -281,6 +292,7 @@ class HttpGateway implements Gateway, CallOwner {
     call.timeoutMs = timeoutMs;
     call.headers = headers;
     this.#eventsInFlight++;
+    if (channels.gatewayEventEnd.hasSubscribers) observeStart(call, this.#role);
     // No size limit here (SPEC §9): the node whose handler buffers a body refuses one over its
     // --max-body (413 from there), so the body is always wanted.
     if (call.expectsContinue) call.res.writeContinue();
@@ -306,6 +318,11 @@ class HttpGateway implements Gateway, CallOwner {
     const route = call.route!;
     const controller = call.connectionController();
     const event = gatewayEvent(call, route, data);
+    if (call.observed !== undefined) {
+      // A streamed body is tapped where the request is piped into it, which sets the pace.
+      if (data === undefined) tapRequestBody(call.observed, call.req);
+      else observeRequestBody(call.observed, data);
+    }
     let reply: Promise<Reply>;
     try {
       reply = this.#sender.send(route.target, event, { signal: controller.signal, timeoutMs: call.timeoutMs, stream: true });
@@ -336,6 +353,8 @@ class HttpGateway implements Gateway, CallOwner {
       // connection is closed after the reply if the request was not read to its end.
       call.responded = true;
       if (this.#closing) headers.push('Connection', 'close');
+      const observed = call.observed;
+      if (observed !== undefined) observeStreamedReply(observed, status, headers, reply.code);
       writeStreamedReply(call.res, status, headers, reply as Reply & { body: Readable }, (err) => {
         if (err !== undefined) {
           if (this.#log.isLevelEnabled('debug')) this.#log.debug({ err: err.message }, 'reply body ended abnormally; response aborted');
@@ -346,10 +365,13 @@ class HttpGateway implements Gateway, CallOwner {
           (call.req.socket as Socket & { destroySoon(): void }).destroySoon();
         }
       });
+      // Tapped after the body is piped into the response, which then sets its pace.
+      if (observed !== undefined) tapReplyBody(observed, body);
       return;
     }
     // Nobody reads a body a bodyless status cannot carry: the far side is told to stop.
     body?.destroy();
+    if (call.observed !== undefined) call.observed.returnCode = reply.code;
     if (!bodyless) headers.push('Content-Length', String(data.byteLength));
     this.respond(call, status, headers, bodyless ? undefined : data);
   }
@@ -364,6 +386,7 @@ class HttpGateway implements Gateway, CallOwner {
     }
     const answer = errorResponse(err, this.#closing);
     if (answer.unexpected) this.#log.error({ err: answer.message }, 'gateway request failed unexpectedly');
+    if (call.observed !== undefined) call.observed.errorCode = answer.code;
     if (err instanceof GatewayRouteError && err.allow !== undefined) answer.headers.push('Allow', err.allow);
     this.respond(call, answer.status, answer.headers, answer.body);
   }
@@ -377,6 +400,7 @@ class HttpGateway implements Gateway, CallOwner {
     // The caller may still be sending the body we refused: a plain close would reset the
     // connection and could take this answer with it (see linger.ts).
     if (call.closeConnection) lingerBeforeClose(call.req, LINGER_MS);
+    if (call.observed !== undefined) observeResponse(call, status, headers, body);
     try {
       call.res.writeHead(status, headers);
       call.res.end(body);
@@ -390,6 +414,7 @@ class HttpGateway implements Gateway, CallOwner {
   /** @internal the response closed; `hungUp` when it had not finished. */
   onCallClosed(call: GatewayCall, hungUp: boolean): void {
     if (!call.end()) return;
+    observeEnd(call);
     this.#calls.delete(call);
     if (call.route !== undefined) this.#eventsInFlight--;
     if (hungUp && call.controller !== undefined && !call.controller.signal.aborted) {

@@ -41,8 +41,12 @@ export class HostPolicy {
     this.#allowedOrigins = new Set(allowedOrigins.map((o) => o.toLowerCase()));
   }
 
-  /** A `forbidden` error for a refused request, else undefined. */
-  check(headers: IncomingHttpHeaders): RestpipeError | undefined {
+  /**
+   * A `forbidden` error for a refused request, else undefined. With `sameOriginAllowed` (the
+   * gateway's own pages), an Origin that is the page's own (`http://` + the checked Host) is
+   * accepted too: browsers send it with a same-origin POST.
+   */
+  check(headers: IncomingHttpHeaders, sameOriginAllowed = false): RestpipeError | undefined {
     const host = headers.host;
     // No Host at all (HTTP/1.0) cannot come from a browser; Node refuses it on HTTP/1.1.
     if (host !== undefined && !this.#anyHost && !this.#isLoopbackHost(host) && !this.#isAllowedHost(host)) {
@@ -53,7 +57,8 @@ export class HostPolicy {
     }
     if (this.#anyOrigin) return undefined;
     const origin = headers.origin;
-    const originAllowed = origin !== undefined && this.#allowedOrigins.has(origin.toLowerCase());
+    const originAllowed =
+      origin !== undefined && (this.#allowedOrigins.has(origin.toLowerCase()) || (sameOriginAllowed && host !== undefined && origin.toLowerCase() === `http://${host.toLowerCase()}`));
     if (origin !== undefined && !originAllowed) {
       return new RestpipeError(
         ErrorCode.FORBIDDEN,

@@ -49,6 +49,21 @@ export function httpStatusOf(code: string): number {
   return STATUS_BY_CODE.get(code) ?? 500;
 }
 
+/**
+ * The code and message a failed request is answered with. Matched on the code, not the class:
+ * a handler module or sender may use its own copy of restpipe. A system error's code
+ * (ECONNRESET, …) is not one of ours: `internal_error`, and `unexpected` (the gateway logs it).
+ * `aborted` while the gateway is not closing means the body broke off but the socket lives (or
+ * the sender gave up on its own): the request is unusable, `bad_request`.
+ */
+export function errorAnswer(err: unknown, closing: boolean): { code: string; message: string; unexpected: boolean } {
+  if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
+    const code = (err as RestpipeError).code;
+    return { code: code === ErrorCode.ABORTED && !closing ? ErrorCode.BAD_REQUEST : code, message: err.message, unexpected: false };
+  }
+  return { code: ErrorCode.INTERNAL_ERROR, message: `internal error: ${err instanceof Error ? err.message : String(err)}`, unexpected: true };
+}
+
 /** SPEC §4's JSON error body, serialised: `{"error": {"code": "no_connection", "message": "…"}}`. */
 export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message } });
@@ -89,6 +104,8 @@ export function replyStatus(reply: Reply): number {
 /** A JSON error response: status, headers (Content-Type, Content-Length) and body. */
 export interface ErrorResponse {
   status: number;
+  /** The error code of the body (SPEC §4). */
+  code: string;
   headers: string[];
   body: Buffer;
   message: string;
@@ -96,25 +113,9 @@ export interface ErrorResponse {
   unexpected: boolean;
 }
 
-/**
- * SPEC §4's JSON error for `err`. Matches on the code, not the class: a handler module or sender
- * may use its own copy of restpipe; a system error's code (ECONNRESET, …) is not one of ours:
- * internal_error. `aborted` outside a shutdown becomes `bad_request`: the body broke off but the
- * socket lives (or the sender gave up on its own), and the caller still gets an answer.
- */
+/** SPEC §4's JSON error for `err` (its code and message as errorAnswer gives them). */
 export function errorResponse(err: unknown, closing: boolean): ErrorResponse {
-  let code: string;
-  let message: string;
-  let unexpected = false;
-  if (err instanceof Error && isErrorCode((err as RestpipeError).code)) {
-    code = (err as RestpipeError).code;
-    message = err.message;
-    if (code === ErrorCode.ABORTED && !closing) code = ErrorCode.BAD_REQUEST;
-  } else {
-    code = ErrorCode.INTERNAL_ERROR;
-    message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-    unexpected = true;
-  }
+  const { code, message, unexpected } = errorAnswer(err, closing);
   const body = Buffer.from(errorBody(code, message));
-  return { status: httpStatusOf(code), headers: ['Content-Type', 'application/json', 'Content-Length', String(body.byteLength)], body, message, unexpected };
+  return { status: httpStatusOf(code), code, headers: ['Content-Type', 'application/json', 'Content-Length', String(body.byteLength)], body, message, unexpected };
 }

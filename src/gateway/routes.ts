@@ -200,3 +200,10 @@ export function parseEventTimeout(value: string | string[] | undefined, fallback
     `X-Event-Timeout ${JSON.stringify(truncate(String(value)))} is not a positive number of seconds`,
   );
 }
+
+/** Whether the request target is `prefix` or under it (`/inspect`, `/inspect/…`, `/inspect?…`): pages another module serves. */
+export function isUnder(url: string | undefined, prefix: string): boolean {
+  if (url === undefined || !url.startsWith(prefix)) return false;
+  const next = url.charCodeAt(prefix.length);
+  return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */;
+}

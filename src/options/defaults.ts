@@ -69,3 +69,8 @@ export const DEFAULT_DNS_TIMEOUT_MS = 2_000;
 
 /** setTimeout's ceiling (2^31−1 ms, ~24.8 days); a longer delay would fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Events the inspector keeps (`--inspect-events`, SPEC §13). */
+export const DEFAULT_INSPECT_EVENTS = 500;
+/** The most events `--inspect-events` may ask to keep (with bodies, up to about 20 KiB each). */
+export const MAX_INSPECT_EVENTS = 50_000;

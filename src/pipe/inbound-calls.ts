@@ -231,6 +231,8 @@ export class InboundCalls {
         outcome: replyOutcome(reply.code),
         durationMs: performance.now() - call.startedAt,
         handler: call.event.method,
+        event: call.event,
+        reply,
       });
     }
     const head: WireReply = { code: reply.code, mimetype: reply.mimetype, data: EMPTY };

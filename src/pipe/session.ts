@@ -173,6 +173,7 @@ export class PipeSession {
       queuedBytes: { socket: this.#writer.socketQueuedBytes, events: this.#outbound.queuedHeadBytes },
       lateReplies: this.#outbound.lateReplies,
       usable: this.isUsable,
+      bytes: { sent: socketCount(this.#socket, 'bytesWritten'), received: socketCount(this.#socket, 'bytesRead') },
     };
   }
 
@@ -347,7 +348,7 @@ export class PipeSession {
     this.#state.move('open');
     this.#openedAt = this.#state.since;
     this.#heartbeat.start();
-    if (channels.pipeState.hasSubscribers) channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'open' });
+    if (channels.pipeState.hasSubscribers) channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'open', address: this.peer.address });
   }
 
   #onGoAway(goAway: { code: GoAwayCode; reason: string }): void {
@@ -423,11 +424,17 @@ export class PipeSession {
     this.#writer.close();
     endAndLinger(this.#socket, CLOSE_LINGER_MS);
     if (wasOpen && channels.pipeState.hasSubscribers) {
-      channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'closed', reason });
+      channels.pipeState.publish({ role: this.role, peer: this.peer.name, state: 'closed', reason, address: this.peer.address });
     }
     this.#onClose?.(info);
     this.#resolveClosed(info);
   }
+}
+
+/** A socket's byte counter (net.Socket and TLSSocket have them; another Duplex reads 0). */
+function socketCount(socket: Duplex, counter: 'bytesWritten' | 'bytesRead'): number {
+  const n = (socket as Partial<Record<typeof counter, unknown>>)[counter];
+  return typeof n === 'number' ? n : 0;
 }
 
 function writeAlways(_kind: string, write: (extra: { suppressed?: number }) => void): void {

@@ -45,6 +45,8 @@ const CASES: Array<[string[], RegExp]> = [
   [['server', '--tls-min', '1.1'], /^restpipe: --tls-min: expected 1\.2 or 1\.3, got "1\.1"$/],
   [['server', '--http', '0.0.0.0:1235'], /^restpipe: --http 0\.0\.0\.0:1235: not a loopback address.*--http-allow-remote$/],
   [['server', '--http', 'unix:'], /^restpipe: --http: unix: needs a socket path/],
+  [['client', '--inspect', '--no-http'], /^restpipe: --inspect: the inspector is a page on the gateway, and --no-http turns the gateway off$/],
+  [['server', '--inspect-events', '0'], /^restpipe: --inspect-events: expected a whole number from 1 to 50000, got 0$/],
   [['client', '--bogus'], /^restpipe: unknown option '--bogus' \(see: restpipe client --help\)$/],
   [['server', '--htp', '127.0.0.1:1'], /^restpipe: unknown option '--htp' \(Did you mean --http\?\)/],
   [['server', '--server', 'x:1'], /^restpipe: unknown option '--server'/],

@@ -11,27 +11,16 @@
 // `restpipe server` whose events go to a real `restpipe client` (handlers log each start).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 import { clientConnected, E2E_HANDLERS, FAST_FLAGS, killAll, startClient, startServer, type CliProcess, type StartedServer } from '../helpers/cli-processes.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/browser.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 
-function findChromium(): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-const CHROMIUM = findChromium();
-const MISSING = 'chromium is not installed (`command -v chromium` finds nothing): apt-get install chromium (.ci/run does)';
-// In CI a missing browser is a failure (the test would prove nothing); elsewhere a skip that says why.
-if (CHROMIUM === undefined && process.env.CI !== undefined) throw new Error(`browser test: ${MISSING}`);
-const skip = CHROMIUM === undefined ? MISSING : false;
+const skip = skipWithoutChromium;
 
 let pki: Pki;
 let pages: http.Server;
@@ -58,20 +47,7 @@ before(async () => {
   client = (await startClient(await pki.certDir('client', pki.client1), server.pipePort, flags)).proc;
   await clientConnected(server.proc, 'client1');
   // launch() gives the browser a fresh profile directory of its own and removes it on close.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM!,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP evil.example 127.0.0.1, MAP app.example 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium(['--host-resolver-rules=MAP evil.example 127.0.0.1, MAP app.example 127.0.0.1']);
 });
 
 after(async () => {

@@ -27,6 +27,9 @@ import {
 } from '../helpers/cli-processes.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 import { npmEnv, packAndInstall, type InstalledPackage } from '../helpers/package-install.js';
+
+/** The inspector's page, read from the package at run time (SPEC §13). */
+const INSPECT_ASSETS_DIR = join(REPO_ROOT, 'src', 'inspect', 'assets');
 import {
   SYSTEMD_DIR,
   SYSUSERS_FILE,
@@ -68,6 +71,7 @@ test('the tarball holds the built code, the bins, the schema, the units and the 
     /^proto\/[\w-]+\.proto$/,
     /^dist\/src\/.+\.(js|d\.ts|js\.map)$/,
     /^packaging\/systemd\/[\w.-]+$/,
+    /^src\/inspect\/assets\/[\w-]+\.(html|css|js)$/,
   ];
   const files = installed.tarball.files;
   assert.deepEqual(files.filter((f) => !allowed.some((re) => re.test(f))), [], 'files a user does not need');
@@ -79,6 +83,7 @@ test('the tarball holds the built code, the bins, the schema, the units and the 
     ...Object.values(repoPackage.bin),
     ...targets,
     ...readdirSync(SYSTEMD_DIR).map((f) => `packaging/systemd/${f}`),
+    ...readdirSync(INSPECT_ASSETS_DIR).map((f) => `src/inspect/assets/${f}`),
   ].map((p) => p.replace(/^\.\//, ''));
   assert.deepEqual(required.filter((p) => !files.includes(p)), [], 'files the package needs');
 });

@@ -24,6 +24,8 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       identity: { key: serverId.keyPem, cert: serverId.certPem, ca: ca.certPem },
       listen: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
+      inspect: true,
+      inspectBodies: true,
       logger: logger.child({ node: 'server' }),
     });
     nodes.push(server);
@@ -33,6 +35,8 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       identity: { key: clientId.keyPem, cert: clientId.certPem, ca: ca.certPem },
       server: { host: 'localhost', port: server.server!.address!.port },
       http: { host: '127.0.0.1', port: 0 },
+      inspect: true,
+      inspectBodies: true,
       logger: logger.child({ node: 'client' }),
     });
     nodes.push(client);
@@ -47,6 +51,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
     out(`  pipe:            client ${CLIENT_NAME} -> server at 127.0.0.1:${server.server!.address!.port}`);
     out(`  server gateway:  ${serverGw}   (events to clients: /client/NAME/NOUN)`);
     out(`  client gateway:  ${clientGw}   (events to the server: /server/NOUN)`);
+    out(`  inspector:       ${serverGw}/inspect   ${clientGw}/inspect   (pipes and events, live)`);
     out('  certificates:    a throw-away CA and keys, kept in memory only');
     out('');
     out('Try, in another terminal:');
