@@ -43,6 +43,15 @@ export interface NodeOptions extends PipeTimingOptions {
   tlsMinVersion?: TlsMinVersion;
   /** Server: a CRL file of revoked client certificates, reloaded on change and on `reload()`. */
   crlPath?: string;
+  /**
+   * An access-rules file (SPEC §11): which callers may send which events to this node, judged
+   * before any handler runs. Reloaded when the file changes and on `reload()`; a file that
+   * cannot be used at start is an `invalid_option` error, at a reload it keeps the rules in force.
+   * @default none: every caller may call everything
+   */
+  rulesPath?: string;
+  /** With `rulesPath`: refuse nothing, log what would be refused (without it: a warning, nothing to audit). @default false */
+  rulesAudit?: boolean;
   /** statsd target for the original's metric names. @default off */
   statsd?: { host: string; port: number };
   logger?: Logger;

@@ -6,6 +6,7 @@ import {
   type PipeStateMessage,
   type RefusalMessage,
   type ReplacedMessage,
+  type RulesRefusedMessage,
 } from '../diagnostics.js';
 import type { NodeStatus } from '../sender.js';
 
@@ -28,6 +29,8 @@ import type { NodeStatus } from '../sender.js';
  * | `restpipe_reconnects_total` | counter | | client: successful dials after the first |
  * | `restpipe_tls_refusals_total` | counter | reason | server: refused peers, by OpenSSL reason code |
  * | `restpipe_pipe_replacements_total` | counter | client | server: pipes replaced by a newer one with the same CN |
+ * | `restpipe_rules_refused_total` | counter | caller | events the access rules refused, by the caller's CN |
+ * | `restpipe_rules_audit_refusals_total` | counter | caller | audit mode: events the rules would have refused (let through) |
  *
  * plus prom-client's Node default metrics (process, heap, event loop, GC) on the same registry.
  */
@@ -75,8 +78,17 @@ export const EVENT_DURATION_BUCKETS_S: readonly number[] = [
 // from restpipe's own sentences: only code-like tokens become labels, so cardinality stays bounded.
 const OUTCOME_LABEL = /^[a-z_]{1,40}$/;
 const REASON_CODE = /^[A-Z][A-Z0-9_]{2,63}/;
-/** Distinct client names labelled on the replacements counter; the rest count as `other`. */
+/** Distinct client names labelled on the replacements and rules counters; the rest count as `other`. */
 const MAX_CLIENT_LABELS = 1_000;
+
+/** A counter by caller CN whose label values are capped at MAX_CLIENT_LABELS (`other` past it). */
+function cappedByName(counter: Counter<'caller'> | Counter<'client'>): (name: string) => void {
+  const names = new Set<string>();
+  return (name) => {
+    if (!names.has(name) && names.size < MAX_CLIENT_LABELS) names.add(name);
+    counter.labels(names.has(name) ? name : 'other').inc();
+  };
+}
 
 /**
  * Creates the metrics and subscribes to the diagnostics channels.
@@ -149,7 +161,14 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   const replacements = role === 'server'
     ? new Counter({ name: 'restpipe_pipe_replacements_total', help: 'Pipes replaced by a newer connection with the same client CN (a reconnect, or another holder of its key).', labelNames: ['client'] as const, registers })
     : undefined;
-  const replacedNames = new Set<string>();
+  const countReplaced = replacements === undefined ? undefined : cappedByName(replacements);
+  // The caller is a certificate holder and may be hostile: its CN is a label, capped like the clients'.
+  const countRulesRefused = cappedByName(
+    new Counter({ name: 'restpipe_rules_refused_total', help: "Events this node's access rules refused (403, return code 254), by the caller's CN.", labelNames: ['caller'] as const, registers }),
+  );
+  const countRulesAudited = cappedByName(
+    new Counter({ name: 'restpipe_rules_audit_refusals_total', help: 'Audit mode (--rules-audit): events the access rules would have refused, let through, by the caller\'s CN.', labelNames: ['caller'] as const, registers }),
+  );
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register });
 
   // Pre-create the common series so they read 0 instead of being absent before the first event.
@@ -202,10 +221,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   };
 
   const onReplaced = (message: unknown): void => {
-    if (replacements === undefined) return;
-    const { name } = message as ReplacedMessage;
-    if (!replacedNames.has(name) && replacedNames.size < MAX_CLIENT_LABELS) replacedNames.add(name);
-    replacements.labels(replacedNames.has(name) ? name : 'other').inc();
+    countReplaced?.((message as ReplacedMessage).name);
+  };
+  const onRulesRefused = (message: unknown): void => {
+    const m = message as RulesRefusedMessage;
+    if (m.role !== role) return;
+    (m.audit ? countRulesAudited : countRulesRefused)(m.caller);
   };
 
   channels.eventSettled.subscribe(onEvent);
@@ -213,6 +234,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   channels.dial.subscribe(onDial);
   channels.refusal.subscribe(onRefusal);
   channels.replaced.subscribe(onReplaced);
+  channels.rulesRefused.subscribe(onRulesRefused);
   let closed = false;
 
   return {
@@ -228,6 +250,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       channels.dial.unsubscribe(onDial);
       channels.refusal.unsubscribe(onRefusal);
       channels.replaced.unsubscribe(onReplaced);
+      channels.rulesRefused.unsubscribe(onRulesRefused);
     },
   };
 }
