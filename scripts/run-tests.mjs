@@ -24,6 +24,7 @@ const SERIAL = [
   'integration/pipe-server-restart.',
   'integration/pipe-cancel-reaches-handler.',
   'integration/pipe-thousand-in-flight.',
+  'e2e/rules-flood.',
 ];
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
