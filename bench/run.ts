@@ -6,7 +6,8 @@
 //   --rounds N        rounds (default 3; 1 with --quick)
 //   --quick           short smoke run (~2 minutes): 1 round, short windows, 1,000 clients only
 //   --only GROUPS     comma list of: small, echo, scale, profile (default: all)
-//   --variants IDS    comma list of: direct, http-proxy, socket.io, restpipe-s2c, restpipe-c2s
+//   --variants IDS    comma list of: direct, http-proxy, socket.io, restpipe-s2c, restpipe-c2s,
+//                     restpipe-c2s-rules (the server enforces the README's example rules)
 //   --clients N,N     client counts for scale and the reconnect storm (default 1000,5000)
 //   --storm-only      with scale: skip the 10 s idle window (RSS/idle-CPU figures are then
 //                     not meaningful); for iterating on the reconnect storm alone
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
   setNoiseBudget(opts.quick ? 2 * 60_000 : 8 * 60_000);
   const needClients = opts.groups.includes('scale') ? Math.max(...opts.clients) : 0;
   await ensurePki(pkiPath, needClients, log);
-  const ctx = { benchDir, pkiPath };
+  const ctx = { benchDir, pkiPath, rulesExample: join(root, 'examples', 'rules.json') };
 
   const results: Results = { noise: [], small: {}, echo: {}, scale: {}, profile: [], stormProfile: [], failures: [] };
   /** Notes a measurement taken while more than 0.1 core was busy outside the benchmark. */

@@ -42,7 +42,9 @@ export {
 } from './diagnostics.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions } from './gateway/gateway.js';
+export type { CertificateExpiryOptions } from './cert-expiry.js';
 export type {
+  CertificateExpiry,
   ClientNodeStatus,
   ClientState,
   ConnectedClientStatus,

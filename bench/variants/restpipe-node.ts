@@ -2,6 +2,7 @@
 // runs), with the built-in example handlers (get_time, get_cat) plus post_echo.
 //   --role server|client   --gateway yes|no   --pki FILE
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
+//   [--rules FILE]: enforce an access-rules file on the events this node receives
 import { exampleHandlers, startNode, type HandlerContext, type PostData } from '../../src/index.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
 import { readPki } from '../lib/pki.js';
@@ -29,6 +30,7 @@ const node = await startNode({
     : { server: { host: '127.0.0.1', port: Number(required(args, 'server-port')) } }),
   http: gateway ? { host: '127.0.0.1', port: 0 } : null,
   handlers,
+  ...(args.rules === undefined ? {} : { rulesPath: String(args.rules) }),
 });
 if (role === 'client') await node.client!.waitReady(30_000);
 

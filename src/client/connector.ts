@@ -33,6 +33,9 @@ export interface DialOptions {
 export interface DialedPipe {
   socket: Duplex & { readonly remoteAddress?: string | undefined; getProtocol(): string | null };
   serverCn: string;
+  /** The server certificate's notAfter (as Node gives `valid_to`) and fingerprint, when known. */
+  serverValidTo?: string;
+  serverFingerprint256?: string;
 }
 
 /** A dialed TLS socket (what {@link dialTls} gives). */
@@ -95,6 +98,8 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
     // on every handshake; its CN is taken from there rather than by building (and parsing) it a
     // second time, which cost ~a quarter of a reconnect storm's client-side CPU.
     let serverCn = '';
+    let serverValidTo: string | undefined;
+    let serverFingerprint256: string | undefined;
     const socket = tls.connect({
       host: o.host,
       port: o.port,
@@ -104,6 +109,9 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       checkServerIdentity: (hostname, cert) => {
         const cn: unknown = cert.subject?.CN;
         serverCn = typeof cn === 'string' ? cn : '';
+        // For the pipe's end at the server certificate's expiry (PipeClient) and its gauge.
+        serverValidTo = cert.valid_to;
+        serverFingerprint256 = cert.fingerprint256;
         return tls.checkServerIdentity(hostname, cert);
       },
     });
@@ -162,7 +170,7 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       // Until the caller attaches its own listener (a microtask later), an 'error' must not
       // crash the process; the caller sees the socket close anyway.
       socket.on('error', ignoreError);
-      resolve({ socket, serverCn });
+      resolve({ socket, serverCn, ...(serverValidTo === undefined ? {} : { serverValidTo }), ...(serverFingerprint256 === undefined ? {} : { serverFingerprint256 }) });
     });
   });
 }

@@ -32,3 +32,19 @@ function canonicalSerial(hex: string): string {
   if (h.length % 2 === 1) h = `0${h}`;
   return h.replace(/^(?:00)+(?=..)/, '');
 }
+
+/**
+ * The earliest nextUpdate of the given PEM CRLs (past it OpenSSL refuses every peer with
+ * CRL_HAS_EXPIRED); undefined when none has one.
+ * @throws Error when a CRL does not parse.
+ */
+export function crlNextUpdate(crlPems: string | Buffer | Array<string | Buffer>): Date | undefined {
+  let earliest: Date | undefined;
+  for (const text of (Array.isArray(crlPems) ? crlPems : [crlPems]).map((p) => p.toString())) {
+    for (const block of text.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? []) {
+      const next = new x509.X509Crl(block).nextUpdate;
+      if (next !== undefined && (earliest === undefined || next < earliest)) earliest = next;
+    }
+  }
+  return earliest;
+}

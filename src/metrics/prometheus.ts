@@ -29,6 +29,8 @@ import type { NodeStatus } from '../sender.js';
  * | `restpipe_reconnects_total` | counter | | client: successful dials after the first |
  * | `restpipe_tls_refusals_total` | counter | reason | server: refused peers, by OpenSSL reason code |
  * | `restpipe_pipe_replacements_total` | counter | client | server: pipes replaced by a newer one with the same CN |
+ * | `restpipe_certificate_expiry_timestamp_seconds` | gauge | role, name | notAfter of the node's own certificate, its CA's (role ca) and each connected peer's |
+ * | `restpipe_crl_next_update_timestamp_seconds` | gauge | | server with a CRL: its nextUpdate |
  * | `restpipe_rules_refused_total` | counter | caller | events the access rules refused, by the caller's CN |
  * | `restpipe_rules_audit_refusals_total` | counter | caller | audit mode: events the rules would have refused (let through) |
  *
@@ -117,6 +119,32 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       collect() {
         const status = sender?.status();
         this.set(status?.role === 'server' ? status.clientCount : openPipes);
+      },
+    });
+  }
+  // Read at scrape time from the node's status: its own certificate, its CA's, its peers'.
+  new Gauge({
+    name: 'restpipe_certificate_expiry_timestamp_seconds',
+    help: "When a certificate expires (notAfter, Unix seconds): this node's own (role server or client), its CA's (role ca), and each connected peer's.",
+    labelNames: ['role', 'name'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const certificates = sender?.status()?.certificates ?? [];
+      // Peers are certificate holders: at most MAX_CLIENT_LABELS of them are labelled.
+      for (const cert of certificates.slice(0, MAX_CLIENT_LABELS + 2)) this.set({ role: cert.role, name: cert.name }, Math.floor(cert.notAfter.getTime() / 1000));
+    },
+  });
+  if (role === 'server') {
+    new Gauge({
+      name: 'restpipe_crl_next_update_timestamp_seconds',
+      help: "When the CRL's issuer promises the next one (nextUpdate, Unix seconds); past it every client is refused. Absent without --crl.",
+      registers,
+      collect() {
+        this.reset();
+        const status = sender?.status();
+        const next = status?.role === 'server' ? status.crl?.nextUpdate : undefined;
+        if (next !== undefined && next !== null) this.set(Math.floor(next.getTime() / 1000));
       },
     });
   }
