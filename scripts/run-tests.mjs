@@ -20,6 +20,7 @@ const SERIAL = [
   'faults/gateway-max-inflight.',
   'faults/hostile-peer-never-reads.',
   'faults/tls-pipe-port-abuse.',
+  'faults/gateway-slowloris.',
   'integration/pipe-frozen-peer.',
   'integration/pipe-server-restart.',
   'integration/pipe-cancel-reaches-handler.',
