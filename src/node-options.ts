@@ -1,3 +1,4 @@
+import type { CertificateExpiryOptions } from './cert-expiry.js';
 import { resolveClientOptions, type ResolvedClientOptions } from './client/client-options.js';
 import { resolveGatewayOptions, type GatewayListen, type ResolvedGatewayOptions } from './gateway/gateway-options.js';
 import type { Logger } from './log.js';
@@ -11,7 +12,7 @@ import type { TlsMinVersion } from './tls-policy.js';
  * Everything a running node is made of, as the CLI and `demo` configure it. The CLI's flags,
  * environment variables and config-file keys map onto these keys one to one (src/cli/config.ts).
  */
-export interface NodeOptions extends PipeTimingOptions {
+export interface NodeOptions extends PipeTimingOptions, CertificateExpiryOptions {
   role: 'server' | 'client';
   /** The node's identity: a cert dir with installed files, or the material itself. */
   identity: { certDir: string } | { key: string; cert: string; ca: string };
