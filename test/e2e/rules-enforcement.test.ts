@@ -19,6 +19,7 @@ import {
   FAST_FLAGS,
   clientConnected,
   killAll,
+  runCli,
   startClient,
   startServer,
   type CliProcess,
@@ -239,4 +240,13 @@ test('a broken file keeps the rules in force and says what and where the problem
   server.proc.signal('SIGHUP');
   await logAfter(server.proc, from2, (l) => msg(l).startsWith('access rules not reloaded'), 'the error line after SIGHUP');
   assert.equal(verdict(await toServer('sensor-1', 'GET', 'time')), 'ok');
+});
+
+test('a node started with a broken rules file prints one line naming the place and exits 2', async () => {
+  const broken = join(rulesDir, 'broken.json');
+  await writeFile(broken, '{ "rules": [ { "from": "sensor-*", "allow": ["get admin/**/x"] } ] }\n');
+  const r = await runCli(['server', '--cert-dir', await pki.certDir('server', pki.server), '--listen', '127.0.0.1:0', '--no-http', '--rules', broken]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderrLines.length, 1, r.stderr);
+  assert.match(r.stderr, /^restpipe: .*broken\.json:1:\d+: rules\[0\]\.allow\[0\]: /);
 });
