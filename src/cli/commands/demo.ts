@@ -15,6 +15,9 @@ const CLIENT_NAME = 'fileserver';
 export async function demo(flags: { once?: boolean; logLevel?: string }, out: (line: string) => void, signals: Pick<NodeSignals, 'attach'>): Promise<number> {
   const logger = createCliLogger(flags.logLevel ?? (flags.once === true ? 'warn' : 'info'));
   const nodes: RunningNode[] = [];
+  // The demo's certificates live a day and die with the process: warning that they expire
+  // within a day would be noise.
+  const noExpiryWarnings = { expiryWarningsMs: [] };
   try {
     const ca = await createCa({ cn: 'restpipe-demo-ca', days: 1 });
     const serverId = await issueCertificate({ ca, name: 'server', days: 1 });
@@ -24,6 +27,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       identity: { key: serverId.keyPem, cert: serverId.certPem, ca: ca.certPem },
       listen: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
+      ...noExpiryWarnings,
       logger: logger.child({ node: 'server' }),
     });
     nodes.push(server);
@@ -33,6 +37,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       identity: { key: clientId.keyPem, cert: clientId.certPem, ca: ca.certPem },
       server: { host: 'localhost', port: server.server!.address!.port },
       http: { host: '127.0.0.1', port: 0 },
+      ...noExpiryWarnings,
       logger: logger.child({ node: 'client' }),
     });
     nodes.push(client);
