@@ -78,9 +78,9 @@ export interface StormProfileRun {
 }
 
 /**
- * The reconnect storm under the profiler: the restarted server and the load generator (the N
- * clients' side) run with `node --cpu-prof`; the load generator's profile covers its whole life
- * (the first connect of all N clients and the storm).
+ * The reconnect storm under the profiler: the restarted server runs with `node --cpu-prof` (its
+ * whole life: start-up, storm, and the close at the end); the load generator (the N clients'
+ * side) profiles the storm alone, from arming it to the last client serving.
  */
 export async function runStormProfile(
   n: number,
@@ -100,7 +100,7 @@ export async function runStormProfile(
     dir,
     summaries: [
       analyzeProfile(join(dir, 'storm-server.cpuprofile'), 'restarted server'),
-      analyzeProfile(join(dir, 'storm-clients.cpuprofile'), `load generator (${n} clients: first connect + storm)`),
+      analyzeProfile(join(dir, 'storm-clients.cpuprofile'), `load generator (${n} clients: the storm alone)`),
     ],
   };
 }

@@ -11,6 +11,8 @@
 //   --clients N,N     client counts for scale and the reconnect storm (default 1000,5000)
 //   --storm-only      with scale: skip the 10 s idle window (RSS/idle-CPU figures are then
 //                     not meaningful); for iterating on the reconnect storm alone
+//   --resumption M,M  with scale: TLS session resumption on, off, or both (default on,off),
+//                     side by side in every round, their order alternating
 //   --out FILE        where the markdown goes (default: BENCHMARKS.md for a full run, else
 //                     bench/results/<stamp>.md); raw JSON always goes to bench/results/
 //   --keep-snapshot   keep the private copy of dist/ the children run from
@@ -28,7 +30,7 @@ import { ensurePki } from './lib/pki.js';
 import { fmt, fmtSpread, spread, type Spread } from './lib/stats.js';
 import { noiseBudget, runEcho, runSmall, setNoiseBudget, type Durations, type EchoResult, type SmallResult } from './measure.js';
 import { PROFILE_INTERVAL_US, runProfile, runStormProfile, type ProfileRun, type StormProfileRun } from './profile.js';
-import { runScale, type ScaleDurations, type ScaleResult } from './scale.js';
+import { runScale, type ResumptionMode, type ScaleDurations, type ScaleResult } from './scale.js';
 import { VARIANT_IDS, VARIANT_LABELS, type VariantId } from './variants.js';
 
 const GROUPS = ['small', 'echo', 'scale', 'profile'] as const;
@@ -48,6 +50,7 @@ interface Options {
   out: string | undefined;
   keepSnapshot: boolean;
   stormOnly: boolean;
+  resumption: ResumptionMode[];
   full: boolean;
 }
 
@@ -59,7 +62,7 @@ function parseOptions(argv: string[]): Options {
     if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
     return v;
   };
-  const known = new Set(['--rounds', '--quick', '--only', '--variants', '--clients', '--out', '--keep-snapshot', '--storm-only', '--help', '--render', '--add-profiles']);
+  const known = new Set(['--rounds', '--quick', '--only', '--variants', '--clients', '--out', '--keep-snapshot', '--storm-only', '--resumption', '--help', '--render', '--add-profiles']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown flag ${a}`);
   if (argv.includes('--help')) {
     process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n') + '\n');
@@ -75,6 +78,8 @@ function parseOptions(argv: string[]): Options {
   const cl = get('clients');
   const clients = cl?.split(',').map(Number) ?? (quick ? [1000] : [1000, 5000]);
   if (clients.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--clients takes whole numbers');
+  const resumption = (get('resumption')?.split(',') ?? ['on', 'off']) as ResumptionMode[];
+  if (resumption.length === 0 || resumption.some((m) => m !== 'on' && m !== 'off')) throw new Error('--resumption takes on, off or on,off');
   const rounds = Number(get('rounds') ?? (quick ? 1 : 3));
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds takes a whole number ≥ 1');
   return {
@@ -86,6 +91,7 @@ function parseOptions(argv: string[]): Options {
     out: get('out'),
     keepSnapshot: argv.includes('--keep-snapshot'),
     stormOnly: argv.includes('--storm-only'),
+    resumption,
     full: !argv.includes('--storm-only') && !quick && only === undefined && vs === undefined && cl === undefined,
   };
 }
@@ -281,14 +287,19 @@ async function main(): Promise<void> {
     }
     if (opts.groups.includes('scale')) {
       for (const n of opts.clients) {
-        const res = await attempt(r + 1, `scale ${n}`, () => runScale(n, ctx, d.scale, log));
-        (results.scale[n] ??= []).push(res);
-        if (res !== undefined) {
-          log(
-            `  scale ${n}: ${fmt(res.server.rssPerPipeKiB, 1)} KiB server RSS/pipe, idle CPU ${fmt(res.idle.serverCpuPct, 2)} %; ` +
-              `storm: ${res.storm.complete ? `${fmt(res.storm.restartToServingS, 2)} s restart → all serving` : `incomplete (${res.storm.serving}/${n})`}` +
-              noise(r + 1, `storm ${n}`, { foreignCores: res.storm.foreignCores, quietWaitMs: 0 }),
-          );
+        // Both modes in every round, their order alternating, so that a slow stretch of the
+        // shared machine does not fall on one mode only.
+        for (const mode of rotate(opts.resumption, r)) {
+          const res = await attempt(r + 1, `scale ${n} resumption ${mode}`, () => runScale(n, ctx, d.scale, log, undefined, mode));
+          (results.scale[n] ??= []).push(res);
+          if (res !== undefined) {
+            log(
+              `  scale ${n} (resumption ${mode}): ${fmt(res.server.rssPerPipeKiB, 1)} KiB server RSS/pipe, idle CPU ${fmt(res.idle.serverCpuPct, 2)} %; ` +
+                `storm: ${res.storm.complete ? `${fmt(res.storm.restartToServingS, 2)} s restart → all serving` : `incomplete (${res.storm.serving}/${n})`}; ` +
+                `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}` +
+                noise(r + 1, `storm ${n} resumption ${mode}`, { foreignCores: res.storm.foreignCores, quietWaitMs: 0 }),
+            );
+          }
         }
       }
     }
@@ -434,30 +445,36 @@ function evaluateTargets(res: Results, opts: Options): Target[] {
   }
   const ns = Object.keys(res.scale).map(Number).sort((a, b) => a - b);
   const nMax = ns[ns.length - 1];
-  if (nMax === undefined) t.push({ name: 'idle pipe ≤ 60 KiB server RSS', measured: 'not measured', status: 'n/a' });
-  else {
-    judge(`idle pipe ≤ 60 KiB server RSS (${fmt(nMax)} pipes)`, spread((res.scale[nMax] ?? []).map((x) => x?.server.rssPerPipeKiB ?? NaN)), (m) => m <= 60, ' KiB', 1);
+  // Runs made before issue 14 had no resumption: they count as off.
+  const ofMode = (xs: (ScaleResult | undefined)[] | undefined, mode: ResumptionMode): ScaleResult[] =>
+    (xs ?? []).filter((x): x is ScaleResult => x !== undefined && (x.resumption ?? 'off') === mode);
+  for (const [mode, bound] of [['on', 50], ['off', 60]] as const) {
+    const name = `idle pipe ≤ ${bound} KiB server RSS, resumption ${mode}`;
+    if (nMax === undefined || ofMode(res.scale[nMax], mode).length === 0) t.push({ name, measured: 'not measured', status: 'n/a' });
+    else judge(`${name} (${fmt(nMax)} pipes)`, spread(ofMode(res.scale[nMax], mode).map((x) => x.server.rssPerPipeKiB)), (m) => m <= bound, ' KiB', 1);
   }
-  const storm = res.scale[5000];
-  if (storm === undefined) {
-    t.push({ name: '5,000 clients all back and serving within 10 s of a server restart', measured: opts.clients.includes(5000) ? 'not measured' : 'not run (needs --clients 5000)', status: 'n/a' });
-  } else {
+  for (const [mode, boundS] of [['on', 5], ['off', 10]] as const) {
+    const name = `5,000 clients all back and serving within ${boundS} s of a server restart, resumption ${mode}`;
+    const rounds = ofMode(res.scale[5000], mode);
+    if (rounds.length === 0) {
+      t.push({ name, measured: opts.clients.includes(5000) ? 'not measured' : 'not run (needs --clients 5000)', status: 'n/a' });
+      continue;
+    }
     // A round that did not finish within the storm timeout counts as the slowest: the median
     // is taken over every round, and the figure says how many did not finish.
-    const rounds = storm.filter((x): x is ScaleResult => x !== undefined);
     const incomplete = rounds.filter((x) => !x.storm.complete).length;
     const times = rounds.map((x) => (x.storm.complete ? x.storm.restartToServingS : Infinity)).sort((a, b) => a - b);
-    const median = times.length === 0 ? NaN : times.length % 2 === 1 ? times[(times.length - 1) / 2]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
-    const done = spread(times);
+    const median = times.length % 2 === 1 ? times[(times.length - 1) / 2]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
+    const done = spread(times.filter(Number.isFinite));
     const timeoutS = 60;
     t.push({
-      name: '5,000 clients all back and serving within 10 s of a server restart',
+      name,
       measured:
         incomplete === 0
           ? `${fmtSpread(done, 2)} s`
           : `median ${Number.isFinite(median) ? `${fmt(median, 2)} s` : `> ${timeoutS} s`}; ${incomplete} of ${rounds.length} round(s) not all back within ${timeoutS} s` +
             (done.n > 0 ? `, the others ${fmtSpread(done, 2)} s` : ''),
-      status: rounds.length > 0 && median <= 10 ? 'met' : 'NOT MET',
+      status: median <= boundS ? 'met' : 'NOT MET',
     });
   }
   return t;
@@ -631,67 +648,80 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
 
   const ns = Object.keys(res.scale).map(Number).sort((a, b) => a - b);
   if (opts.groups.includes('scale') && ns.length > 0) {
+    // One row per client count and resumption mode; runs made before issue 14 had none ("off").
+    const modes: ResumptionMode[] = ['on', 'off'];
+    const rows = ns.flatMap((n) =>
+      modes
+        .map((mode) => ({ n, mode, xs: defined(res.scale[n]).filter((x) => (x.resumption ?? 'off') === mode) }))
+        .filter((r) => r.xs.length > 0),
+    );
     p('## 3. Scale: one server holding N client pipes');
     p();
     p('A restpipe server node (startNode, with its gateway) and one load-generator process holding N library clients (createClient, each with its own ' +
       'certificate, so its own CN), opened in waves of 250. Server RSS per pipe = (VmRSS with N idle pipes − VmRSS before) / N, read after ' +
       `${meta.durations.scale.settleMs / 1000} s to settle and a ${meta.durations.scale.idleMs / 1000} s idle window; "after GC" repeats both readings after a forced full GC. ` +
-      'Idle CPU is the server\'s own process.cpuUsage() over the idle window (default heartbeats: every 5 s, both ways).');
+      'Idle CPU is the server\'s own process.cpuUsage() over the idle window (default heartbeats: every 5 s, both ways). "Resumption on" is ' +
+      'the default: these pipes were opened by full handshakes, which also give each client its TLS session ticket; "after the storm" is the ' +
+      'same reading on the restarted server once every client is back, through resumed sessions when resumption is on.');
     p();
     table(
-      ['pipes', 'server RSS/pipe KiB', 'after GC KiB', 'JS heap/pipe KiB (GC)', 'idle server CPU (% of a core)', 'µs CPU/pipe/s', 'client side RSS/pipe KiB', 'time to open all (s)'],
-      ns.map((n) => {
-        const xs = defined(res.scale[n]);
-        return [
-          fmt(n),
-          f(xs.map((x) => x.server.rssPerPipeKiB), 1),
-          f(xs.map((x) => x.server.rssPerPipeGcKiB), 1),
-          f(xs.map((x) => x.server.heapPerPipeGcB / 1024), 1),
-          f(xs.map((x) => x.idle.serverCpuPct), 2),
-          f(xs.map((x) => x.idle.serverUsPerPipePerS), 2),
-          f(xs.map((x) => x.lgRssPerPipeKiB), 1),
-          f(xs.map((x) => x.connect.ms / 1000), 1),
-        ];
-      }),
+      ['pipes', 'resumption', 'server RSS/pipe KiB', 'after GC KiB', 'after the storm KiB (GC)', 'JS heap/pipe KiB (GC)', 'idle server CPU (% of a core)', 'µs CPU/pipe/s', 'client side RSS/pipe KiB', 'time to open all (s)'],
+      rows.map(({ n, mode, xs }) => [
+        fmt(n),
+        mode,
+        f(xs.map((x) => x.server.rssPerPipeKiB), 1),
+        f(xs.map((x) => x.server.rssPerPipeGcKiB), 1),
+        f(xs.map((x) => x.storm.rssPerPipeAfterGcKiB ?? NaN).filter(Number.isFinite), 1),
+        f(xs.map((x) => x.server.heapPerPipeGcB / 1024), 1),
+        f(xs.map((x) => x.idle.serverCpuPct), 2),
+        f(xs.map((x) => x.idle.serverUsPerPipePerS), 2),
+        f(xs.map((x) => x.lgRssPerPipeKiB), 1),
+        f(xs.map((x) => x.connect.ms / 1000), 1),
+      ]),
     );
     p('## 4. Reconnect storm');
     p();
     p('With all N pipes idle, the server process is SIGKILLed and started again on the same port at once. A client counts as back when its new ' +
       'pipe is open (the server\'s hello arrived) and as serving when one get_time sent through it was answered. The clients use the library\'s ' +
-      'defaults (reconnect 0.5–30 s, full jitter). "restart" is the moment the new server process was spawned.');
+      'defaults (reconnect 0.5–30 s, full jitter; connect timeout 3 s). "restart" is the moment the new server process was spawned. With resumption ' +
+      'on the server has a ticket key file (`--tls-ticket-keys`), so the restarted server resumes the sessions its clients got from the first one ' +
+      'and re-checks each certificate (SPEC §6); off, every reconnect is a full handshake. The modes alternate within each round; the load ' +
+      'average is the machine\'s (shared with other people\'s work) when each storm ended.');
     p();
     table(
-      ['clients', 'restart → all serving (s)', 'kill → all serving (s)', 'restart → listening (s)', 'listening → all open (s)', 'median client (s after listening)', 'pipes opened/s', 'peak/s', 'failed dials', 'server CPU (s)', 'load generator CPU (s)'],
-      ns.map((n) => {
-        const xs = defined(res.scale[n]);
+      ['clients', 'resumption', 'restart → all serving (s)', 'kill → all serving (s)', 'restart → listening (s)', 'listening → all open (s)', 'median client (s after listening)', 'pipes opened/s', 'resumed', 'failed dials', 'server CPU (s)', 'server CPU per reconnect (ms)', 'load generator CPU (s)', 'load average'],
+      rows.map(({ n, mode, xs }) => {
         const incomplete = xs.filter((x) => !x.storm.complete).length;
         const st = xs.filter((x) => x.storm.complete).map((x) => x.storm);
         return [
           fmt(n) + (incomplete > 0 ? ` (${incomplete} round(s) incomplete)` : ''),
+          mode,
           f(st.map((x) => x.restartToServingS), 2),
           f(st.map((x) => x.killToServingS), 2),
           f(st.map((x) => x.restartToListenS), 2),
           f(st.map((x) => x.listenToReadyS), 2),
           f(st.map((x) => x.medianListenToServingS), 2),
           f(st.map((x) => x.handshakesPerS)),
-          f(st.map((x) => x.peakHandshakesPerS)),
+          f(st.map((x) => x.resumed ?? NaN).filter(Number.isFinite)),
           f(xs.map((x) => x.storm.connectFails)),
           f(xs.map((x) => x.storm.serverCpuS), 1),
+          f(xs.map((x) => (x.storm.serverCpuS / n) * 1000), 2),
           f(xs.map((x) => x.storm.lgCpuS), 1),
+          xs.map((x) => (x.storm.loadAvg1 === undefined ? '–' : fmt(x.storm.loadAvg1, 2))).join(', '),
         ];
       }),
     );
     p('Where the time goes (ms after the kill; p50 / p90 over the clients, last round): the client state each entered first.');
     p();
     table(
-      ['clients', 'backoff (pipe loss seen)', 'connecting (dial starts)', 'handshaking (TLS up, hellos)', 'ready (hello in)', 'pipes open per 500 ms after the kill'],
-      ns.map((n) => {
-        const x = defined(res.scale[n]).at(-1);
+      ['clients', 'resumption', 'backoff (pipe loss seen)', 'connecting (dial starts)', 'handshaking (TLS up, hellos)', 'ready (hello in)', 'pipes open per 500 ms after the kill'],
+      rows.map(({ n, mode, xs }) => {
+        const x = xs.at(-1);
         const sg = (name: string): string => {
           const s = x?.storm.stages[name];
           return s === undefined ? '–' : `${fmt(s.p50Ms)} / ${fmt(s.p90Ms)}`;
         };
-        return [fmt(n), sg('backoff'), sg('connecting'), sg('handshaking'), sg('ready'), x?.storm.readyPer500ms.join(' ') ?? '–'];
+        return [fmt(n), mode, sg('backoff'), sg('connecting'), sg('handshaking'), sg('ready'), x?.storm.readyPer500ms.join(' ') ?? '–'];
       }),
     );
     p('The N clients all live in one load-generator process on the same 2 cores as the server, so the storm also measures their side of ' +

@@ -6,7 +6,12 @@
 //   arm-storm      from now on, the first pipe each client opens is followed by a get_time;
 //                  when every client has one answered, a `storm-done` message carries the times
 //   storm-status   how many are back so far
-import { createClient, exampleHandlers, type RestpipeClient } from '../src/index.js';
+// --resumption on|off: the clients keep and offer TLS sessions (the library's default) or not.
+// --storm-profile FILE: a CPU profile of the storm alone (from arm-storm to storm-done), through
+// node:inspector, so that the first connect of the N clients does not hide the storm's costs.
+import { createClient, exampleHandlers, silentLogger, type Logger, type RestpipeClient } from '../src/index.js';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs, required, startChildAgent, type Message } from './lib/child.js';
 import { readPki } from './lib/pki.js';
 
@@ -14,6 +19,9 @@ const args = parseArgs();
 const pki = readPki(required(args, 'pki'));
 const port = Number(required(args, 'port'));
 const count = Number(required(args, 'count'));
+const resumption = args.resumption !== 'off';
+const stormProfile = args['storm-profile'];
+let profiler: Session | undefined;
 if (pki.clients.length < count) throw new Error(`the PKI has ${pki.clients.length} client identities, ${count} needed`);
 
 /** Wall-clock ms with sub-ms resolution, comparable across the processes of this machine. */
@@ -37,6 +45,25 @@ let stormArmedAt = 0;
 /** After arming: why dials failed (reason with numbers stripped → count), and the longest backoff chosen. */
 let failReasons: Record<string, number> = {};
 let maxBackoffMs = 0;
+/** After arming: pipes opened by a resumed TLS session (the clients' own 'pipe open' line says). */
+let stormResumed = 0;
+
+/**
+ * A logger that writes nothing and counts the resumed pipes: the client's 'pipe open' line
+ * carries `resumed`. Its level checks say no, as the silent logger's do, so nothing else is built.
+ */
+const countingLogger: Logger = {
+  ...silentLogger,
+  info(obj: object, msg?: string) {
+    if (msg?.startsWith('pipe open') === true && (obj as { resumed?: boolean }).resumed === true) stormResumed++;
+    // A resumed dial that failed is retried at once, without a backoff status: count its reason here.
+    if (msg?.startsWith('resumed TLS session failed') === true && stormArmedAt > 0) {
+      const key = `resumed, then: ${String((obj as { reason?: string }).reason ?? '?').replace(/[0-9.]+/g, 'N').slice(0, 80)}`;
+      failReasons[key] = (failReasons[key] ?? 0) + 1;
+    }
+  },
+  child: () => countingLogger,
+};
 
 function makeClient(i: number): Slot {
   const id = pki.clients[i]!;
@@ -45,6 +72,8 @@ function makeClient(i: number): Slot {
     port,
     tls: { key: id.keyPem, cert: id.certPem, ca: pki.ca.certPem },
     handlers: exampleHandlers('client'),
+    tlsResumption: resumption,
+    logger: countingLogger,
   });
   const slot: Slot = { client, armed: false, stages: {}, readyAt: 0, servedAt: 0, probing: false };
   client.on('status', (st) => {
@@ -93,7 +122,8 @@ function serveOnce(slot: Slot): void {
 }
 
 function finishStorm(): void {
-  agent.send({
+  // The profile is written first: the orchestrator may stop this process once it has the times.
+  void stopProfile().then(() => agent.send({
     type: 'storm-done',
     armedAt: stormArmedAt,
     readyAt: slots.map((s) => s.readyAt),
@@ -102,7 +132,8 @@ function finishStorm(): void {
     connectFails,
     failReasons,
     maxBackoffMs,
-  });
+    resumed: stormResumed,
+  }));
 }
 
 async function connect(waveSize: number): Promise<{ ms: number; connectFails: number }> {
@@ -144,12 +175,20 @@ const agent = startChildAgent(async (msg: Message) => {
     case 'probe':
       return probe();
     case 'arm-storm':
+      if (stormProfile !== undefined) {
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+        await profiler.post('Profiler.start');
+      }
       stormArmedAt = now();
       stormBack = 0;
       stormReady = 0;
       connectFails = 0;
       failReasons = {};
       maxBackoffMs = 0;
+      stormResumed = 0;
       for (const s of slots) {
         s.armed = true;
         s.stages = {};
@@ -171,6 +210,14 @@ function countStates(): Record<string, number> {
 }
 
 agent.ready({ count });
+
+async function stopProfile(): Promise<void> {
+  if (profiler === undefined || stormProfile === undefined) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(stormProfile, JSON.stringify(profile));
+  profiler.disconnect();
+  profiler = undefined;
+}
 
 /** Per client state: the median and the 90th percentile of when clients first entered it after arming, ms. */
 function stageMedians(): Record<string, { n: number; p50Ms: number; p90Ms: number; maxMs: number }> {

@@ -14,6 +14,7 @@ export type { PipeServerOptions } from './server/server-options.js';
 export type { ClientStatus, PipeClientEvents } from './client/pipe-client.js';
 export type { ClientTlsMaterial, Connector, DialOptions, DialedPipe } from './client/connector.js';
 export type { ConnectedClient, PipeServerEvents, ServerTlsMaterial } from './server/pipe-server.js';
+export type { RefusedEvent } from './server/refusals.js';
 export {
   ReturnCode,
   VERBS,

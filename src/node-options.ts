@@ -36,7 +36,7 @@ export interface NodeOptions extends PipeTimingOptions, CertificateExpiryOptions
   reconnectMinMs?: number;
   /** Client: backoff ceiling. @default 30000 */
   reconnectMaxMs?: number;
-  /** Client: TCP connect timeout. @default 10000 */
+  /** Client: TCP connect timeout (`--connect-timeout`). @default 3000 */
   connectTimeoutMs?: number;
   /** TLS handshake timeout. @default 10000 */
   handshakeTimeoutMs?: number;
@@ -53,6 +53,10 @@ export interface NodeOptions extends PipeTimingOptions, CertificateExpiryOptions
   rulesPath?: string;
   /** With `rulesPath`: refuse nothing, log what would be refused (without it: a warning, nothing to audit). @default false */
   rulesAudit?: boolean;
+  /** Server: the TLS ticket key file (`--tls-ticket-keys`), re-read on `reload()`. @default keys in memory only */
+  ticketKeyFile?: string;
+  /** TLS 1.3 session resumption, both roles (its certificates are re-checked, SPEC §6). @default true */
+  tlsResumption?: boolean;
   /** statsd target for the original's metric names. @default off */
   statsd?: { host: string; port: number };
   logger?: Logger;

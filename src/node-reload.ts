@@ -14,6 +14,8 @@ export interface ReloadTarget {
   name: string;
   identity: { certDir: string } | Material;
   crlPath: string | undefined;
+  /** Server: the TLS ticket key file, re-read on reload. */
+  ticketKeyFile: string | undefined;
   server: RestpipeServer | undefined;
   client: RestpipeClient | undefined;
   logger: Logger;
@@ -25,9 +27,9 @@ export interface ReloadTarget {
 
 /**
  * A node's reloads (SIGHUP, SPEC §3): its identity from its cert dir, the server's CRL and the
- * access rules from their files (also when a file changes). Each reload says in one line what
- * it did: the new identity, CRL or rules are used, nothing changed, there is nothing to reload,
- * or it failed and the current ones stay (error).
+ * access rules from their files (also when a file changes), and the server's TLS ticket key
+ * file. Each reload says in one line what it did: the new identity, CRL, rules or key are used,
+ * nothing changed, there is nothing to reload, or it failed and the current ones stay (error).
  */
 export class NodeReloader {
   readonly #t: ReloadTarget;
@@ -39,12 +41,34 @@ export class NodeReloader {
     this.#material = material;
   }
 
-  /** Re-reads the identity, then (server) the CRL, then the access rules: one line each. */
+  /** Re-reads the identity, then (server) the CRL and the ticket key file, then the access rules: one line each. */
   async reload(): Promise<void> {
     await this.reloadIdentity();
-    if (this.#t.role === 'server') await this.reloadCrl();
+    if (this.#t.role === 'server') {
+      await this.reloadCrl();
+      this.reloadTicketKeys();
+    }
     await this.reloadRules();
   }
+
+  /**
+   * Server: re-reads the TLS ticket key file (`--tls-ticket-keys`); a replaced secret ends every
+   * session made with the old one. Silent without a file: keys in memory have nothing to reload.
+   */
+  reloadTicketKeys(): void {
+    const { server, ticketKeyFile, logger } = this.#t;
+    if (server === undefined || ticketKeyFile === undefined) return;
+    try {
+      const changed = server.reloadTicketKeys();
+      logger.info(
+        { ticketKeyFile, changed },
+        changed ? 'TLS ticket key file re-read: a new secret; earlier sessions resume no more' : 'TLS ticket key file unchanged',
+      );
+    } catch (err) {
+      logger.error({ ticketKeyFile, err: (err as Error).message }, 'TLS ticket key file reload failed; keeping the current key');
+    }
+  }
+
 
   /**
    * Re-reads the access rules file and puts it in force. A file that cannot be used (unreadable,

@@ -26,8 +26,8 @@ export interface RunningNode {
    * What SIGHUP does: re-reads the node's identity from its cert dir (a renewed certificate
    * installed by `set-identity`: a server uses it for new connections, a client reconnects with
    * it; one that fails the checks or names another node is refused and the current one stays),
-   * then the server's CRL, then the access rules (a file that cannot be used keeps the rules in
-   * force). Each says in one log line what it did.
+   * then the server's CRL and TLS ticket key file, then the access rules (a file that cannot be
+   * used keeps the rules in force). Each says in one log line what it did.
    */
   reload(): Promise<void>;
   /** The identity part of {@link reload}. */
@@ -147,6 +147,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       name,
       identity: options.identity,
       crlPath: options.crlPath,
+      ticketKeyFile: options.ticketKeyFile,
       server,
       client,
       logger,

@@ -213,3 +213,17 @@ export async function waitForQuiet(maxCores = 0.15, sampleMs = 500, maxWaitMs = 
     if (busyCores <= maxCores || waitedMs >= maxWaitMs) return { waitedMs, busyCores };
   }
 }
+
+/**
+ * The kernel's TCP counters of SYNs dropped because a listening socket's accept queue was full
+ * (`ListenOverflows`) and of SYNs the dialing side had to send again (`TCPSynRetrans`), from
+ * /proc/net/netstat. They count for the whole network namespace, so other programs on the
+ * machine add to them: read them around a short window.
+ */
+export function readListenCounters(): { listenOverflows: number; synRetrans: number } {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const get = (name: string): number => Number(values[names.indexOf(name)] ?? NaN);
+  return { listenOverflows: get('ListenOverflows'), synRetrans: get('TCPSynRetrans') };
+}

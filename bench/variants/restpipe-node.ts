@@ -3,13 +3,14 @@
 //   --role server|client   --gateway yes|no   --pki FILE
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
 //   [--rules FILE]: enforce an access-rules file on the events this node receives
+//   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
 import { exampleHandlers, startNode, type HandlerContext, type PostData } from '../../src/index.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
-import { readPki } from '../lib/pki.js';
+import { readNodePki } from '../lib/pki.js';
 
 const args = parseArgs();
 const role = required(args, 'role') as 'server' | 'client';
-const pki = readPki(required(args, 'pki'));
+const pki = readNodePki(required(args, 'pki'));
 const identity = role === 'server' ? pki.server : pki.client;
 const gateway = args.gateway === 'yes';
 
@@ -31,6 +32,8 @@ const node = await startNode({
   http: gateway ? { host: '127.0.0.1', port: 0 } : null,
   handlers,
   ...(args.rules === undefined ? {} : { rulesPath: String(args.rules) }),
+  tlsResumption: args.resumption !== 'off',
+  ...(args['ticket-keys'] === undefined ? {} : { ticketKeyFile: args['ticket-keys'] }),
 });
 if (role === 'client') await node.client!.waitReady(30_000);
 

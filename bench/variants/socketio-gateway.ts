@@ -7,10 +7,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { Server, type Socket } from 'socket.io';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
-import { readPki } from '../lib/pki.js';
+import { readNodePki } from '../lib/pki.js';
 
 const args = parseArgs();
-const pki = readPki(required(args, 'pki'));
+const pki = readNodePki(required(args, 'pki'));
 const EVENT_TIMEOUT_MS = 60_000;
 
 const wss = https.createServer({

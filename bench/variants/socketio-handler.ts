@@ -2,10 +2,10 @@
 // certificate (and verifies the gateway's), answers each event by acknowledgement.
 import { io } from 'socket.io-client';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
-import { readPki } from '../lib/pki.js';
+import { readNodePki } from '../lib/pki.js';
 
 const args = parseArgs();
-const pki = readPki(required(args, 'pki'));
+const pki = readNodePki(required(args, 'pki'));
 const socket = io(`wss://localhost:${required(args, 'port')}`, {
   transports: ['websocket'],
   key: pki.client.keyPem,

@@ -4,6 +4,7 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import { CERT_DIR_ENV } from '../identity/cert-dir.js';
 import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '../node.js';
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
   DEFAULT_GATEWAY_LISTEN,
@@ -99,6 +100,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'crl', kind: 'path', roles: ['server'], key: node('crlPath'), env: ['RP_CRL'], default: 'none', arg: 'FILE', description: 'revoked client certificates (PEM CRL); reloaded when the file at that path changes and on SIGHUP; open pipes it revokes are closed' },
   { name: 'rules', kind: 'path', roles: BOTH, key: node('rulesPath'), env: ['RP_RULES'], default: 'none (everyone may call everything)', arg: 'FILE', description: 'access rules (JSON): who may call what on this node; a refused event gets 403 (return code 254, forbidden). Reloaded when the file changes and on SIGHUP; a broken file keeps the rules in force' },
   { name: 'rules-audit', kind: 'boolean', roles: BOTH, key: node('rulesAudit'), env: ['RP_RULES_AUDIT'], default: 'off', description: 'with --rules: refuse nothing, log what the rules would refuse' },
+  { name: 'tls-ticket-keys', kind: 'path', roles: ['server'], key: node('ticketKeyFile'), env: ['RP_TLS_TICKET_KEYS'], default: 'in memory', arg: 'FILE', description: 'TLS session ticket secret (hex, mode 0600, created if missing), so a restarted server or one sharing the file resumes sessions; re-read on SIGHUP. Whoever reads it can resume as any client: guard it like the CA key' },
+  { name: 'connect-timeout', kind: 'seconds', roles: ['client'], key: node('connectTimeoutMs'), env: ['RP_CONNECT_TIMEOUT'], default: secs(DEFAULT_CONNECT_TIMEOUT_MS), arg: 'S', description: "seconds a dial's TCP connect may take before the client gives it up and redials (a SYN lost to a partition is not retried by the kernel for seconds)" },
   { name: 'handshake-timeout', kind: 'seconds', roles: BOTH, key: node('handshakeTimeoutMs'), env: ['RP_HANDSHAKE_TIMEOUT'], default: secs(DEFAULT_HANDSHAKE_TIMEOUT_MS), arg: 'S', description: 'seconds a TLS handshake may take: the server then drops the connection (a stalled peer holds nothing), the client redials' },
   { name: 'tls-min', kind: 'tls-version', roles: BOTH, key: node('tlsMinVersion'), env: ['RP_TLS_MIN'], default: '1.2', arg: '1.2|1.3', description: 'lowest TLS version of the pipe; 1.3 refuses TLS 1.2 peers. Suites are fixed: TLS 1.3, and for 1.2 only the ECDHE AEAD suites of Mozilla\'s "intermediate"' },
   { name: 'statsd', kind: 'hostport', roles: BOTH, key: node('statsd'), env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },

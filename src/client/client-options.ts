@@ -9,7 +9,7 @@ import {
   DEFAULT_SERVER_PORT,
 } from '../options/defaults.js';
 import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
-import { KEY_NAMING, countOption, durationOption, invalidOption, requireOrder, type OptionNaming } from '../options/validate.js';
+import { KEY_NAMING, booleanOption, countOption, durationOption, invalidOption, requireOrder, type OptionNaming } from '../options/validate.js';
 import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import type { ClientTlsMaterial, Connector } from './connector.js';
 
@@ -26,12 +26,19 @@ export interface PipeClientOptions extends PipeTimingOptions, CertificateExpiryO
   reconnectMinMs?: number;
   /** Backoff ceiling; not below the floor. @default 30000 */
   reconnectMaxMs?: number;
-  /** TCP connect timeout. @default 10000 */
+  /** TCP connect timeout (`--connect-timeout`). @default 3000 */
   connectTimeoutMs?: number;
   /** TLS handshake timeout. @default 10000 */
   handshakeTimeoutMs?: number;
   /** The lowest TLS version offered (`--tls-min`); suites are fixed (src/tls-policy.ts). @default 'TLSv1.2' */
   tlsMinVersion?: TlsMinVersion;
+  /**
+   * TLS 1.3 session resumption: keep the session the server gives and offer it on the next
+   * dial, which then skips the certificate signatures. The server certificate it restores is
+   * checked again (dates, the CA in force now) before it is used; a resumed dial refused for
+   * its certificate is followed at once by a full handshake. @default true
+   */
+  tlsResumption?: boolean;
   logger?: Logger;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
   random?: () => number;
@@ -50,6 +57,7 @@ export interface ResolvedClientOptions {
   connectTimeoutMs: number;
   handshakeTimeoutMs: number;
   tlsMinVersion: TlsMinVersion;
+  tlsResumption: boolean;
 }
 
 /**
@@ -70,6 +78,7 @@ export function resolveClientOptions(o: Omit<PipeClientOptions, 'tls'>, naming: 
     connectTimeoutMs: durationOption('connectTimeoutMs', o.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, { naming }),
     handshakeTimeoutMs: durationOption('handshakeTimeoutMs', o.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, { naming }),
     tlsMinVersion: tlsMinVersionOption(o.tlsMinVersion),
+    tlsResumption: booleanOption('tlsResumption', o.tlsResumption, true, naming),
   };
   requireOrder({ key: 'reconnectMaxMs', ms: r.reconnectMaxMs }, { key: 'reconnectMinMs', ms: r.reconnectMinMs }, naming, { orEqual: true });
   return r;

@@ -19,6 +19,7 @@ import { resolveClientOptions, type PipeClientOptions, type ResolvedClientOption
 import { dialTls, type ClientTlsMaterial, type Connector } from './connector.js';
 import { openPipe } from './open-pipe.js';
 import { reconnectDelayMs } from './reconnect-policy.js';
+import { ClientSessions } from './session-cache.js';
 
 export type { PipeClientOptions } from './client-options.js';
 export type { ClientStatus, PipeClientEvents, RestpipeClient } from './client-api.js';
@@ -53,6 +54,9 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
   readonly #connector: Connector;
   readonly #handler: EventHandlerFn;
   readonly #state: StateMachine<ClientState>;
+  /** Issue 14: the TLS session to resume, per server (this client dials one). */
+  readonly #sessions: ClientSessions;
+  readonly #sessionKey: string;
   #sender: EventSender | undefined;
   #session: PipeSession | undefined;
   /** A pipe between TLS and the server's hello, so close() can end it without waiting for the hello timeout. */
@@ -81,6 +85,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     this.#random = options.random ?? Math.random;
     this.#connector = options.connector ?? dialTls;
     this.#handler = handler;
+    this.#sessions = new ClientSessions({ enabled: this.#options.tlsResumption });
+    this.#sessionKey = `${this.host}:${this.port}:${this.#options.servername ?? ''}`;
     this.name = certificateCommonName(options.tls.cert);
     this.#log = (options.logger ?? silentLogger).child({ role: 'client', dial: `${this.host}:${this.port}` });
     this.#state = new StateMachine<ClientState>('client', 'idle', CLIENT_MOVES, {
@@ -213,6 +219,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     // A new object: the connector caches a SecureContext per material object.
     this.#tls = { key: material.key, cert: material.cert, ca: material.ca };
     this.#certificates.setIdentity(material.cert, material.ca);
+    // A session resumed now would present the old certificate again.
+    this.#sessions.clear();
     void this.#session?.close(graceMs, 'identity reloaded; reconnecting with the new certificate');
   }
 
@@ -240,12 +248,17 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
 
   async #run(): Promise<void> {
     while (!this.#isClosed()) {
-      const { failed, reason } = await this.#connectOnce();
+      const { failed, reason, retryNow } = await this.#connectOnce();
       if (this.#isClosed()) break;
       this.#lastFailure = reason;
       if (failed) {
         this.#attempt++;
         this.emit('connect_fail', this.#attempt, this.#lastDisconnected);
+      }
+      if (retryNow === true) {
+        this.#log.info({ attempt: this.#attempt, reason }, `resumed TLS session failed: ${reason}; dialing again at once with a full handshake`);
+        this.#move('backoff', { reason, delayMs: 0 });
+        continue;
       }
       // Even the first redial after a good pipe is jittered: after a server restart, every
       // client is here at the same instant.
@@ -267,7 +280,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
    * One attempt (open-pipe.ts) and the life of its pipe. Returns why it ended, and whether that
    * counts as a failed attempt (a dial or hello that failed, or a pipe that never proved healthy).
    */
-  async #connectOnce(): Promise<{ failed: boolean; reason: string }> {
+  async #connectOnce(): Promise<{ failed: boolean; reason: string; retryNow?: true }> {
     this.#move('connecting');
     this.#dialAbort = new AbortController();
     const opened = await openPipe({
@@ -278,6 +291,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
       logger: this.#log,
       connector: this.#connector,
       signal: this.#dialAbort.signal,
+      sessions: this.#sessions,
+      sessionKey: this.#sessionKey,
       onHandshaking: (session) => {
         this.#handshaking = session;
         if (!this.#isClosed()) this.#move('handshaking');
@@ -295,16 +310,16 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     }
     if (!opened.ok) {
       this.#publishDial('failed', opened.reason);
-      return { failed: true, reason: opened.reason };
+      return { failed: true, reason: opened.reason, ...(opened.retryNow === true ? { retryNow: true as const } : {}) };
     }
 
-    const { session, serverName, dialed } = opened;
+    const { session, serverName, dialed, resumed } = opened;
     const retryAttempts = this.#attempt;
     this.#session = session;
     this.#connectedSince = new Date();
     this.#connects++;
     this.#log.info(
-      { server: serverName, address: dialed.socket.remoteAddress, tls: dialed.socket.getProtocol(), retryAttempts },
+      { server: serverName, address: dialed.socket.remoteAddress, tls: dialed.socket.getProtocol(), resumed, retryAttempts },
       `pipe open to server '${serverName}'`,
     );
     this.#publishDial('connected');

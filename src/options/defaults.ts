@@ -16,8 +16,13 @@ export const DEFAULT_RECONNECT_MIN_MS = 500;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 /** Largest event body, request or reply (`--max-body`). */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
-/** Node has no connect timeout of its own; a black-holed SYN would wait ~127 s. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Node has no connect timeout of its own: a black-holed SYN waits ~127 s. 3 s, because Linux
+ * resends an unanswered SYN only after doubling delays (1 s, 2 s, 4 s, …): after a partition
+ * heals, a dial cut off at 3 s and made again with a fresh SYN connects sooner than one left to
+ * wait for the kernel's next retransmit (SPEC §6, issue 14).
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 /** Node's tls.Server default is 120 s; a stalled handshake must hold nothing that long. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long each side waits for the other's hello. */

@@ -86,6 +86,20 @@ export function countOption(
   return value;
 }
 
+/** A switch: true or false; `undefined` gives `fallback`. @throws RestpipeError `invalid_option`. */
+export function booleanOption(key: string, value: boolean | undefined, fallback: boolean, naming: OptionNaming = KEY_NAMING): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidOption(`${naming.name(key)}: expected true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A non-empty string (a path, a name); `undefined` stays undefined. @throws RestpipeError `invalid_option`. */
+export function optionalStringOption(key: string, value: string | undefined, naming: OptionNaming = KEY_NAMING): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw invalidOption(`${naming.name(key)}: expected a non-empty string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 /** A list of non-empty strings, trimmed; `undefined` gives []. @throws RestpipeError `invalid_option`. */
 export function stringListOption(key: string, value: readonly string[] | undefined, naming: OptionNaming = KEY_NAMING): string[] {
   if (value === undefined) return [];

@@ -1,4 +1,3 @@
-import { constants as cryptoConstants } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { endAndLinger } from '../linger.js';
@@ -10,6 +9,7 @@ import { encodeFrame } from '../wire/frame-encoder.js';
 import { GoAwayCode, encodeGoAway } from '../wire/messages.js';
 import { judgePeer, normalizeAddress, type AcceptedPeer, type RefusedPeer } from './peer-identity.js';
 import type { Refusals } from './refusals.js';
+import { ServerResumption } from './resumption.js';
 import type { ServerTlsMaterial } from './server-options.js';
 
 /** Pending connections the kernel may queue for accept (capped by net.core.somaxconn). */
@@ -44,6 +44,8 @@ export class Acceptor {
   readonly #refusals: Refusals;
   readonly #log: Logger;
   readonly #port: AcceptorPort;
+  /** Issue 14: ticket keys, and the re-check of certificates restored from resumed sessions. */
+  readonly #resumption: ServerResumption;
   /**
    * Every TCP connection, keyed by the peer's address and port, so the TLS socket of a new pipe
    * finds its raw connection at once (a scan per pipe cost a 5,000-client reconnect storm
@@ -61,7 +63,13 @@ export class Acceptor {
 
   constructor(
     material: ServerTlsMaterial,
-    options: { handshakeTimeoutMs: number; tlsMinVersion: TlsMinVersion; keepAliveMs: number },
+    options: {
+      handshakeTimeoutMs: number;
+      tlsMinVersion: TlsMinVersion;
+      keepAliveMs: number;
+      /** TLS 1.3 resumption (resumption.ts): on or off, and the ticket keys' file and rotation. */
+      resumption: { enabled: boolean; ticketKeyFile: string | undefined; ticketKeyRotationMs: number };
+    },
     refusals: Refusals,
     log: Logger,
     port: AcceptorPort,
@@ -72,6 +80,16 @@ export class Acceptor {
     this.#refusals = refusals;
     this.#log = log;
     this.#port = port;
+    const { resumption } = options;
+    this.#resumption = new ServerResumption(
+      {
+        enabled: resumption.enabled,
+        ticketKeys: { ...(resumption.ticketKeyFile === undefined ? {} : { file: resumption.ticketKeyFile }), rotationMs: resumption.ticketKeyRotationMs },
+        logger: log,
+      },
+      material,
+      (key) => this.#tlsServer.setTicketKeys(key),
+    );
     this.#tlsServer = tls.createServer({
       ...this.#secureContextOptions(material),
       // A client certificate is always requested and judged in 'secureConnection' so that the
@@ -117,10 +135,21 @@ export class Acceptor {
   /** New handshakes use `material` from now on. @throws Error when Node refuses it (the previous stays). */
   updateTls(material: ServerTlsMaterial): void {
     this.#tlsServer.setSecureContext(this.#secureContextOptions(material));
+    this.#resumption.updateMaterial(material);
+  }
+
+  /**
+   * Reads the ticket key file again (SIGHUP): a replaced secret ends every session made with
+   * the old one. Returns whether the key changed; false without a file.
+   * @throws RestpipeError `invalid_option` when the file cannot be used (the current key stays).
+   */
+  reloadTicketKeys(): boolean {
+    return this.#resumption.reloadKeys();
   }
 
   /** Stops accepting; resolves once the listener and every connection have closed. */
   stopAccepting(): Promise<void> {
+    this.#resumption.close();
     return new Promise<void>((resolve) => this.#tlsServer.close(() => resolve()));
   }
 
@@ -136,15 +165,17 @@ export class Acceptor {
 
   #secureContextOptions(material: ServerTlsMaterial): tls.SecureContextOptions {
     const policy = pipeTlsOptions(this.#tlsMinVersion);
+    // The ticket key is passed every time: a new context would otherwise get random keys and
+    // end every session (RELIABILITY §5.6). Without resumption, `noTicket` turns tickets off.
+    const { noTicket, ...sessions } = this.#resumption.contextOptions();
     return {
       key: material.key,
       cert: material.cert,
       ca: material.ca,
       ...(material.crl === undefined ? {} : { crl: material.crl }),
       ...policy,
-      // No session tickets: every reconnect re-verifies the certificate fully, so expiry and
-      // revocation take effect on the next connection (SPEC §6).
-      secureOptions: (policy.secureOptions ?? 0) | cryptoConstants.SSL_OP_NO_TICKET,
+      ...sessions,
+      secureOptions: (policy.secureOptions ?? 0) | noTicket,
     };
   }
 
@@ -160,6 +191,17 @@ export class Acceptor {
     const judged = judgePeer(socket);
     if (!judged.accepted) {
       this.#refuse(socket, address, judged);
+      return;
+    }
+    // Issue 14: OpenSSL does not check a resumed session's certificate again; restpipe does.
+    const recheck = this.#resumption.checkResumed(socket, judged.cert);
+    if (recheck === 'pending') {
+      // The CA or CRL just changed and the re-check is reading it: this connection waits for it.
+      void this.#resumption.ready.then(() => (socket.destroyed ? undefined : this.#onSecureConnection(socket)));
+      return;
+    }
+    if (recheck !== undefined) {
+      this.#refuse(socket, address, { accepted: false, reason: recheck, cn: judged.name, fingerprint256: judged.fingerprint256, validTo: judged.validTo });
       return;
     }
     // A handshake that began under the previous CRL can finish after a reload revoked it.
@@ -178,12 +220,15 @@ export class Acceptor {
     const reason = peerText(refused.reason);
     const cn = refused.cn === undefined ? undefined : peerText(refused.cn);
     const issuer = refused.issuer === undefined ? undefined : peerText(refused.issuer);
+    // `resumed`: the certificate came from a TLS session ticket and failed restpipe's re-check.
+    const resumed = socket.isSessionReused() ? true : undefined;
     this.#refusals.report({
       address,
       code: reason,
       ...(cn === undefined ? {} : { cn }),
+      ...(resumed === undefined ? {} : { resumed }),
       message: `refused a client certificate: ${reason}`,
-      fields: { address, reason, cn, issuer, fingerprint256, validTo },
+      fields: { address, reason, cn, issuer, fingerprint256, validTo, resumed },
       limitKey: `refused:${reason}`,
     });
     // Tell the client why before closing: under TLS 1.3 it cannot learn it from the handshake.

@@ -9,7 +9,7 @@ import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest,
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { DEFAULT_GRACE_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT } from '../options/defaults.js';
 import { PipeSession, type RequestOptions } from '../pipe/session.js';
-import type { CertificateExpiry, EventSender, PipeInfo, ServerState } from '../sender.js';
+import type { CertificateExpiry, EventSender, ServerState } from '../sender.js';
 import { StateMachine } from '../state-machine.js';
 import { GoAwayCode } from '../wire/messages.js';
 import { Acceptor } from './acceptor.js';
@@ -18,10 +18,13 @@ import { ClientRegistry } from './client-registry.js';
 import { NeverConnectedLog } from './never-connected-log.js';
 import { normalizeAddress, type AcceptedPeer } from './peer-identity.js';
 import { Refusals } from './refusals.js';
+import type { ConnectedClient, PipeServerEvents, RestpipeServer } from './server-api.js';
 import { resolveServerOptions, type PipeServerOptions, type ResolvedServerOptions, type ServerTlsMaterial } from './server-options.js';
 import { serverEventSender } from './server-sender.js';
+import { StormLog } from './storm-log.js';
 
 export type { PipeServerOptions, ServerTlsMaterial } from './server-options.js';
+export type { ConnectedClient, PipeServerEvents, RestpipeServer } from './server-api.js';
 
 /** The moves a server may make (see StateMachine); `closed` is final. */
 export const SERVER_MOVES = {
@@ -30,71 +33,6 @@ export const SERVER_MOVES = {
   closing: ['closed'],
   closed: [],
 } as const satisfies Record<ServerState, readonly ServerState[]>;
-
-/** A connected client, as status and the gateway see it. */
-export type ConnectedClient = PipeInfo;
-
-/** Listener signatures of a server's events; the names are SPEC §5's hooks. */
-export interface PipeServerEvents {
-  connection_added: [name: string, count: number];
-  connection_removed: [name: string, count: number];
-  /** While no client is connected, once per idle interval. */
-  idle: [waitingSince: Date, durationS: number];
-  /**
-   * A client was refused (bad certificate, TLS failure, protocol error before hello), or its open
-   * pipe was closed because its certificate became invalid (CERT_REVOKED by a reloaded CRL,
-   * CERT_HAS_EXPIRED).
-   */
-  refused: [refusal: { address: string; reason: string; cn?: string }];
-}
-
-/**
- * The server node's pipe end, as `createServer` returns it: accepts clients' pipes, sends them
- * events by name, answers theirs with its handlers. Its events are SPEC §5's hooks
- * (`connection_added`, `connection_removed`, `idle`) and `refused`.
- */
-export interface RestpipeServer extends EventEmitter<PipeServerEvents> {
-  /** This node's name: its certificate's CN. */
-  readonly name: string;
-  readonly state: ServerState;
-  /** Where it listens, once listening. */
-  readonly address: AddressInfo | undefined;
-  /** True while accepting pipes. */
-  readonly listening: boolean;
-  /** Connected clients (hello exchanged). */
-  readonly clientCount: number;
-  /** Senders waiting (connect-wait) for a client. */
-  readonly waitingSenders: number;
-  /** The server as a gateway sees it. */
-  readonly sender: EventSender;
-  /** Starts accepting pipes; resolves with the bound address (port 0 picks one). @default 0.0.0.0:1234 */
-  listen(address?: { host?: string; port?: number }): Promise<AddressInfo>;
-  /**
-   * Sends an event to the client with this CN, waiting up to connect-wait for it; resolves
-   * with its reply, whatever its code. Rejects with a RestpipeError: bad_request,
-   * no_connection, pipe_broken, event_timeout, aborted, too_many_in_flight, body_too_large,
-   * closed. Never re-sends.
-   */
-  send(clientName: string, event: EventRequest, options?: SendOptions): Promise<Reply>;
-  /** Whether a client with this CN is connected. */
-  hasClient(name: string): boolean;
-  /** The connected clients. */
-  clients(): ConnectedClient[];
-  /** The client with that CN, if connected. */
-  client(name: string): ConnectedClient | undefined;
-  /** Connected clients whose address is `address`. */
-  clientsAt(address: string): ConnectedClient[];
-  /** Its own, its CA's and each connected client's certificate, with their expiry. */
-  certificates(): CertificateExpiry[];
-  /** With a CRL: its nextUpdate (null when it has none); undefined without a CRL or before it is read. */
-  readonly crlNextUpdate: Date | null | undefined;
-  /** Replaces TLS material (a CRL: live pipes it revokes are closed); resolves with the names dropped. */
-  updateTls(material: Partial<ServerTlsMaterial>): Promise<string[]>;
-  /** Closes one client's pipe now, telling it `code` (@default SHUTDOWN); false when not connected. */
-  disconnect(name: string, reason: string, code?: GoAwayCode): boolean;
-  /** Stops accepting, drains in-flight events within `graceMs` (@default 10000), closes. */
-  close(options?: { graceMs?: number }): Promise<void>;
-}
 
 /** How long close() lets ended pipe sockets flush their last frames before destroying them. */
 const CLOSE_FLUSH_MS = 1_000;
@@ -124,6 +62,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
   // with a copied key, or a client looping connect-goaway, must not flood the log.
   readonly #peerLog: RateLimitedLog;
   readonly #registry = new ClientRegistry<PipeSession>();
+  /** Issue 14: in a reconnect storm, one summary line per second instead of a line per client. */
+  readonly #stormLog: StormLog;
   /** Sessions between TLS and hello, so close() can end them too. */
   readonly #pending = new Set<PipeSession>();
   #sender: EventSender | undefined;
@@ -134,7 +74,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
   constructor(options: PipeServerOptions, handler: EventHandlerFn) {
     super();
     this.#options = resolveServerOptions(options);
-    this.#tlsMaterial = options.tls;
+    // A copy: updateTls() changes it, and the caller's object is the caller's.
+    this.#tlsMaterial = { ...options.tls };
     this.#handler = handler;
     this.name = certificateCommonName(options.tls.cert) || 'server';
     this.#log = (options.logger ?? silentLogger).child({ role: 'server' });
@@ -145,13 +86,23 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
       this.#log.warn({ like: key, suppressed, windowS: windowMs / 1000 }, `${suppressed} more log lines like '${key}' suppressed in the last ${windowMs / 1000} s`),
     );
     this.#neverConnectedLog = new NeverConnectedLog(this.#log);
+    this.#stormLog = new StormLog(this.#log, () => this.#registry.size);
     this.#refusals = new Refusals(this.#log, (refusal) => this.emit('refused', refusal));
     this.#certificates = new NodeCertificates('server', this.#log, options);
     this.#certificates.setIdentity(options.tls.cert, options.tls.ca);
     this.#certWatch = new CertWatch(this.#refusals, this.#log, (nextUpdate) => this.#certificates.crlRead(nextUpdate, 'in use'));
     this.#acceptor = new Acceptor(
       options.tls,
-      { handshakeTimeoutMs: this.#options.handshakeTimeoutMs, tlsMinVersion: this.#options.tlsMinVersion, keepAliveMs: this.#options.timing.heartbeatIntervalMs },
+      {
+        handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
+        tlsMinVersion: this.#options.tlsMinVersion,
+        keepAliveMs: this.#options.timing.heartbeatIntervalMs,
+        resumption: {
+          enabled: this.#options.tlsResumption,
+          ticketKeyFile: this.#options.ticketKeyFile,
+          ticketKeyRotationMs: this.#options.ticketKeyRotationMs,
+        },
+      },
       this.#refusals,
       this.#log,
       {
@@ -294,6 +245,11 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     return this.#recheckRevocations();
   }
 
+  /** See {@link RestpipeServer.reloadTicketKeys}. */
+  reloadTicketKeys(): boolean {
+    return this.#acceptor.reloadTicketKeys();
+  }
+
   /** Closes one client's pipe now (its in-flight events fail with pipe_broken), telling it `code`. */
   disconnect(name: string, reason: string, code: GoAwayCode = GoAwayCode.SHUTDOWN): boolean {
     const session = this.#registry.get(name);
@@ -337,6 +293,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     this.#refusals.close(); // reports what it suppressed, leaves no timer
     this.#neverConnectedLog.close();
     this.#peerLog.close();
+    this.#stormLog.close();
     this.#state.move('closed');
     this.#log.info({}, 'server closed');
   }
@@ -359,7 +316,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     session.handshake().then(
       () => {
         this.#pending.delete(session);
-        this.#register(session, fingerprint256);
+        this.#register(session, fingerprint256, socket.isSessionReused());
       },
       (err: Error) => {
         this.#pending.delete(session);
@@ -370,7 +327,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     );
   }
 
-  #register(session: PipeSession, fingerprint256: string): void {
+  #register(session: PipeSession, fingerprint256: string, resumed: boolean): void {
     const { name, address } = session.peer;
     const notAfter = this.#certWatch.notAfter(session);
     if (notAfter !== undefined) this.#certificates.peerConnected(name, { role: 'client', name, notAfter, fingerprint256 });
@@ -383,8 +340,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
       previous.destroy(`replaced by a new connection from ${address}`, GoAwayCode.REPLACED);
       this.emit('connection_removed', name, this.#registry.size - 1);
     }
-    this.#peerLog.log(`connected:${name}`, (extra) =>
-      this.#log.info({ client: name, address, fingerprint256, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
+    this.#stormLog.log('connected', () =>
+      this.#peerLog.log(`connected:${name}`, (extra) =>
+        this.#log.info({ client: name, address, fingerprint256, resumed, clients: this.#registry.size, ...extra }, `client '${name}' connected`),
+      ),
     );
     this.emit('connection_added', name, this.#registry.size);
   }
@@ -395,8 +354,10 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     if (!this.#registry.removeIf(session)) return;
     const { name, address } = session.peer;
     this.#certificates.peerLeft(name);
-    this.#peerLog.log(`disconnected:${name}`, (extra) =>
-      this.#log.info({ client: name, address, reason, clients: this.#registry.size, ...extra }, `client '${name}' disconnected: ${reason}`),
+    this.#stormLog.log('disconnected', () =>
+      this.#peerLog.log(`disconnected:${name}`, (extra) =>
+        this.#log.info({ client: name, address, reason, clients: this.#registry.size, ...extra }, `client '${name}' disconnected: ${reason}`),
+      ),
     );
     if (this.#registry.size === 0) this.#idleSince = new Date();
     this.emit('connection_removed', name, this.#registry.size);

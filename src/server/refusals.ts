@@ -10,6 +10,8 @@ export interface Refusal {
   reason?: string;
   /** The peer's CN, when its certificate had one (peer text: already made safe). */
   cn?: string;
+  /** The certificate came from a resumed TLS session and failed restpipe's re-check of it (issue 14). */
+  resumed?: true;
   /** The log line and its fields. */
   message: string;
   fields: Record<string, unknown>;
@@ -21,6 +23,15 @@ export interface Refusal {
   limitKey?: string;
 }
 
+/** What the server's `refused` event carries. */
+export interface RefusedEvent {
+  address: string;
+  reason: string;
+  cn?: string;
+  /** The certificate came from a resumed TLS session and failed restpipe's re-check (issue 14). */
+  resumed?: true;
+}
+
 /**
  * The one way the server reports a refusal (acceptor.ts: a certificate refused, a TLS handshake
  * that failed; cert-watch.ts: a live pipe revoked or expired): a warning in the log, the
@@ -28,13 +39,13 @@ export interface Refusal {
  */
 export class Refusals {
   readonly #log: Logger;
-  readonly #onRefused: (refusal: { address: string; reason: string; cn?: string }) => void;
+  readonly #onRefused: (refusal: RefusedEvent) => void;
   // A storm of refused connections (scanners, a misconfigured fleet) writes a few lines per
   // reason and then one "N more suppressed" line per window, not one line per connection.
   // The field is `like`, not `key`: the CLI's logger redacts a field named `key` (issue 9).
   readonly #limited: RateLimitedLog;
 
-  constructor(log: Logger, onRefused: (refusal: { address: string; reason: string; cn?: string }) => void) {
+  constructor(log: Logger, onRefused: (refusal: RefusedEvent) => void) {
     this.#log = log;
     this.#onRefused = onRefused;
     this.#limited = new RateLimitedLog(10_000, 5, (key, suppressed, windowMs) =>
@@ -46,7 +57,7 @@ export class Refusals {
     if (r.limitKey === undefined) this.#log.warn(r.fields, r.message);
     else this.#limited.log(r.limitKey, (extra) => this.#log.warn({ ...r.fields, ...extra }, r.message));
     if (channels.refusal.hasSubscribers) channels.refusal.publish({ reason: r.code, address: r.address, ...(r.cn === undefined ? {} : { name: r.cn }) });
-    this.#onRefused({ address: r.address, reason: r.reason ?? r.code, ...(r.cn === undefined ? {} : { cn: r.cn }) });
+    this.#onRefused({ address: r.address, reason: r.reason ?? r.code, ...(r.cn === undefined ? {} : { cn: r.cn }), ...(r.resumed === undefined ? {} : { resumed: r.resumed }) });
   }
 
   /** Rate-limits another line a stranger can cause (a pipe that did not open) with the same window. */

@@ -84,3 +84,31 @@ test('RP_LISTEN beats the split variables; with nothing set the defaults apply',
 test('a bad split variable still names the variables', () => {
   assert.throws(() => resolveRunSettings('server', { config }, { RP_SERVER_BIND_PORT: 'x' }), /RP_SERVER_BIND_INTERFACE\/RP_SERVER_BIND_PORT: port must be 0-65535/);
 });
+
+test('--connect-timeout: flag, RP_CONNECT_TIMEOUT and the config file reach the client in milliseconds; 3 s by default', async () => {
+  const { DEFAULT_CONNECT_TIMEOUT_MS } = await import('../../../src/options/defaults.js');
+  const file = join(dir, 'ct.json');
+  await writeFile(file, JSON.stringify({ 'connect-timeout': 4 }));
+  const settings = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv) => resolveRunSettings('client', flags, env);
+  const ms = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv): number | undefined => settings(flags, env).node.connectTimeoutMs;
+  assert.equal(ms({ connectTimeout: '1.5' }, { RP_CONNECT_TIMEOUT: '2' }), 1_500);
+  assert.equal(ms({ config: file }, { RP_CONNECT_TIMEOUT: '2' }), 2_000);
+  assert.equal(ms({ config: file }, {}), 4_000);
+  assert.equal(ms({}, {}), undefined, 'unset: the library default applies');
+  const resolved = settings({}, {}).resolved;
+  assert.equal(resolved.role === 'client' ? resolved.pipe.connectTimeoutMs : undefined, 3_000, 'SPEC §6');
+  assert.equal(DEFAULT_CONNECT_TIMEOUT_MS, 3_000);
+  assert.throws(() => resolveRunSettings('client', {}, { RP_CONNECT_TIMEOUT: '0' }), /RP_CONNECT_TIMEOUT: expected a positive number of seconds/);
+  assert.throws(() => resolveRunSettings('client', { connectTimeout: 'soon' }, {}), /--connect-timeout: expected a positive number of seconds/);
+});
+
+test('--tls-ticket-keys: flag, RP_TLS_TICKET_KEYS and the config file set the server\'s ticket key file', async () => {
+  const file = join(dir, 'tk.json');
+  await writeFile(file, JSON.stringify({ 'tls-ticket-keys': '/from/config' }));
+  const path = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined => resolveRunSettings('server', flags, env).node.ticketKeyFile;
+  assert.equal(path({ tlsTicketKeys: '/from/flag' }, { RP_TLS_TICKET_KEYS: '/from/env' }), '/from/flag');
+  assert.equal(path({ config: file }, { RP_TLS_TICKET_KEYS: '/from/env' }), '/from/env');
+  assert.equal(path({ config: file }, {}), '/from/config');
+  assert.equal(path({}, {}), undefined, 'unset: keys in memory only');
+  assert.equal(resolveRunSettings('client', { config: file }, {}).node.ticketKeyFile, undefined, 'a server flag: the client ignores it');
+});

@@ -53,6 +53,21 @@ describe('dialTls', () => {
     });
   });
 
+  it('a timer made late by a busy event loop does not fail a connect or handshake that finished in time', async () => {
+    const port = await server(pki.server.tls);
+    const material = { ...pki.client1.tls, ca: pki.ca.certPem };
+    clientSecureContext(material); // built outside the busy stretch
+    const timeoutMs = 50;
+    const dialing = dialTls({ host: '127.0.0.1', port, tls: material, servername: 'localhost', connectTimeoutMs: timeoutMs, handshakeTimeoutMs: 5_000, keepAliveMs: 5_000 });
+    // The loop is blocked past the connect timeout; meanwhile the kernel completes the TCP connect.
+    const until = Date.now() + 4 * timeoutMs;
+    while (Date.now() < until) {
+      // busy: a storm's TLS work in a real process
+    }
+    const { socket } = await dialing;
+    socket.destroy();
+  });
+
   it('builds one SecureContext per material object, and a new one when its fields are replaced', () => {
     const material: ClientTlsMaterial = { ...pki.client1.tls, ca: pki.ca.certPem };
     const first = clientSecureContext(material);
