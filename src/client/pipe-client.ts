@@ -323,7 +323,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
       `pipe open to server '${serverName}'`,
     );
     this.#publishDial('connected');
-    this.#watchServerCertificate(session, serverName, dialed);
+    this.#watchServerCertificate(session, serverName, opened.serverCertificate);
     this.#move('ready');
     this.emit('connect_success', retryAttempts, this.#lastDisconnected);
     this.#waiters.resolve(SERVER, session);
@@ -360,7 +360,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
    * closed when it expires (the handshake checked it once; the pipe may last for weeks). The
    * redial is then refused by the handshake until the server has a valid certificate.
    */
-  #watchServerCertificate(session: PipeSession, serverName: string, dialed: { serverValidTo?: string; serverFingerprint256?: string }): void {
+  #watchServerCertificate(session: PipeSession, serverName: string, dialed: { serverValidTo?: string | undefined; serverFingerprint256?: string | undefined }): void {
     if (dialed.serverValidTo === undefined) return; // a stand-in connector (tests) may not know it
     const validToMs = Date.parse(dialed.serverValidTo);
     if (!Number.isFinite(validToMs)) return;
