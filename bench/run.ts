@@ -8,7 +8,8 @@
 //   --only GROUPS     comma list of: small, echo, scale, stream, profile (default: all)
 //   --stream-bytes N  bytes of each stream transfer (default 1 GiB; 256 MiB with --quick)
 //   --rss-bytes N     bytes of the peak-RSS transfer each way (default 10 GiB; 1 GiB with --quick)
-//   --variants IDS    comma list of: direct, http-proxy, socket.io, restpipe-s2c, restpipe-c2s
+//   --variants IDS    comma list of: direct, http-proxy, socket.io, restpipe-s2c, restpipe-c2s,
+//                     restpipe-c2s-rules (the server enforces the README's example rules)
 //   --clients N,N     client counts for scale and the reconnect storm (default 1000,5000)
 //   --storm-only      with scale: skip the 10 s idle window (RSS/idle-CPU figures are then
 //                     not meaningful); for iterating on the reconnect storm alone
@@ -258,7 +259,7 @@ async function main(): Promise<void> {
     baseline = buildBaseline(root, opts.baseline, log);
     meta.baseline = { ref: baseline.ref, commit: baseline.commit };
   }
-  const ctx = { benchDir, pkiPath, ...(baseline === undefined ? {} : { baselineBenchDir: baseline.benchDir }) };
+  const ctx = { benchDir, pkiPath, rulesExample: join(root, 'examples', 'rules.json'), ...(baseline === undefined ? {} : { baselineBenchDir: baseline.benchDir }) };
 
   const results: Results = { noise: [], small: {}, echo: {}, scale: {}, profile: [], stormProfile: [], failures: [] };
   /** Notes a measurement taken while more than 0.1 core was busy outside the benchmark. */

@@ -2,9 +2,11 @@
 // gateway process that gets its answer from another process (except `direct`, the lower
 // bound, which answers itself). Every process is started fresh for each measurement, so a
 // process's peak RSS belongs to that measurement alone.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Child } from './lib/proc.js';
 
-export const VARIANT_IDS = ['direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s', 'restpipe-s2c-base', 'restpipe-c2s-base'] as const;
+export const VARIANT_IDS = ['direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s', 'restpipe-s2c-base', 'restpipe-c2s-base', 'restpipe-c2s-rules'] as const;
 export type VariantId = (typeof VARIANT_IDS)[number];
 /** The variants that run another build of restpipe (`--baseline REF`); not in a run without it. */
 export const BASELINE_VARIANT_IDS: readonly VariantId[] = ['restpipe-s2c-base', 'restpipe-c2s-base'];
@@ -17,7 +19,26 @@ export const VARIANT_LABELS: Record<VariantId, string> = {
   'restpipe-c2s': 'restpipe client→server',
   'restpipe-s2c-base': 'restpipe server→client, baseline build',
   'restpipe-c2s-base': 'restpipe client→server, baseline build',
+  'restpipe-c2s-rules': 'restpipe client→server, the README example rules on the server',
 };
+
+/**
+ * The README's example rules file (examples/rules.json) as the server of `restpipe-c2s-rules`
+ * enforces it: the same rules, with the sensors' glob `sensor-*` written `bench-*` so that the
+ * bench client (CN bench-client) is the sensor whose `get time` is allowed, and `post echo`
+ * added to what sensors may call (the bench checks each variant's echo before measuring).
+ */
+function writeBenchRules(ctx: StartContext): string {
+  if (ctx.rulesExample === undefined) throw new Error('restpipe-c2s-rules needs the path of examples/rules.json');
+  const example = JSON.parse(readFileSync(ctx.rulesExample, 'utf8')) as { rules: Array<{ from: string; allow?: string[] }> };
+  const sensors = example.rules.find((r) => r.from === 'sensor-*');
+  if (sensors === undefined) throw new Error('examples/rules.json no longer has the sensor-* rule the bench relies on');
+  sensors.from = 'bench-*';
+  sensors.allow = [...(sensors.allow ?? []), 'post echo'];
+  const path = join(dirname(ctx.pkiPath), 'bench-rules.json');
+  writeFileSync(path, JSON.stringify(example, null, 2));
+  return path;
+}
 
 /** Labels with the baseline's ref filled in (the report says which build "baseline" was). */
 export function variantLabel(id: VariantId, baselineRef: string | undefined): string {
@@ -46,6 +67,8 @@ export interface StartContext {
   /** dist/bench of the baseline build (`--baseline REF`), for the `restpipe-*-base` variants. */
   baselineBenchDir?: string;
   pkiPath: string;
+  /** examples/rules.json of the repository (the README's example rules). */
+  rulesExample?: string;
   /** Extra node flags for a process, by its label (profiling). */
   nodeFlags?: (label: string) => string[];
 }
@@ -122,9 +145,11 @@ export async function startVariant(id: VariantId, ctx: StartContext): Promise<Ru
         await until('the client pipe on the server', () => server.request<boolean>({ type: 'has-client', name }));
         return made(id, server.info.port, `/client/${name}`, [server, client]);
       }
-      case 'restpipe-c2s': {
+      case 'restpipe-c2s':
+      case 'restpipe-c2s-rules': {
+        const rules = id === 'restpipe-c2s-rules' ? ['--rules', writeBenchRules(ctx)] : [];
         const server = await startChild(ctx, 'server (handler)', 'variants/restpipe-node.js', [
-          '--role', 'server', '--gateway', 'no', '--pki', ctx.pkiPath,
+          '--role', 'server', '--gateway', 'no', '--pki', ctx.pkiPath, ...rules,
         ]);
         started.push(server);
         const client = await startChild(ctx, 'client+gateway', 'variants/restpipe-node.js', [

@@ -31,6 +31,7 @@ const SERIAL = [
   'integration/pipe-cancel-reaches-handler.',
   'integration/pipe-thousand-in-flight.',
   'e2e/browser-inspector-load.',
+  'e2e/rules-flood.',
 ];
 
 const root = new URL('../dist/test/', import.meta.url).pathname;

@@ -1,10 +1,20 @@
 import { buildHandlerTable, createDispatcher, exampleHandlers, type HandlerTable, type HookName } from './dispatch/index.js';
 import { PipeClient, type PipeClientOptions, type RestpipeClient } from './client/pipe-client.js';
+import type { EventHandlerFn, EventHead, Reply } from './event.js';
 import { silentLogger, type Logger } from './log.js';
 import { PipeServer, type PipeServerOptions, type RestpipeServer } from './server/pipe-server.js';
 
 export type { RestpipeClient } from './client/pipe-client.js';
 export type { RestpipeServer } from './server/pipe-server.js';
+
+/**
+ * What judges each event a peer sends before the dispatcher sees it: the access rules
+ * (`RulesGate` in src/rules, made by startNode from `rulesPath`) are one.
+ */
+export interface AccessCheck {
+  /** Undefined to let the event go on; else the reply that refuses it (return code 254, `forbidden`). `caller` is the peer's CN. */
+  check(event: EventHead, caller: string): Reply | undefined;
+}
 
 /** The handler option both roles take. */
 export interface HandlerOption {
@@ -14,6 +24,12 @@ export interface HandlerOption {
    * events. @default the built-in examples (`get_time`, `get_cat`)
    */
   handlers?: unknown;
+  /**
+   * Access rules (SPEC §11) judging every event a peer sends, before the dispatcher chooses its
+   * target: an event they refuse is answered with return code 254 (`forbidden`) and never
+   * reaches a handler. @default none: every peer may call everything
+   */
+  accessRules?: AccessCheck | undefined;
 }
 
 /** Options of {@link createServer}: the server's pipe options and its handler. */
@@ -29,7 +45,7 @@ export interface ClientOptions extends PipeClientOptions, HandlerOption {}
 export function createServer(options: ServerOptions): RestpipeServer {
   const logger = options.logger ?? silentLogger;
   const table = buildHandlerTable(options.handlers ?? exampleHandlers('server'), { logger });
-  const server = new PipeServer(options, createDispatcher(table, { logger, role: 'server', maxBodyBytes: options.maxBodyBytes }));
+  const server = new PipeServer(options, gated(createDispatcher(table, { logger, role: 'server', maxBodyBytes: options.maxBodyBytes }), options.accessRules));
   forwardHooks(server, table, ['connection_added', 'connection_removed', 'idle'], logger);
   return server;
 }
@@ -42,9 +58,22 @@ export function createServer(options: ServerOptions): RestpipeServer {
 export function createClient(options: ClientOptions): RestpipeClient {
   const logger = options.logger ?? silentLogger;
   const table = buildHandlerTable(options.handlers ?? exampleHandlers('client'), { logger });
-  const client = new PipeClient(options, createDispatcher(table, { logger, role: 'client', maxBodyBytes: options.maxBodyBytes }));
+  const client = new PipeClient(options, gated(createDispatcher(table, { logger, role: 'client', maxBodyBytes: options.maxBodyBytes }), options.accessRules));
   forwardHooks(client, table, ['connect_success', 'connect_fail'], logger);
   return client;
+}
+
+/**
+ * THE seam of the access rules: every event a peer sends passes the gate before the dispatcher
+ * chooses where it goes (a handler, or a forward), so nothing they refuse runs. Without rules
+ * the dispatcher is used as it is: no check at all on the hot path.
+ */
+function gated(dispatch: EventHandlerFn, gate: AccessCheck | undefined): EventHandlerFn {
+  if (gate === undefined) return dispatch;
+  return (event, peer, signal) => {
+    const refused = gate.check(event, peer.name);
+    return refused === undefined ? dispatch(event, peer, signal) : Promise.resolve(refused);
+  };
 }
 
 /** The handler's hook methods follow the library object's events; a failing hook is logged, never fatal. */

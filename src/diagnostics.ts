@@ -145,6 +145,19 @@ export class BodyHeadTap {
   }
 }
 
+/** The receiving node's access rules refused an event (or, in audit mode, would have). */
+export interface RulesRefusedMessage {
+  /** The receiving node's role. */
+  role: 'server' | 'client';
+  /** The caller's CN. */
+  caller: string;
+  verb: string;
+  /** The noun without its parameters. */
+  noun: string;
+  /** True in audit mode: the event went on. */
+  audit: boolean;
+}
+
 export const channels = {
   eventSettled: diagnosticsChannel.channel('restpipe:event:settled'),
   pipeState: diagnosticsChannel.channel('restpipe:pipe:state'),
@@ -153,11 +166,13 @@ export const channels = {
   replaced: diagnosticsChannel.channel('restpipe:server:replaced'),
   gatewayEventStart: diagnosticsChannel.channel('restpipe:gateway:event:start'),
   gatewayEventEnd: diagnosticsChannel.channel('restpipe:gateway:event:end'),
+  rulesRefused: diagnosticsChannel.channel('restpipe:rules:refused'),
 } as const;
 
-/** A reply's outcome as EventSettledMessage names it: ok, no_handler, or handler_error for any other code. */
+/** A reply's outcome as EventSettledMessage names it: ok, no_handler, forbidden (the access rules), or handler_error for any other code. */
 export function replyOutcome(code: number): string {
   if (code === ReturnCode.OK) return 'ok';
   if (code === ReturnCode.NO_HANDLER) return 'no_handler';
+  if (code === ReturnCode.FORBIDDEN) return 'forbidden';
   return 'handler_error';
 }

@@ -28,7 +28,7 @@ export const ErrorCode = {
   METHOD_NOT_ALLOWED: 'method_not_allowed',
   /** The gateway route does not exist. */
   NOT_FOUND: 'not_found',
-  /** A request refused by the gateway's Host/Origin checks. */
+  /** A request refused by the gateway's Host/Origin checks, or an event refused by the receiving node's access rules (return code 254). */
   FORBIDDEN: 'forbidden',
   /** The caller's AbortSignal fired. */
   ABORTED: 'aborted',

@@ -30,6 +30,8 @@ export const ReturnCode = {
   REPLY_TOO_LARGE: 252,
   /** restpipe's own: the receiving node had too many events in flight on this pipe. */
   BUSY: 253,
+  /** restpipe's own: the receiving node's access rules refuse this caller this event; data is a JSON error `forbidden`. */
+  FORBIDDEN: 254,
   /** No handler for this verb and noun (or a verb or noun no handler can have). */
   NO_HANDLER: 255,
 } as const;

@@ -8,7 +8,7 @@
  * restpipe's public library: start a server or a client node's pipe end and send events both
  * ways, with no HTTP hop. The CLI and the gateway are built on exactly this.
  */
-export { createClient, createServer, type ClientOptions, type HandlerOption, type RestpipeClient, type RestpipeServer, type ServerOptions } from './create.js';
+export { createClient, createServer, type AccessCheck, type ClientOptions, type HandlerOption, type RestpipeClient, type RestpipeServer, type ServerOptions } from './create.js';
 export type { PipeClientOptions } from './client/client-options.js';
 export type { PipeServerOptions } from './server/server-options.js';
 export type { ClientStatus, PipeClientEvents } from './client/pipe-client.js';
@@ -45,6 +45,7 @@ export {
   type PipeStateMessage,
   type RefusalMessage,
   type ReplacedMessage,
+  type RulesRefusedMessage,
 } from './diagnostics.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export { createGateway, type Gateway, type GatewayAddress, type GatewayListen, type GatewayOptions, type GatewayPages, type PageCall } from './gateway/gateway.js';
@@ -53,7 +54,9 @@ export { createInspectPages } from './inspect/routes.js';
 export type { BodyView, EventDetail, EventRecord, EventSummary, KeptBody, StoredDetail } from './inspect/event-record.js';
 export type { EventFilter } from './inspect/event-ring.js';
 export type { InspectedPipe } from './inspect/pipe-table.js';
+export type { CertificateExpiryOptions } from './cert-expiry.js';
 export type {
+  CertificateExpiry,
   ClientNodeStatus,
   ClientState,
   ConnectedClientStatus,

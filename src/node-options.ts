@@ -1,3 +1,4 @@
+import type { CertificateExpiryOptions } from './cert-expiry.js';
 import { resolveClientOptions, type ResolvedClientOptions } from './client/client-options.js';
 import { resolveGatewayOptions, type GatewayListen, type ResolvedGatewayOptions } from './gateway/gateway-options.js';
 import type { Logger } from './log.js';
@@ -11,7 +12,7 @@ import type { TlsMinVersion } from './tls-policy.js';
  * Everything a running node is made of, as the CLI and `demo` configure it. The CLI's flags,
  * environment variables and config-file keys map onto these keys one to one (src/cli/config.ts).
  */
-export interface NodeOptions extends PipeTimingOptions {
+export interface NodeOptions extends PipeTimingOptions, CertificateExpiryOptions {
   role: 'server' | 'client';
   /** The node's identity: a cert dir with installed files, or the material itself. */
   identity: { certDir: string } | { key: string; cert: string; ca: string };
@@ -43,6 +44,15 @@ export interface NodeOptions extends PipeTimingOptions {
   tlsMinVersion?: TlsMinVersion;
   /** Server: a CRL file of revoked client certificates, reloaded on change and on `reload()`. */
   crlPath?: string;
+  /**
+   * An access-rules file (SPEC §11): which callers may send which events to this node, judged
+   * before any handler runs. Reloaded when the file changes and on `reload()`; a file that
+   * cannot be used at start is an `invalid_option` error, at a reload it keeps the rules in force.
+   * @default none: every caller may call everything
+   */
+  rulesPath?: string;
+  /** With `rulesPath`: refuse nothing, log what would be refused (without it: a warning, nothing to audit). @default false */
+  rulesAudit?: boolean;
   /** Server: the TLS ticket key file (`--tls-ticket-keys`), re-read on `reload()`. @default keys in memory only */
   ticketKeyFile?: string;
   /** TLS 1.3 session resumption, both roles (its certificates are re-checked, SPEC §6). @default true */

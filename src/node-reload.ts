@@ -1,9 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
 import type { RestpipeClient, RestpipeServer } from './create.js';
+import { watchFile, type FileWatch } from './file-watch.js';
 import type { LoadedCrl, LoadedIdentity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { DEFAULT_GRACE_MS } from './options/defaults.js';
+import type { RuleSet, RulesGate } from './rules/index.js';
 
 type Material = { key: string; cert: string; ca: string };
 
@@ -21,31 +21,34 @@ export interface ReloadTarget {
   logger: Logger;
   loadIdentity(role: 'server' | 'client', certDir: string, options: { logger: Logger }): Promise<LoadedIdentity>;
   loadCrl(path: string, options: { caPem: string; logger: Logger }): Promise<LoadedCrl>;
+  /** The access rules in force and their file, when the node has `--rules`. */
+  rules: { path: string; gate: RulesGate; load(path: string): Promise<RuleSet> } | undefined;
 }
 
 /**
- * A node's reloads (SIGHUP, SPEC §3): its identity from its cert dir, the server's CRL from its
- * file (also when the file changes) and its TLS ticket key file. Each reload says in one line what it did: the new
- * identity or CRL is used, nothing changed, there is nothing to reload, or it failed and the
- * current one stays (error).
+ * A node's reloads (SIGHUP, SPEC §3): its identity from its cert dir, the server's CRL and the
+ * access rules from their files (also when a file changes), and the server's TLS ticket key
+ * file. Each reload says in one line what it did: the new identity, CRL, rules or key are used,
+ * nothing changed, there is nothing to reload, or it failed and the current ones stay (error).
  */
 export class NodeReloader {
   readonly #t: ReloadTarget;
   #material: Material;
-  #crlWatcher: FSWatcher | undefined;
+  readonly #watches: FileWatch[] = [];
 
   constructor(target: ReloadTarget, material: Material) {
     this.#t = target;
     this.#material = material;
   }
 
-  /** Re-reads the identity, then (server) the CRL and the ticket key file: one line each. */
+  /** Re-reads the identity, then (server) the CRL and the ticket key file, then the access rules: one line each. */
   async reload(): Promise<void> {
     await this.reloadIdentity();
     if (this.#t.role === 'server') {
       await this.reloadCrl();
       this.reloadTicketKeys();
     }
+    await this.reloadRules();
   }
 
   /**
@@ -63,6 +66,29 @@ export class NodeReloader {
       );
     } catch (err) {
       logger.error({ ticketKeyFile, err: (err as Error).message }, 'TLS ticket key file reload failed; keeping the current key');
+    }
+  }
+
+
+  /**
+   * Re-reads the access rules file and puts it in force. A file that cannot be used (unreadable,
+   * not JSON, a bad pattern…) leaves the rules in force as they are, and the error line names
+   * the problem and its place in the file (`rules.json:7:18: rules[1].allow[0]: …`).
+   */
+  async reloadRules(): Promise<void> {
+    const { rules, logger } = this.#t;
+    if (rules === undefined) return; // no --rules: nothing was asked for
+    try {
+      const next = await rules.load(rules.path);
+      rules.gate.replace(next);
+      const { document } = next;
+      logger.info(
+        { rules: rules.path, count: document.rules.length, patterns: document.patternCount, audit: rules.gate.audit },
+        `access rules reloaded from ${rules.path}: ${document.rules.length} rule${document.rules.length === 1 ? '' : 's'}, ${document.patternCount} pattern${document.patternCount === 1 ? '' : 's'}`,
+      );
+    } catch (err) {
+      const message = (err as Error).message;
+      logger.error({ rules: rules.path, err: message }, `access rules not reloaded, the previous rules stay in force: ${message}`);
     }
   }
 
@@ -119,25 +145,19 @@ export class NodeReloader {
     }
   }
 
-  /**
-   * Server: reloads the CRL when its file changes. Editors and `mv` replace the file rather
-   * than write it, so the directory is watched.
-   */
-  watchCrl(): void {
-    const { crlPath, logger } = this.#t;
-    if (this.#t.server === undefined || crlPath === undefined) return;
-    let pending: NodeJS.Timeout | undefined;
-    const file = basename(crlPath);
-    this.#crlWatcher = watch(dirname(resolve(crlPath)), { persistent: false }, (_event, changed) => {
-      if (changed !== null && changed !== file) return;
-      clearTimeout(pending);
-      pending = setTimeout(() => void this.reloadCrl(), 100);
-      pending.unref();
-    });
-    this.#crlWatcher.on('error', (err) => logger.warn({ err: err.message }, 'cannot watch the CRL file; reload it with SIGHUP'));
+  /** Reloads the server's CRL and the access rules when their files change (file-watch.ts). */
+  watchFiles(): void {
+    const { crlPath, rules, logger } = this.#t;
+    if (this.#t.server !== undefined && crlPath !== undefined) {
+      this.#watches.push(watchFile(crlPath, () => void this.reloadCrl(), (err) => logger.warn({ err: err.message }, 'cannot watch the CRL file; reload it with SIGHUP')));
+    }
+    if (rules !== undefined) {
+      this.#watches.push(watchFile(rules.path, () => void this.reloadRules(), (err) => logger.warn({ err: err.message }, 'cannot watch the access rules file; reload it with SIGHUP')));
+    }
   }
 
   close(): void {
-    this.#crlWatcher?.close();
+    for (const w of this.#watches) w.close();
+    this.#watches.length = 0;
   }
 }

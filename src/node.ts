@@ -1,3 +1,4 @@
+import { certificateCommonName } from './certificate.js';
 import { createClient, createServer, type RestpipeClient, type RestpipeServer } from './create.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { LoadedIdentity } from './identity/index.js';
@@ -9,6 +10,7 @@ import type { StatsdBridge } from './metrics/statsd.js';
 import { resolveNodeOptions, type NodeOptions } from './node-options.js';
 import { NodeReloader } from './node-reload.js';
 import { DEFAULT_GRACE_MS } from './options/defaults.js';
+import { loadRules, RulesGate } from './rules/index.js';
 import type { EventSender } from './sender.js';
 
 export { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './node-options.js';
@@ -28,13 +30,16 @@ export interface RunningNode {
    * What SIGHUP does: re-reads the node's identity from its cert dir (a renewed certificate
    * installed by `set-identity`: a server uses it for new connections, a client reconnects with
    * it; one that fails the checks or names another node is refused and the current one stays),
-   * then the server's CRL and TLS ticket key file. Each says in one log line what it did.
+   * then the server's CRL and TLS ticket key file, then the access rules (a file that cannot be
+   * used keeps the rules in force). Each says in one log line what it did.
    */
   reload(): Promise<void>;
   /** The identity part of {@link reload}. */
   reloadIdentity(): Promise<void>;
   /** The CRL part of {@link reload} (server; also run when the CRL file changes). */
   reloadCrl(): Promise<void>;
+  /** The access-rules part of {@link reload} (also run when the rules file changes). */
+  reloadRules(): Promise<void>;
   /**
    * Stops the gateway taking requests, lets in-flight events finish within `graceMs`, closes
    * the pipes and the metrics. Idempotent.
@@ -68,6 +73,17 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
   };
   const crl = options.role === 'server' && options.crlPath !== undefined ? await loadCrl(options.crlPath, { caPem: identity.ca, logger }) : undefined;
+  // A rules file that cannot be used stops the start (invalid_option: its one line names the
+  // problem and its place). Without --rules there is no gate: the check then costs nothing.
+  const rulesGate =
+    options.rulesPath === undefined
+      ? undefined
+      : new RulesGate({
+          rules: await loadRules(options.rulesPath),
+          callee: { role: options.role, name: certificateCommonName(identity.cert) },
+          audit: options.rulesAudit ?? false,
+          logger,
+        });
 
   // Metrics subscribe before the pipe end exists, so that they see everything from its first
   // dial on (issue 9: the statsd bridge, imported after client.start(), missed the first
@@ -96,13 +112,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     // The node's options are the pipe end's under the same keys (NodeOptions extends them).
     if (resolved.role === 'server') {
-      server = createServer({ ...options, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger });
+      server = createServer({ ...options, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger, accessRules: rulesGate });
       logIdentity();
       await server.listen(resolved.listen);
       sender = server.sender;
     } else {
       const { host, port } = resolved.pipe;
-      client = createClient({ ...options, host, port, tls, logger });
+      client = createClient({ ...options, host, port, tls, logger, accessRules: rulesGate });
       logIdentity();
       client.start();
       sender = client.sender;
@@ -125,14 +141,38 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     await Promise.allSettled([server?.close({ graceMs: 0 }), client?.close({ graceMs: 0 }), statsd?.close()]);
     metrics.close();
     inspector?.close();
+    rulesGate?.close();
     throw err;
+  }
+  if (rulesGate === undefined && options.rulesAudit === true) {
+    // Harmless (without rules everything is allowed) but surely not what was meant.
+    logger.warn({}, 'rules audit is on but no access-rules file is given (--rules): there is nothing to audit, every caller may call everything');
+  }
+  if (rulesGate !== undefined) {
+    const { document } = rulesGate.rules;
+    logger.info(
+      { rules: options.rulesPath, count: document.rules.length, patterns: document.patternCount, audit: rulesGate.audit },
+      `access rules from ${options.rulesPath} in force${rulesGate.audit ? ' in audit mode (refusing nothing, logging what they would refuse)' : ''}: ${document.rules.length} rule${document.rules.length === 1 ? '' : 's'}, ${document.patternCount} pattern${document.patternCount === 1 ? '' : 's'}`,
+    );
   }
   const name = server?.name ?? client?.name ?? '';
   const reloader = new NodeReloader(
-    { role: options.role, name, identity: options.identity, crlPath: options.crlPath, ticketKeyFile: options.ticketKeyFile, server, client, logger, loadIdentity, loadCrl },
+    {
+      role: options.role,
+      name,
+      identity: options.identity,
+      crlPath: options.crlPath,
+      ticketKeyFile: options.ticketKeyFile,
+      server,
+      client,
+      logger,
+      loadIdentity,
+      loadCrl,
+      rules: rulesGate === undefined || options.rulesPath === undefined ? undefined : { path: options.rulesPath, gate: rulesGate, load: loadRules },
+    },
     tls,
   );
-  reloader.watchCrl();
+  reloader.watchFiles();
 
   let closing: Promise<void> | undefined;
   return {
@@ -147,12 +187,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     reload: () => reloader.reload(),
     reloadIdentity: () => reloader.reloadIdentity(),
     reloadCrl: () => reloader.reloadCrl(),
+    reloadRules: () => reloader.reloadRules(),
     close({ graceMs = DEFAULT_GRACE_MS } = {}) {
       closing ??= (async () => {
         reloader.close();
         // The gateway first: no new requests; those in flight finish as their events do.
         await Promise.all([gateway?.close({ graceMs }), server?.close({ graceMs }), client?.close({ graceMs })]);
         await statsd?.close();
+        rulesGate?.close();
         metrics.close();
         inspector?.close();
       })();

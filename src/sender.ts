@@ -40,6 +40,15 @@ export interface PipeInfo {
   bytes: { sent: number; received: number };
 }
 
+/** A certificate a node depends on, with its expiry: `GET /status` and the expiry gauge show each. */
+export interface CertificateExpiry {
+  /** `ca` for the CA certificate, else the role of the node that holds it (this node, or a peer). */
+  role: 'server' | 'client' | 'ca';
+  /** Its CN. */
+  name: string;
+  notAfter: Date;
+}
+
 /** A client node as `GET /status` shows it. */
 export interface ClientNodeStatus {
   role: 'client';
@@ -58,6 +67,8 @@ export interface ClientNodeStatus {
   inFlight: InFlight;
   /** Round trip of the last heartbeat. */
   rttMs: number | null;
+  /** Its own certificate, its CA's, and the server's while a pipe is open. */
+  certificates: CertificateExpiry[];
 }
 
 /** A connected client as the server's `GET /status` lists it. */
@@ -77,6 +88,10 @@ export interface ServerNodeStatus {
   listen: { host: string; port: number } | null;
   clientCount: number;
   clients: ConnectedClientStatus[];
+  /** Its own certificate, its CA's, and each connected client's. */
+  certificates: CertificateExpiry[];
+  /** With a CRL (`--crl`): when its issuer promises the next one (past it, every client is refused). */
+  crl: { nextUpdate: Date | null } | null;
 }
 
 /** Either role's status; `role` tells which. */

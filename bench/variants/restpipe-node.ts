@@ -4,6 +4,7 @@
 // and again, as http-server.ts) and post_sink (reads a streamed body to its end).
 //   --role server|client   --gateway yes|no   --pki FILE   [--inspect off|on|bodies]
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
+//   [--rules FILE]: enforce an access-rules file on the events this node receives
 //   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
 import { exampleHandlers, reply, startNode, streaming, type HandlerContext, type PostData } from '../../src/index.js';
 import { blob } from '../lib/blob.js';
@@ -47,6 +48,7 @@ const node = await startNode({
   inspect: inspect !== 'off',
   inspectBodies: inspect === 'bodies',
   handlers,
+  ...(args.rules === undefined ? {} : { rulesPath: String(args.rules) }),
   tlsResumption: args.resumption !== 'off',
   ...(args['ticket-keys'] === undefined ? {} : { ticketKeyFile: args['ticket-keys'] }),
 });

@@ -1,3 +1,4 @@
+import type { CertificateExpiry } from '../sender.js';
 import type { EventEmitter } from 'node:events';
 import type { EventRequest, Reply, SendOptions } from '../event.js';
 import type { ClientState, EventSender, PipeInfo } from '../sender.js';
@@ -41,6 +42,8 @@ export interface RestpipeClient extends EventEmitter<PipeClientEvents> {
   readonly state: ClientState;
   /** When the current pipe opened; null without one. */
   readonly connectedSince: Date | null;
+  /** Its own certificate, its CA's, and the server's while a pipe is open, with their expiry. */
+  certificates(): CertificateExpiry[];
   /** Consecutive failed dials. */
   readonly attempt: number;
   /** Successful connections so far (the first one included). */

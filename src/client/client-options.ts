@@ -1,3 +1,4 @@
+import type { CertificateExpiryOptions } from '../cert-expiry.js';
 import type { Logger } from '../log.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -13,7 +14,7 @@ import { tlsMinVersionOption, type TlsMinVersion } from '../tls-policy.js';
 import type { ClientTlsMaterial, Connector } from './connector.js';
 
 /** Options of a client node's pipe end (`createClient`). */
-export interface PipeClientOptions extends PipeTimingOptions {
+export interface PipeClientOptions extends PipeTimingOptions, CertificateExpiryOptions {
   /** Server host name or IP. @default 'localhost' */
   host?: string;
   /** @default 1234 */

@@ -4,7 +4,7 @@ import type { ClientNodeStatus, EventSender } from '../sender.js';
 import type { RestpipeClient } from './client-api.js';
 
 /** What the sender reads of its client (PipeClient has it): the public face, and the send of a parsed event. */
-export type SenderClient = Pick<RestpipeClient, 'name' | 'host' | 'port' | 'state' | 'connectedSince' | 'attempt' | 'lastFailure' | 'pipe'> & {
+export type SenderClient = Pick<RestpipeClient, 'name' | 'host' | 'port' | 'state' | 'connectedSince' | 'attempt' | 'lastFailure' | 'pipe' | 'certificates'> & {
   sendParsed(event: ParsedEvent, options: RequestOptions): Promise<Reply>;
 };
 
@@ -31,6 +31,7 @@ export function clientEventSender(client: SenderClient): EventSender {
         lastFailure: client.lastFailure ?? null,
         inFlight: pipe?.inFlight ?? { outbound: 0, inbound: 0 },
         rttMs: pipe?.rttMs ?? null,
+        certificates: client.certificates(),
       };
     },
   };

@@ -37,6 +37,9 @@ export interface DialOptions {
 export interface DialedPipe {
   socket: Duplex & { readonly remoteAddress?: string | undefined; getProtocol(): string | null };
   serverCn: string;
+  /** The server certificate's notAfter (as Node gives `valid_to`) and fingerprint, when known. */
+  serverValidTo?: string;
+  serverFingerprint256?: string;
   /** Whether the handshake resumed the offered session (issue 14). @default false */
   resumed?: boolean;
   /**
@@ -107,6 +110,8 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
     // on every handshake; its CN is taken from there rather than by building (and parsing) it a
     // second time, which cost ~a quarter of a reconnect storm's client-side CPU.
     let serverCn = '';
+    let serverValidTo: string | undefined;
+    let serverFingerprint256: string | undefined;
     let serverCertDer: Buffer | undefined;
     const socket = tls.connect({
       host: o.host,
@@ -118,6 +123,9 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       checkServerIdentity: (hostname, cert) => {
         const cn: unknown = cert.subject?.CN;
         serverCn = typeof cn === 'string' ? cn : '';
+        // For the pipe's end at the server certificate's expiry (PipeClient) and its gauge.
+        serverValidTo = cert.valid_to;
+        serverFingerprint256 = cert.fingerprint256;
         // Kept for the session cache; taken here because on a client socket Node's
         // getPeerX509Certificate() removes the certificate from the peer chain it reads it from
         // (Node 20: a second call, and getPeerCertificate(), then find nothing).
@@ -190,7 +198,14 @@ export function dialTls(o: DialOptions): Promise<DialedTls> {
       // Until the caller attaches its own listener (a microtask later), an 'error' must not
       // crash the process; the caller sees the socket close anyway.
       socket.on('error', ignoreError);
-      resolve({ socket, serverCn, resumed: socket.isSessionReused(), serverCertDer });
+      resolve({
+        socket,
+        serverCn,
+        resumed: socket.isSessionReused(),
+        serverCertDer,
+        ...(serverValidTo === undefined ? {} : { serverValidTo }),
+        ...(serverFingerprint256 === undefined ? {} : { serverFingerprint256 }),
+      });
     });
   });
 }

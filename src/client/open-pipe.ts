@@ -29,7 +29,15 @@ export interface OpenPipeContext {
 
 /** An attempt's outcome: an open pipe, or why there is none. */
 export type OpenPipeResult =
-  | { ok: true; session: PipeSession; serverName: string; dialed: DialedPipe; resumed: boolean }
+  | {
+      ok: true;
+      session: PipeSession;
+      serverName: string;
+      dialed: DialedPipe;
+      resumed: boolean;
+      /** The server certificate's notAfter and fingerprint (also for a resumed session): the client ends the pipe at its expiry. */
+      serverCertificate: { serverValidTo?: string | undefined; serverFingerprint256?: string | undefined };
+    }
   | {
       ok: false;
       reason: string;
@@ -108,5 +116,5 @@ export async function openPipe(ctx: OpenPipeContext): Promise<OpenPipeResult> {
     return { ok: false, reason, ...(dial.failed(session.peerGoAwayCode === GoAwayCode.UNAUTHORIZED) ? { retryNow: true as const } : {}) };
   }
   dial.pipeUp();
-  return { ok: true, session, serverName, dialed, resumed: dial.resumed };
+  return { ok: true, session, serverName, dialed, resumed: dial.resumed, serverCertificate: { serverValidTo: dial.serverValidTo, serverFingerprint256: dial.serverFingerprint256 } };
 }

@@ -1,4 +1,5 @@
 import { EventEmitter, on } from 'node:events';
+import { NodeCertificates, PeerExpiryTimers } from '../cert-expiry.js';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -8,7 +9,7 @@ import { DEFAULT_GRACE_MS } from '../options/defaults.js';
 import { invalidOption } from '../options/validate.js';
 import { ConnectWaiters } from '../pipe/connect-wait.js';
 import type { PipeSession, RequestOptions } from '../pipe/session.js';
-import type { ClientState, EventSender, PipeInfo } from '../sender.js';
+import type { CertificateExpiry, ClientState, EventSender, PipeInfo } from '../sender.js';
 import { StateMachine } from '../state-machine.js';
 import { formatSeconds } from '../text.js';
 import { GoAwayCode } from '../wire/messages.js';
@@ -66,6 +67,10 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
   #lastFailure: string | undefined;
   #connectedSince: Date | null = null;
   readonly #waiters = new ConnectWaiters<PipeSession>();
+  /** Its own, its CA's and the server's certificates: status, gauge, expiry warnings. */
+  readonly #certificates: NodeCertificates;
+  /** The open pipe ends at the server certificate's expiry (the mechanism the server uses for its clients'). */
+  readonly #serverExpiry = new PeerExpiryTimers<PipeSession>();
   #backoffTimer: NodeJS.Timeout | undefined;
   #wakeBackoff: (() => void) | undefined;
   #dialAbort: AbortController | undefined;
@@ -87,6 +92,13 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     this.#state = new StateMachine<ClientState>('client', 'idle', CLIENT_MOVES, {
       onMove: (_from, to) => this.#log.debug({ state: to, attempt: this.#attempt }, 'client state'),
     });
+    this.#certificates = new NodeCertificates('client', this.#log, options);
+    this.#certificates.setIdentity(options.tls.cert, options.tls.ca);
+  }
+
+  /** Its own certificate, its CA's, and the server's while a pipe is open, with their expiry. */
+  certificates(): CertificateExpiry[] {
+    return this.#certificates.list();
   }
 
   get state(): ClientState {
@@ -206,6 +218,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     if (cn !== this.name) throw invalidOption(`the new certificate is for '${cn}', not '${this.name}': a node keeps its name (restart it to change it)`);
     // A new object: the connector caches a SecureContext per material object.
     this.#tls = { key: material.key, cert: material.cert, ca: material.ca };
+    this.#certificates.setIdentity(material.cert, material.ca);
     // A session resumed now would present the old certificate again.
     this.#sessions.clear();
     void this.#session?.close(graceMs, 'identity reloaded; reconnecting with the new certificate');
@@ -228,6 +241,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     this.#wakeBackoff?.();
     await this.#session?.close(graceMs, 'client shutting down');
     await this.#loop;
+    this.#serverExpiry.close();
+    this.#certificates.close();
     this.removeAllListeners('status');
   }
 
@@ -308,11 +323,14 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
       `pipe open to server '${serverName}'`,
     );
     this.#publishDial('connected');
+    this.#watchServerCertificate(session, serverName, opened.serverCertificate);
     this.#move('ready');
     this.emit('connect_success', retryAttempts, this.#lastDisconnected);
     this.#waiters.resolve(SERVER, session);
 
     const info = await session.closed();
+    this.#serverExpiry.untrack(session);
+    this.#certificates.peerLeft('server');
     this.#session = undefined;
     this.#connectedSince = null;
     this.#lastDisconnected = info.at;
@@ -335,6 +353,23 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
       }
     }
     return { failed: !session.isHealthy || replaced, reason: `pipe closed: ${info.reason}` };
+  }
+
+  /**
+   * The server's certificate: shown and warned about while the pipe is open, and the pipe is
+   * closed when it expires (the handshake checked it once; the pipe may last for weeks). The
+   * redial is then refused by the handshake until the server has a valid certificate.
+   */
+  #watchServerCertificate(session: PipeSession, serverName: string, dialed: { serverValidTo?: string | undefined; serverFingerprint256?: string | undefined }): void {
+    if (dialed.serverValidTo === undefined) return; // a stand-in connector (tests) may not know it
+    const validToMs = Date.parse(dialed.serverValidTo);
+    if (!Number.isFinite(validToMs)) return;
+    this.#certificates.peerConnected('server', { role: 'server', name: serverName, notAfter: new Date(validToMs), fingerprint256: dialed.serverFingerprint256 ?? `server|${validToMs}` });
+    this.#serverExpiry.track(session, validToMs, (validTo) => {
+      const why = `the server's certificate expired at ${validTo.toISOString()} (CERT_HAS_EXPIRED)`;
+      this.#log.warn({ server: serverName, reason: 'CERT_HAS_EXPIRED', validTo: validTo.toISOString() }, `dropping the pipe to server '${serverName}': ${why}`);
+      session.destroy(why, GoAwayCode.UNAUTHORIZED);
+    });
   }
 
   /** A method, not a field test, because close() can change the state across any await. */

@@ -29,6 +29,9 @@ export interface DialSession {
    * certificate now (undefined: it passes). The caller drops the connection and dials again.
    */
   readonly refusal: RecheckRefusal | undefined;
+  /** The server certificate's notAfter (`valid_to` form) and fingerprint: from the handshake, or the resumed session's certificate. */
+  readonly serverValidTo: string | undefined;
+  readonly serverFingerprint256: string | undefined;
   /** The pipe is up: keep the newest session the server sent on it; listen no more. */
   pipeUp(): void;
   /**
@@ -97,6 +100,8 @@ export class ClientSessions {
       resumed,
       serverCn,
       refusal,
+      serverValidTo: resumed ? offered.serverCert.validTo : dial.serverValidTo,
+      serverFingerprint256: resumed ? offered.serverCert.fingerprint256 : dial.serverFingerprint256,
       pipeUp: () => {
         stop();
         // A resumed session is kept as it is: OpenSSL sends no new ticket on resumption.

@@ -73,7 +73,7 @@ export function errorBody(code: string, message: string): string {
  * The HTTP status for a far-side reply (SPEC §4): the status the handler chose when it is a
  * usable final status (200–599), else by return code: 0 → 200, 255 (no handler) → 404,
  * 250 (the body does not parse) → 400, 251 (handler threw) → 500, 252 (reply too large) →
- * 413, 253 (far side busy) → 503, any
+ * 413, 253 (far side busy) → 503, 254 (refused by the far side's access rules) → 403, any
  * other code → 200 (the handler returned normally and chose that code; the caller reads it in
  * `X-Event-Return-Code`).
  *
@@ -96,6 +96,8 @@ export function replyStatus(reply: Reply): number {
       return 413;
     case ReturnCode.BUSY:
       return 503;
+    case ReturnCode.FORBIDDEN:
+      return 403;
     default:
       return 200;
   }

@@ -46,3 +46,19 @@ function parseCrls(crlPems: PemInput): x509.X509Crl[] {
   // One file may hold several CRLs (one per CA), as OpenSSL's `crl` option accepts.
   return texts.flatMap((text) => (text.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? []).map((block) => new x509.X509Crl(block)));
 }
+
+/**
+ * The earliest nextUpdate of the given PEM CRLs (past it OpenSSL refuses every peer with
+ * CRL_HAS_EXPIRED); undefined when none has one.
+ * @throws Error when a CRL does not parse.
+ */
+export function crlNextUpdate(crlPems: string | Buffer | Array<string | Buffer>): Date | undefined {
+  let earliest: Date | undefined;
+  for (const text of (Array.isArray(crlPems) ? crlPems : [crlPems]).map((p) => p.toString())) {
+    for (const block of text.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? []) {
+      const next = new x509.X509Crl(block).nextUpdate;
+      if (next !== undefined && (earliest === undefined || next < earliest)) earliest = next;
+    }
+  }
+  return earliest;
+}

@@ -6,6 +6,7 @@ import {
   type PipeStateMessage,
   type RefusalMessage,
   type ReplacedMessage,
+  type RulesRefusedMessage,
 } from '../diagnostics.js';
 import type { NodeStatus } from '../sender.js';
 
@@ -21,13 +22,17 @@ import type { NodeStatus } from '../sender.js';
  * |---|---|---|---|
  * | `restpipe_up` | gauge | | 1 when the node is ready (client: pipe open; server: listening) |
  * | `restpipe_connected_clients` | gauge | | server: clients with an open pipe |
- * | `restpipe_events_total` | counter | direction, outcome | events settled: outbound (sent) or inbound (handled); outcome ok, handler_error, no_handler or the error code |
+ * | `restpipe_events_total` | counter | direction, outcome | events settled: outbound (sent) or inbound (handled); outcome ok, handler_error, no_handler, forbidden or the error code |
  * | `restpipe_event_duration_seconds` | histogram | direction | send → reply (outbound), handler time (inbound) |
  * | `restpipe_pipes_opened_total` / `restpipe_pipes_closed_total` | counter | | pipes that opened (hello done) / closed |
  * | `restpipe_dials_total` | counter | outcome | client: dial attempts, connected or failed |
  * | `restpipe_reconnects_total` | counter | | client: successful dials after the first |
  * | `restpipe_tls_refusals_total` | counter | reason | server: refused peers, by OpenSSL reason code |
  * | `restpipe_pipe_replacements_total` | counter | client | server: pipes replaced by a newer one with the same CN |
+ * | `restpipe_certificate_expiry_timestamp_seconds` | gauge | role, name | notAfter of the node's own certificate, its CA's (role ca) and each connected peer's |
+ * | `restpipe_crl_next_update_timestamp_seconds` | gauge | | server with a CRL: its nextUpdate |
+ * | `restpipe_rules_refused_total` | counter | caller | events the access rules refused, by the caller's CN |
+ * | `restpipe_rules_audit_refusals_total` | counter | caller | audit mode: events the rules would have refused (let through) |
  *
  * plus prom-client's Node default metrics (process, heap, event loop, GC) on the same registry.
  */
@@ -75,8 +80,17 @@ export const EVENT_DURATION_BUCKETS_S: readonly number[] = [
 // from restpipe's own sentences: only code-like tokens become labels, so cardinality stays bounded.
 const OUTCOME_LABEL = /^[a-z_]{1,40}$/;
 const REASON_CODE = /^[A-Z][A-Z0-9_]{2,63}/;
-/** Distinct client names labelled on the replacements counter; the rest count as `other`. */
+/** Distinct client names labelled on the replacements and rules counters; the rest count as `other`. */
 const MAX_CLIENT_LABELS = 1_000;
+
+/** A counter by caller CN whose label values are capped at MAX_CLIENT_LABELS (`other` past it). */
+function cappedByName(counter: Counter<'caller'> | Counter<'client'>): (name: string) => void {
+  const names = new Set<string>();
+  return (name) => {
+    if (!names.has(name) && names.size < MAX_CLIENT_LABELS) names.add(name);
+    counter.labels(names.has(name) ? name : 'other').inc();
+  };
+}
 
 /**
  * Creates the metrics and subscribes to the diagnostics channels.
@@ -105,6 +119,32 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       collect() {
         const status = sender?.status();
         this.set(status?.role === 'server' ? status.clientCount : openPipes);
+      },
+    });
+  }
+  // Read at scrape time from the node's status: its own certificate, its CA's, its peers'.
+  new Gauge({
+    name: 'restpipe_certificate_expiry_timestamp_seconds',
+    help: "When a certificate expires (notAfter, Unix seconds): this node's own (role server or client), its CA's (role ca), and each connected peer's.",
+    labelNames: ['role', 'name'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const certificates = sender?.status()?.certificates ?? [];
+      // Peers are certificate holders: at most MAX_CLIENT_LABELS of them are labelled.
+      for (const cert of certificates.slice(0, MAX_CLIENT_LABELS + 2)) this.set({ role: cert.role, name: cert.name }, Math.floor(cert.notAfter.getTime() / 1000));
+    },
+  });
+  if (role === 'server') {
+    new Gauge({
+      name: 'restpipe_crl_next_update_timestamp_seconds',
+      help: "When the CRL's issuer promises the next one (nextUpdate, Unix seconds); past it every client is refused. Absent without --crl.",
+      registers,
+      collect() {
+        this.reset();
+        const status = sender?.status();
+        const next = status?.role === 'server' ? status.crl?.nextUpdate : undefined;
+        if (next !== undefined && next !== null) this.set(Math.floor(next.getTime() / 1000));
       },
     });
   }
@@ -149,7 +189,14 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   const replacements = role === 'server'
     ? new Counter({ name: 'restpipe_pipe_replacements_total', help: 'Pipes replaced by a newer connection with the same client CN (a reconnect, or another holder of its key).', labelNames: ['client'] as const, registers })
     : undefined;
-  const replacedNames = new Set<string>();
+  const countReplaced = replacements === undefined ? undefined : cappedByName(replacements);
+  // The caller is a certificate holder and may be hostile: its CN is a label, capped like the clients'.
+  const countRulesRefused = cappedByName(
+    new Counter({ name: 'restpipe_rules_refused_total', help: "Events this node's access rules refused (403, return code 254), by the caller's CN.", labelNames: ['caller'] as const, registers }),
+  );
+  const countRulesAudited = cappedByName(
+    new Counter({ name: 'restpipe_rules_audit_refusals_total', help: 'Audit mode (--rules-audit): events the access rules would have refused, let through, by the caller\'s CN.', labelNames: ['caller'] as const, registers }),
+  );
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register });
 
   // Pre-create the common series so they read 0 instead of being absent before the first event.
@@ -202,10 +249,12 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   };
 
   const onReplaced = (message: unknown): void => {
-    if (replacements === undefined) return;
-    const { name } = message as ReplacedMessage;
-    if (!replacedNames.has(name) && replacedNames.size < MAX_CLIENT_LABELS) replacedNames.add(name);
-    replacements.labels(replacedNames.has(name) ? name : 'other').inc();
+    countReplaced?.((message as ReplacedMessage).name);
+  };
+  const onRulesRefused = (message: unknown): void => {
+    const m = message as RulesRefusedMessage;
+    if (m.role !== role) return;
+    (m.audit ? countRulesAudited : countRulesRefused)(m.caller);
   };
 
   channels.eventSettled.subscribe(onEvent);
@@ -213,6 +262,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   channels.dial.subscribe(onDial);
   channels.refusal.subscribe(onRefusal);
   channels.replaced.subscribe(onReplaced);
+  channels.rulesRefused.subscribe(onRulesRefused);
   let closed = false;
 
   return {
@@ -228,6 +278,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       channels.dial.unsubscribe(onDial);
       channels.refusal.unsubscribe(onRefusal);
       channels.replaced.unsubscribe(onReplaced);
+      channels.rulesRefused.unsubscribe(onRulesRefused);
     },
   };
 }

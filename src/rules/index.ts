@@ -1,6 +1,5 @@
-// Access rules (SPEC §11): parse a rules file, compile it, decide per event, describe it.
-// Nothing in the event path imports this yet; the seam is one check on the receiving node
-// just before the dispatcher chooses a target.
+// Access rules (SPEC §11): parse a rules file, compile it, decide per event, describe it, and
+// the gate that enforces it on a receiving node (create.ts puts it in front of the dispatcher).
 export { compileRules, CalleeRules, RuleSet, type Callee, type Decision, type DecisionQuery } from './rule-set.js';
 export { describeDecision, describeRules, formatRulesReport, type CalleeReport, type CallerReport, type ReportSubject } from './describe.js';
 export { loadRules, readRulesFile } from './load.js';
@@ -23,3 +22,5 @@ export {
   type Subject,
 } from './rule.js';
 export { RulesError, type RulesPlace } from './rules-error.js';
+export { DEFAULT_REFUSAL_LOG_WINDOW_MS, RulesGate, type RulesGateOptions } from './gate.js';
+export { MAX_CALLERS, MAX_KEYS, MAX_KEYS_PER_CALLER, RefusalLog, type RefusalEntry, type RefusalLogSink } from './refusal-log.js';

@@ -1,5 +1,5 @@
+import { PeerExpiryTimers } from '../cert-expiry.js';
 import type { Logger } from '../log.js';
-import { MAX_TIMER_MS } from '../options/defaults.js';
 import { GoAwayCode } from '../wire/messages.js';
 import type { Refusals } from './refusals.js';
 
@@ -19,14 +19,15 @@ export interface WatchedPipe {
  * - expiry: at the certificate's notAfter (+1 s: OpenSSL counts the last second as valid) its
  *   pipe is closed with CERT_HAS_EXPIRED, and the reconnect is refused by the handshake.
  * Each drop is reported like any refusal (refusals.ts) and the client is told in a goaway.
- * One timer per pipe (its expiry), cleared with the pipe.
+ * One timer per pipe (its expiry: PeerExpiryTimers, which a client uses for the server's
+ * certificate too), cleared with the pipe.
  */
 export class CertWatch<P extends WatchedPipe> {
   readonly #refusals: Refusals;
   readonly #log: Logger;
   /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
-  readonly #certs = new WeakMap<P, { der: Buffer; fingerprint256: string }>();
-  readonly #expiryTimers = new Map<P, NodeJS.Timeout>();
+  readonly #certs = new WeakMap<P, { der: Buffer; fingerprint256: string; notAfter: Date }>();
+  readonly #expiryTimers = new PeerExpiryTimers<P>();
   /**
    * Whether the current CRL revokes a certificate; undefined while (re)computing or without a
    * CRL. OpenSSL checks new handshakes itself; this catches live pipes and handshakes that
@@ -34,10 +35,20 @@ export class CertWatch<P extends WatchedPipe> {
    */
   #isRevoked: ((der: Uint8Array) => boolean) | undefined;
   #generation = 0;
+  /** The current CRL's nextUpdate: undefined without a CRL (or before it is read), null when it has none. */
+  #crlNextUpdate: Date | null | undefined;
+  readonly #onCrlRead: ((nextUpdate: Date | null) => void) | undefined;
 
-  constructor(refusals: Refusals, log: Logger) {
+  /** `onCrlRead` hears each CRL's nextUpdate once it is read (the server warns when it is near). */
+  constructor(refusals: Refusals, log: Logger, onCrlRead?: (nextUpdate: Date | null) => void) {
     this.#refusals = refusals;
     this.#log = log;
+    this.#onCrlRead = onCrlRead;
+  }
+
+  /** The current CRL's nextUpdate (see the field). */
+  get crlNextUpdate(): Date | null | undefined {
+    return this.#crlNextUpdate;
   }
 
   /** Whether the current CRL revokes this certificate (false while there is none, or it is being read). */
@@ -47,14 +58,19 @@ export class CertWatch<P extends WatchedPipe> {
 
   /** Watches a new pipe's certificate: its DER for CRL re-checks, its notAfter for the expiry timer. */
   track(pipe: P, cert: { der: Buffer; fingerprint256: string; validTo: string }): void {
-    this.#certs.set(pipe, { der: cert.der, fingerprint256: cert.fingerprint256 });
-    if (pipe.state !== 'closed') this.#armExpiry(pipe, Date.parse(cert.validTo));
+    const validToMs = Date.parse(cert.validTo);
+    this.#certs.set(pipe, { der: cert.der, fingerprint256: cert.fingerprint256, notAfter: new Date(validToMs) });
+    if (pipe.state !== 'closed') this.#expiryTimers.track(pipe, validToMs, (validTo) => this.#dropExpired(pipe, validTo));
+  }
+
+  /** The notAfter of a tracked pipe's client certificate. */
+  notAfter(pipe: P): Date | undefined {
+    return this.#certs.get(pipe)?.notAfter;
   }
 
   /** The pipe closed: its timer goes. */
   untrack(pipe: P): void {
-    clearTimeout(this.#expiryTimers.get(pipe));
-    this.#expiryTimers.delete(pipe);
+    this.#expiryTimers.untrack(pipe);
   }
 
   /**
@@ -64,18 +80,25 @@ export class CertWatch<P extends WatchedPipe> {
   async recheck(crl: string | Buffer | Array<string | Buffer> | undefined, pipes: () => P[]): Promise<string[]> {
     const generation = ++this.#generation;
     this.#isRevoked = undefined;
-    if (crl === undefined) return [];
+    if (crl === undefined) {
+      this.#crlNextUpdate = undefined;
+      return [];
+    }
     let isRevoked: (der: Uint8Array) => boolean;
+    let nextUpdate: Date | undefined;
     try {
       // Loaded only when a CRL is used: @peculiar/x509 is not needed on the hot path.
-      const { revocationChecker } = await import('../identity/revocation.js');
+      const { crlNextUpdate, revocationChecker } = await import('../identity/revocation.js');
       isRevoked = revocationChecker(crl);
+      nextUpdate = crlNextUpdate(crl);
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'cannot read the CRL to re-check open pipes; they stay open');
       return [];
     }
     if (generation !== this.#generation) return [];
     this.#isRevoked = isRevoked;
+    this.#crlNextUpdate = nextUpdate ?? null;
+    this.#onCrlRead?.(nextUpdate ?? null);
     const dropped: string[] = [];
     for (const pipe of pipes()) {
       const cert = this.#certs.get(pipe);
@@ -89,26 +112,12 @@ export class CertWatch<P extends WatchedPipe> {
   /** Stops everything: a CRL parse still running drops nothing, and no expiry timer is left. */
   close(): void {
     this.#generation++;
-    for (const timer of this.#expiryTimers.values()) clearTimeout(timer);
-    this.#expiryTimers.clear();
+    this.#expiryTimers.close();
   }
 
-  #armExpiry(pipe: P, validToMs: number): void {
-    if (!Number.isFinite(validToMs)) return;
-    const delayMs = validToMs + 1_000 - Date.now();
-    // setTimeout holds at most ~24.8 days; a longer-lived certificate re-arms on the way.
-    const timer =
-      delayMs > MAX_TIMER_MS
-        ? setTimeout(() => this.#armExpiry(pipe, validToMs), MAX_TIMER_MS)
-        : setTimeout(() => this.#dropExpired(pipe, validToMs), Math.max(0, delayMs));
-    timer.unref();
-    this.#expiryTimers.set(pipe, timer);
-  }
-
-  #dropExpired(pipe: P, validToMs: number): void {
-    this.#expiryTimers.delete(pipe);
+  #dropExpired(pipe: P, validToDate: Date): void {
     if (pipe.state === 'closed') return;
-    const validTo = new Date(validToMs).toISOString();
+    const validTo = validToDate.toISOString();
     this.#drop(pipe, 'CERT_HAS_EXPIRED', `its certificate expired at ${validTo} (CERT_HAS_EXPIRED)`, `certificate refused: CERT_HAS_EXPIRED (it expired at ${validTo}, while the pipe was open)`, { validTo });
   }
 

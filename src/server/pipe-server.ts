@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { NodeCertificates } from '../cert-expiry.js';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -8,7 +9,7 @@ import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest,
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { DEFAULT_GRACE_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT } from '../options/defaults.js';
 import { PipeSession, type RequestOptions } from '../pipe/session.js';
-import type { EventSender, ServerState } from '../sender.js';
+import type { CertificateExpiry, EventSender, ServerState } from '../sender.js';
 import { StateMachine } from '../state-machine.js';
 import { GoAwayCode } from '../wire/messages.js';
 import { Acceptor } from './acceptor.js';
@@ -53,6 +54,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
   readonly #refusals: Refusals;
   readonly #acceptor: Acceptor;
   readonly #certWatch: CertWatch<PipeSession>;
+  /** Its own, its CA's and its clients' certificates: status, gauge, expiry warnings. */
+  readonly #certificates: NodeCertificates;
   readonly #neverConnectedLog: NeverConnectedLog;
   // The lines a client can cause at will by reconnecting (connected, replaced, goaway, protocol
   // error, disconnected): at most 5 per kind per CN per 10 s, then a count. A thief reconnecting
@@ -85,7 +88,9 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     this.#neverConnectedLog = new NeverConnectedLog(this.#log);
     this.#stormLog = new StormLog(this.#log, () => this.#registry.size);
     this.#refusals = new Refusals(this.#log, (refusal) => this.emit('refused', refusal));
-    this.#certWatch = new CertWatch(this.#refusals, this.#log);
+    this.#certificates = new NodeCertificates('server', this.#log, options);
+    this.#certificates.setIdentity(options.tls.cert, options.tls.ca);
+    this.#certWatch = new CertWatch(this.#refusals, this.#log, (nextUpdate) => this.#certificates.crlRead(nextUpdate, 'in use'));
     this.#acceptor = new Acceptor(
       options.tls,
       {
@@ -107,6 +112,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
       },
     );
     if (options.tls.crl !== undefined) void this.#recheckRevocations();
+  }
+
+  /** Its own, its CA's and each connected client's certificate, with their expiry. */
+  certificates(): CertificateExpiry[] {
+    return this.#certificates.list();
+  }
+
+  /** With a CRL: its nextUpdate (null when it has none); undefined without a CRL or before it is read. */
+  get crlNextUpdate(): Date | null | undefined {
+    return this.#certWatch.crlNextUpdate;
   }
 
   /** Where the server listens, once listening. */
@@ -225,6 +240,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
   updateTls(material: Partial<ServerTlsMaterial>): Promise<string[]> {
     this.#acceptor.updateTls({ ...this.#tlsMaterial, ...material });
     Object.assign(this.#tlsMaterial, material);
+    if (material.cert !== undefined || material.ca !== undefined) this.#certificates.setIdentity(this.#tlsMaterial.cert, this.#tlsMaterial.ca);
     if (!('crl' in material)) return Promise.resolve([]);
     return this.#recheckRevocations();
   }
@@ -255,6 +271,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     this.#state.move('closing');
     clearInterval(this.#idleTimer);
     this.#certWatch.close(); // a CRL parse still running must not drop pipes of a closing server
+    this.#certificates.close();
     const stopped = this.#acceptor.stopAccepting();
     this.#registry.failWaiters(new RestpipeError(ErrorCode.CLOSED, 'the server is closing'));
     for (const session of this.#pending) session.destroy('server shutting down', GoAwayCode.SHUTDOWN);
@@ -312,6 +329,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
 
   #register(session: PipeSession, fingerprint256: string, resumed: boolean): void {
     const { name, address } = session.peer;
+    const notAfter = this.#certWatch.notAfter(session);
+    if (notAfter !== undefined) this.#certificates.peerConnected(name, { role: 'client', name, notAfter, fingerprint256 });
     const previous = this.#registry.add(session);
     if (previous !== undefined) {
       this.#peerLog.log(`replaced:${name}`, (extra) =>
@@ -334,6 +353,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     this.#pending.delete(session);
     if (!this.#registry.removeIf(session)) return;
     const { name, address } = session.peer;
+    this.#certificates.peerLeft(name);
     this.#stormLog.log('disconnected', () =>
       this.#peerLog.log(`disconnected:${name}`, (extra) =>
         this.#log.info({ client: name, address, reason, clients: this.#registry.size, ...extra }, `client '${name}' disconnected: ${reason}`),

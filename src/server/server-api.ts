@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { EventRequest, Reply, SendOptions } from '../event.js';
-import type { EventSender, PipeInfo, ServerState } from '../sender.js';
+import type { EventSender, PipeInfo, ServerState, CertificateExpiry } from '../sender.js';
 import type { GoAwayCode } from '../wire/messages.js';
 import type { RefusedEvent } from './refusals.js';
 import type { ServerTlsMaterial } from './server-options.js';
@@ -62,6 +62,10 @@ export interface RestpipeServer extends EventEmitter<PipeServerEvents> {
   client(name: string): ConnectedClient | undefined;
   /** Connected clients whose address is `address`. */
   clientsAt(address: string): ConnectedClient[];
+  /** Its own, its CA's and each connected client's certificate, with their expiry. */
+  certificates(): CertificateExpiry[];
+  /** With a CRL: its nextUpdate (null when it has none); undefined without a CRL or before it is read. */
+  readonly crlNextUpdate: Date | null | undefined;
   /** Replaces TLS material (a CRL: live pipes it revokes are closed); resolves with the names dropped. */
   updateTls(material: Partial<ServerTlsMaterial>): Promise<string[]>;
   /**

@@ -1,3 +1,4 @@
+import type { CertificateExpiryOptions } from '../cert-expiry.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_DNS_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_HOOK_INTERVAL_MS } from '../options/defaults.js';
 import { resolvePipeTiming, type PipeTimingOptions, type ResolvedPipeTiming } from '../options/pipe.js';
@@ -15,7 +16,7 @@ export interface ServerTlsMaterial {
 }
 
 /** Options of the server node's pipe end (`createServer`). */
-export interface PipeServerOptions extends PipeTimingOptions {
+export interface PipeServerOptions extends PipeTimingOptions, CertificateExpiryOptions {
   tls: ServerTlsMaterial;
   /** TLS handshake timeout for incoming connections. @default 10000 */
   handshakeTimeoutMs?: number;

@@ -3,7 +3,7 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ParsedEvent, Reply } from '../event.js';
 import type { RequestOptions } from '../pipe/session.js';
-import type { EventSender, PipeInfo, ServerNodeStatus, ServerState } from '../sender.js';
+import type { EventSender, PipeInfo, ServerNodeStatus, ServerState, CertificateExpiry } from '../sender.js';
 import { TargetResolver, type LookupAll } from './target-resolver.js';
 
 /** What the sender reads of its server (PipeServer has it). */
@@ -16,6 +16,8 @@ export interface SenderServer {
   clients(): PipeInfo[];
   clientsAt(address: string): PipeInfo[];
   knowsClient(name: string): boolean;
+  certificates(): CertificateExpiry[];
+  readonly crlNextUpdate: Date | null | undefined;
   sendParsed(clientName: string, event: ParsedEvent, options: RequestOptions): Promise<Reply>;
 }
 
@@ -71,6 +73,8 @@ export function serverEventSender(server: SenderServer, options: ServerSenderOpt
           inFlight: c.inFlight,
           rttMs: c.rttMs ?? null,
         })),
+        certificates: server.certificates(),
+        crl: server.crlNextUpdate === undefined ? null : { nextUpdate: server.crlNextUpdate },
       };
     },
   };

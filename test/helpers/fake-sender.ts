@@ -3,7 +3,7 @@ import type { ClientState, NodeStatus } from '../../src/sender.js';
 
 /** A plausible status of a `role` node, in `state` (a client's state; a server listens). */
 export function fakeStatus(role: 'server' | 'client', state: ClientState = 'ready'): NodeStatus {
-  if (role === 'server') return { role, name: 'server', state: 'listening', listen: null, clientCount: 0, clients: [] };
+  if (role === 'server') return { role, name: 'server', state: 'listening', listen: null, clientCount: 0, clients: [], certificates: [], crl: null };
   return {
     role,
     name: 'client',
@@ -16,5 +16,6 @@ export function fakeStatus(role: 'server' | 'client', state: ClientState = 'read
     lastFailure: null,
     inFlight: { outbound: 0, inbound: 0 },
     rttMs: null,
+    certificates: [],
   };
 }

@@ -15,6 +15,9 @@ const CLIENT_NAME = 'fileserver';
 export async function demo(flags: { once?: boolean; logLevel?: string }, out: (line: string) => void, signals: Pick<NodeSignals, 'attach'>): Promise<number> {
   const logger = createCliLogger(flags.logLevel ?? (flags.once === true ? 'warn' : 'info'));
   const nodes: RunningNode[] = [];
+  // The demo's certificates live a day and die with the process: warning that they expire
+  // within a day would be noise.
+  const noExpiryWarnings = { expiryWarningsMs: [] };
   try {
     const ca = await createCa({ cn: 'restpipe-demo-ca', days: 1 });
     const serverId = await issueCertificate({ ca, name: 'server', days: 1 });
@@ -26,6 +29,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       http: { host: '127.0.0.1', port: 0 },
       inspect: true,
       inspectBodies: true,
+      ...noExpiryWarnings,
       logger: logger.child({ node: 'server' }),
     });
     nodes.push(server);
@@ -37,6 +41,7 @@ export async function demo(flags: { once?: boolean; logLevel?: string }, out: (l
       http: { host: '127.0.0.1', port: 0 },
       inspect: true,
       inspectBodies: true,
+      ...noExpiryWarnings,
       logger: logger.child({ node: 'client' }),
     });
     nodes.push(client);

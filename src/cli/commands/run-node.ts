@@ -41,7 +41,7 @@ export async function runNodeCommand(role: Role, flags: Record<string, unknown>,
  * What the signals do to a running node (SPEC §3). SIGINT/SIGTERM: stop accepting, let
  * in-flight events finish within the grace period, close, exit 0; the log says how many events
  * were in flight and whether they all finished; a second signal exits at once (1). SIGHUP:
- * reload the identity and the server's CRL, each saying in one line what it did.
+ * reload the identity, the server's CRL and the access rules, each saying in one line what it did.
  */
 export function nodeSignalTarget(node: RunningNode, graceMs: number, logger: Logger): SignalTarget {
   return {
