@@ -39,11 +39,8 @@ let server: RestpipeServer;
 let client: RestpipeClient;
 before(async () => {
   bed = await startTestBed();
-  let port: number;
   // Heartbeats well above the test's GC pauses; the faults here are leaks, not silence.
-  const hb = { heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000 };
-  ({ server, port } = await bed.server({ handlers: handlers(), ...hb }));
-  client = await bed.connectedClient(server, port, bed.pki.client1, { handlers: handlers(), ...hb });
+  ({ server, client } = await bed.pair({ handlers: handlers(), heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000 }));
 });
 after(async () => {
   await bed?.close();

@@ -73,10 +73,7 @@ let server: RestpipeServer;
 let client: RestpipeClient;
 before(async () => {
   bed = await startTestBed();
-  let port: number;
-  const hb = { heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000 };
-  ({ server, port } = await bed.server({ handlers: handlers(), ...hb }));
-  client = await bed.connectedClient(server, port, bed.pki.client1, { handlers: handlers(), ...hb });
+  ({ server, client } = await bed.pair({ handlers: handlers(), heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000 }));
 });
 after(async () => {
   await bed?.close();

@@ -39,10 +39,7 @@ let server: RestpipeServer;
 let client: RestpipeClient;
 before(async () => {
   bed = await startTestBed();
-  let port: number;
-  const hb = { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 };
-  ({ server, port } = await bed.server({ handlers: handlers(), ...hb }));
-  client = await bed.connectedClient(server, port, bed.pki.client1, { handlers: handlers(), ...hb });
+  ({ server, client } = await bed.pair({ handlers: handlers(), heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 }));
 });
 after(async () => {
   await bed?.close();

@@ -113,6 +113,8 @@ export interface TestBed {
    * 'connection_added').
    */
   connectedClient(server: RestpipeServer, port: number, id: PkiIdentity, over?: Partial<ClientOptions>): Promise<RestpipeClient>;
+  /** A server and client1 connected to it, both with `over` (handlers, timers). */
+  pair(over?: Partial<ServerOptions> & Partial<ClientOptions>): Promise<{ server: RestpipeServer; client: RestpipeClient }>;
   /** Registers anything else to close, e.g. a fault proxy; closed in reverse order. */
   defer(close: () => Promise<unknown> | void): void;
   /** Closes everything (clients before servers), then removes the PKI's files. */
@@ -153,6 +155,11 @@ export async function startTestBed(): Promise<TestBed> {
       const ready = onceEvent(client, 'connect_success');
       await Promise.all([added, ready]);
       return client;
+    },
+    async pair(over = {}) {
+      const { server, port } = await bed.server(over);
+      const client = await bed.connectedClient(server, port, pki.client1, over);
+      return { server, client };
     },
     defer(close) {
       closers.push(close);
