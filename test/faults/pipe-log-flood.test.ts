@@ -50,23 +50,25 @@ before(async () => {
   server.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   server.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   const deadline = performance.now() + 15_000;
-  while (!plain().includes('accepting pipes') || !plain().includes('REST gateway listening')) {
+  // Until the `port` field under each line has arrived too (a line's fields may come in a later chunk).
+  while (portAfter('accepting pipes') === undefined || portAfter('REST gateway listening') === undefined) {
     if (server.exitCode !== null) throw new Error(`the server exited (${server.exitCode}): ${output}`);
     if (performance.now() > deadline) throw new Error(`the server did not start: ${output}`);
     await sleep(25);
   }
   // Port 0 for both: the bound ports are read back from the start-up lines (pino-pretty prints
   // a line's fields below it, `port: N` among them).
-  pipePort = portAfter('accepting pipes');
-  gatewayPort = portAfter('REST gateway listening');
+  pipePort = portAfter('accepting pipes')!;
+  gatewayPort = portAfter('REST gateway listening')!;
 });
 
-/** The `port` field printed under the first line with `msg`. */
-function portAfter(msg: string): number {
+/** The `port` field printed under the first line with `msg`, once both have arrived. */
+function portAfter(msg: string): number | undefined {
   const text = plain();
-  const m = /\n\s+port: (\d+)/.exec(text.slice(text.indexOf(msg)));
-  if (m === null) throw new Error(`no port under '${msg}' in: ${text}`);
-  return Number(m[1]);
+  const at = text.indexOf(msg);
+  if (at === -1) return undefined;
+  const m = /^\n(?:\s+\w+: .*\n)*?\s+port: (\d+)\n/.exec(text.slice(at + msg.length));
+  return m === null ? undefined : Number(m[1]);
 }
 
 after(async () => {
