@@ -38,8 +38,6 @@ export class FrameWriter {
   #bodyBytesSinceCheck = 0;
   /** Control frame bytes (heartbeats, cancels, …) written since the last takeBusySending(). */
   #controlBytesSinceCheck = 0;
-  /** flushedBytes at the last takeBusySending(). */
-  #flushedAtCheck = 0;
   #onDrain: (() => void) | undefined;
   /** Frames and bytes handed to the socket, for metrics. */
   framesWritten = 0;
@@ -94,7 +92,7 @@ export class FrameWriter {
    * Whether this node has been sending bulk data since the last call: a heartbeat it sent may be
    * waiting behind that data, so the peer's answer may be late through no fault of the peer.
    * Busy means events or replies of 16 KiB or more in all written since the last call, or a
-   * backlog of our own in the socket that the kernel is taking.
+   * backlog of our own in the socket.
    *
    * A backlog is more than the control frames written since the last call. Those do not count:
    * a TLS socket reports a write as done only on the next turn of the event loop, so while a
@@ -102,19 +100,16 @@ export class FrameWriter {
    * "in the socket" at this one. Counting it excused a peer that never reads for a timeout at
    * every tick, as long as its flood lasted (the free-frame flood of
    * test/faults/hostile-peer-never-reads was closed seconds late on a busy machine).
-   * A backlog also counts only while it moves (flushedBytes grew since the last call): bytes that
-   * sit still are not delaying an honest peer's answer, they show a peer that does not read, and
-   * one that left a few MiB of replies unread (below the read gate's limit) must not stay
-   * excused for as long as it keeps sending.
+   * A backlog counts whether or not it moved since the last call: on a slow link the kernel
+   * takes more of a full socket buffer only once a good part of it is free (seconds at 512 KiB/s
+   * with MiBs buffered), so an honest backlog can sit still for several ticks
+   * (test/faults/slow-peer (a1)).
    */
   takeBusySending(): boolean {
-    const flushed = this.flushedBytes;
-    const moving = flushed !== this.#flushedAtCheck;
     const backlog = this.#socket.writableLength > this.#controlBytesSinceCheck;
-    const busy = this.#bodyBytesSinceCheck >= BUSY_SENDING_BYTES || (backlog && moving);
+    const busy = this.#bodyBytesSinceCheck >= BUSY_SENDING_BYTES || backlog;
     this.#bodyBytesSinceCheck = 0;
     this.#controlBytesSinceCheck = 0;
-    this.#flushedAtCheck = flushed;
     return busy;
   }
 
