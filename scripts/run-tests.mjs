@@ -26,6 +26,7 @@ const SERIAL = [
   'faults/hostile-peer-never-reads.',
   'faults/tls-pipe-port-abuse.',
   'faults/gateway-slowloris.',
+  'faults/gateway-slow-headers.',
   'integration/pipe-frozen-peer.',
   'integration/pipe-server-restart.',
   'integration/pipe-cancel-reaches-handler.',
