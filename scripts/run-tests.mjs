@@ -16,6 +16,7 @@ const SERIAL = [
   'faults/tls-unauthenticated-storm.',
   'faults/slow-peer.',
   'faults/gateway-streams.',
+  'faults/gateway-slow-reader.',
   'faults/stream-cuts.',
   'faults/stream-leaks.',
   'faults/streams-many.',
