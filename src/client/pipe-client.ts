@@ -1,5 +1,4 @@
 import { EventEmitter, on } from 'node:events';
-import { NodeCertificates, PeerExpiryTimers } from '../cert-expiry.js';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -14,6 +13,7 @@ import { StateMachine } from '../state-machine.js';
 import { formatSeconds } from '../text.js';
 import { GoAwayCode } from '../wire/messages.js';
 import type { ClientStatus, PipeClientEvents, RestpipeClient } from './client-api.js';
+import { ClientCertificates } from './client-certificates.js';
 import { clientEventSender } from './client-sender.js';
 import { resolveClientOptions, type PipeClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { dialTls, type ClientTlsMaterial, type Connector } from './connector.js';
@@ -67,10 +67,8 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
   #lastFailure: string | undefined;
   #connectedSince: Date | null = null;
   readonly #waiters = new ConnectWaiters<PipeSession>();
-  /** Its own, its CA's and the server's certificates: status, gauge, expiry warnings. */
-  readonly #certificates: NodeCertificates;
-  /** The open pipe ends at the server certificate's expiry (the mechanism the server uses for its clients'). */
-  readonly #serverExpiry = new PeerExpiryTimers<PipeSession>();
+  /** Its own, its CA's and the server's certificates: status, gauge, expiry warnings; the pipe ends when the server's expires. */
+  readonly #certificates: ClientCertificates;
   #backoffTimer: NodeJS.Timeout | undefined;
   #wakeBackoff: (() => void) | undefined;
   #dialAbort: AbortController | undefined;
@@ -92,7 +90,7 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     this.#state = new StateMachine<ClientState>('client', 'idle', CLIENT_MOVES, {
       onMove: (_from, to) => this.#log.debug({ state: to, attempt: this.#attempt }, 'client state'),
     });
-    this.#certificates = new NodeCertificates('client', this.#log, options);
+    this.#certificates = new ClientCertificates(this.#log, options);
     this.#certificates.setIdentity(options.tls.cert, options.tls.ca);
   }
 
@@ -241,7 +239,6 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
     this.#wakeBackoff?.();
     await this.#session?.close(graceMs, 'client shutting down');
     await this.#loop;
-    this.#serverExpiry.close();
     this.#certificates.close();
     this.removeAllListeners('status');
   }
@@ -323,14 +320,13 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
       `pipe open to server '${serverName}'`,
     );
     this.#publishDial('connected');
-    this.#watchServerCertificate(session, serverName, opened.serverCertificate);
+    this.#certificates.serverConnected(session, serverName, opened.serverCertificate);
     this.#move('ready');
     this.emit('connect_success', retryAttempts, this.#lastDisconnected);
     this.#waiters.resolve(SERVER, session);
 
     const info = await session.closed();
-    this.#serverExpiry.untrack(session);
-    this.#certificates.peerLeft('server');
+    this.#certificates.serverLeft(session);
     this.#session = undefined;
     this.#connectedSince = null;
     this.#lastDisconnected = info.at;
@@ -353,23 +349,6 @@ export class PipeClient extends EventEmitter<PipeClientEvents> implements Restpi
       }
     }
     return { failed: !session.isHealthy || replaced, reason: `pipe closed: ${info.reason}` };
-  }
-
-  /**
-   * The server's certificate: shown and warned about while the pipe is open, and the pipe is
-   * closed when it expires (the handshake checked it once; the pipe may last for weeks). The
-   * redial is then refused by the handshake until the server has a valid certificate.
-   */
-  #watchServerCertificate(session: PipeSession, serverName: string, dialed: { serverValidTo?: string | undefined; serverFingerprint256?: string | undefined }): void {
-    if (dialed.serverValidTo === undefined) return; // a stand-in connector (tests) may not know it
-    const validToMs = Date.parse(dialed.serverValidTo);
-    if (!Number.isFinite(validToMs)) return;
-    this.#certificates.peerConnected('server', { role: 'server', name: serverName, notAfter: new Date(validToMs), fingerprint256: dialed.serverFingerprint256 ?? `server|${validToMs}` });
-    this.#serverExpiry.track(session, validToMs, (validTo) => {
-      const why = `the server's certificate expired at ${validTo.toISOString()} (CERT_HAS_EXPIRED)`;
-      this.#log.warn({ server: serverName, reason: 'CERT_HAS_EXPIRED', validTo: validTo.toISOString() }, `dropping the pipe to server '${serverName}': ${why}`);
-      session.destroy(why, GoAwayCode.UNAUTHORIZED);
-    });
   }
 
   /** A method, not a field test, because close() can change the state across any await. */

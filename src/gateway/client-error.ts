@@ -12,9 +12,10 @@ type ClientSocket = Socket & { [kAnswered]?: true; _httpMessage?: { _headerSent?
  * node:http's `clientError`: a request Node could not parse (headers over the size limit, bad
  * framing) or that did not arrive within the headers/request timeout. Node's own answer is a
  * bare status line with no body, after which it destroys the socket at once, so a caller
- * that is still sending (a 100 KiB header) may get a reset instead of the answer. SPEC §8
- * wants a specific JSON error for every bad input, so it is answered here like the gateway's
- * other errors, and closed with the same lingering close as a refused body (linger.ts).
+ * that is still sending (a 100 KiB header, or headers trickling in past the timeout) may get a
+ * reset instead of the answer. SPEC §8 wants a specific JSON error for every bad input, so it is
+ * answered here like the gateway's other errors, and closed with the same lingering close as a
+ * refused body (linger.ts).
  */
 export function answerClientError(err: Error & { code?: string }, socket: Socket, limits: { headersTimeoutMs: number; requestTimeoutMs: number; maxHeaderBytes: number }, lingerMs: number): void {
   const s = socket as ClientSocket;
@@ -53,14 +54,27 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
   const answer =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-  if (code === ErrorCode.REQUEST_TIMEOUT) {
-    // The parser still works after a timeout: reading on could complete the late request and
-    // send its event after we answered 408. Close at once, as Node does (a slow caller is
-    // not racing us with a flood of unread bytes).
+  // After a timeout the parser still works: reading on would complete the late request and send
+  // its event after we answered 408. Stopped, it refuses every later byte. (After a parse error
+  // it takes nothing more anyway.) Where it cannot be stopped, close at once, as Node does.
+  if (code === ErrorCode.REQUEST_TIMEOUT && !stopParsing(socket)) {
     socket.write(answer);
     socket.destroy();
     return;
   }
-  // After a parse error the parser takes nothing more, so lingering cannot start a request.
+  // A caller still trickling its headers would get a reset for the bytes we did not read, and
+  // the reset may discard our answer before it reads it: linger (linger.ts).
   endAndLinger(socket, lingerMs, { last: answer, discardReads: true });
+}
+
+/**
+ * Stops the connection's HTTP parser for good: node:http's own pause of it (which it uses to hold
+ * pipelined requests back) makes the parser answer every later chunk with an `HPE_PAUSED` error,
+ * which comes back here as a clientError and is ignored. False when this Node has no such parser.
+ */
+function stopParsing(socket: Socket): boolean {
+  const parser = (socket as Socket & { parser?: { pause?: unknown } | null }).parser;
+  if (typeof parser?.pause !== 'function') return false;
+  (parser.pause as () => void).call(parser);
+  return true;
 }

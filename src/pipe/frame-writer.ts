@@ -36,6 +36,8 @@ export class FrameWriter {
   #eventBytesInSocket = 0;
   /** Event and reply bytes written since the last takeBusySending(). */
   #bodyBytesSinceCheck = 0;
+  /** Control frame bytes (heartbeats, cancels, …) written since the last takeBusySending(). */
+  #controlBytesSinceCheck = 0;
   #onDrain: (() => void) | undefined;
   /** Frames and bytes handed to the socket, for metrics. */
   framesWritten = 0;
@@ -87,20 +89,36 @@ export class FrameWriter {
   }
 
   /**
-   * Whether this node has been sending bulk data since the last call (events or replies of
-   * 16 KiB or more in all, or bytes still waiting in the socket): a heartbeat it sent may be
+   * Whether this node has been sending bulk data since the last call: a heartbeat it sent may be
    * waiting behind that data, so the peer's answer may be late through no fault of the peer.
+   * Busy means events or replies of 16 KiB or more in all written since the last call, or a
+   * backlog of our own in the socket.
+   *
+   * A backlog is more than the control frames written since the last call. Those do not count:
+   * a TLS socket reports a write as done only on the next turn of the event loop, so while a
+   * peer's flood makes every turn last a tick, the heartbeat we sent at the last tick is still
+   * "in the socket" at this one. Counting it excused a peer that never reads for a timeout at
+   * every tick, as long as its flood lasted (the free-frame flood of
+   * test/faults/hostile-peer-never-reads was closed seconds late on a busy machine).
+   * A backlog counts whether or not it moved since the last call: on a slow link the kernel
+   * takes more of a full socket buffer only once a good part of it is free (seconds at 512 KiB/s
+   * with MiBs buffered), so an honest backlog can sit still for several ticks
+   * (test/faults/slow-peer (a1)).
    */
   takeBusySending(): boolean {
-    const busy = this.#bodyBytesSinceCheck >= BUSY_SENDING_BYTES || this.#socket.writableLength > 0;
+    const backlog = this.#socket.writableLength > this.#controlBytesSinceCheck;
+    const busy = this.#bodyBytesSinceCheck >= BUSY_SENDING_BYTES || backlog;
     this.#bodyBytesSinceCheck = 0;
+    this.#controlBytesSinceCheck = 0;
     return busy;
   }
 
   /** Writes a reply or control frame now (within this tick's batch). */
   writeControl(parts: readonly Uint8Array[]): void {
     if (this.#closed) return;
+    const before = this.bytesWritten;
     this.#write(parts);
+    this.#controlBytesSinceCheck += this.bytesWritten - before;
   }
 
   /** Writes an event's reply now (a control-path frame that carries a body). */

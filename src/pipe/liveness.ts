@@ -8,6 +8,13 @@ import type { FrameWriter } from './frame-writer.js';
 import { Heartbeat } from './heartbeat.js';
 import { ReadGate } from './read-gate.js';
 
+/**
+ * Reading a pipe yields the event loop after this many bytes (read-gate.ts): a few TLS records'
+ * worth, small enough that a flood of tiny frames costs one turn tens of milliseconds, not a
+ * second; large enough that a bulk stream pays one pause and resume per 256 KiB.
+ */
+const READ_YIELD_BYTES = 256 * 1024;
+
 /** A pipe's two judges of its peer, wired to each other and to the writer. */
 export interface Liveness {
   /** Is the peer alive (SPEC §6)? Sends our heartbeats, judges the peer's silence. */
@@ -45,6 +52,7 @@ export function wireLiveness(socket: Duplex, writer: FrameWriter, timing: Resolv
       stallTimeoutMs: timing.heartbeatTimeoutMs,
       minBytesPerStall: timing.maxQueuedBytes,
       tickMs: heartbeat.tickMs,
+      yieldEveryBytes: READ_YIELD_BYTES,
     },
     {
       onPeerNotReading: (queued, stalledMs) => {

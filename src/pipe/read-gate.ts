@@ -36,6 +36,13 @@ export interface ReadGatePort {
  * 8 MiB per 10 s by default). A later change writes bodies in chunks, which makes the grain one
  * chunk. While paused, the heartbeat must not judge the peer's silence: we are the ones not
  * reading.
+ *
+ * Reading also yields: after every `yieldEveryBytes` read, the socket is paused until the next
+ * turn of the event loop (`afterRead`). Left alone, Node reads a socket that always has data
+ * for up to 32 reads of 64 KiB in one turn, and a peer flooding small events makes that one
+ * turn last a second or more on a busy machine: our timers (heartbeats, deadlines, this gate's
+ * own checks) and every other pipe wait behind it, and an honest peer's heartbeat answers come
+ * back late enough to look dead (test/faults/hostile-peer-never-reads (a), under load).
  */
 export class ReadGate {
   readonly #socket: Duplex;
@@ -46,8 +53,14 @@ export class ReadGate {
   readonly #minBytesPerStall: number;
   readonly #tickMs: number;
   readonly #port: ReadGatePort;
+  readonly #yieldEveryBytes: number;
   #paused = false;
   #closed = false;
+  /** Bytes read since reading last yielded. */
+  #readSinceYield = 0;
+  #yielding = false;
+  /** The gate had stopped reading when it was closed: nothing resumes the socket after that. */
+  #stoppedAtClose = false;
   #timer: NodeJS.Timeout | undefined;
   #lastFlushed = 0;
   #lastProgressAt = 0;
@@ -56,7 +69,12 @@ export class ReadGate {
   /** Times reading was paused, for status and tests. */
   pauses = 0;
 
-  constructor(socket: Duplex, writer: FrameWriter, options: { limitBytes: number; resumeBytes: number; stallTimeoutMs: number; minBytesPerStall: number; tickMs: number }, port: ReadGatePort) {
+  constructor(
+    socket: Duplex,
+    writer: FrameWriter,
+    options: { limitBytes: number; resumeBytes: number; stallTimeoutMs: number; minBytesPerStall: number; tickMs: number; yieldEveryBytes: number },
+    port: ReadGatePort,
+  ) {
     this.#socket = socket;
     this.#writer = writer;
     this.#limitBytes = options.limitBytes;
@@ -64,6 +82,7 @@ export class ReadGate {
     this.#stallTimeoutMs = options.stallTimeoutMs;
     this.#minBytesPerStall = Math.max(1, options.minBytesPerStall);
     this.#tickMs = options.tickMs;
+    this.#yieldEveryBytes = options.yieldEveryBytes;
     this.#port = port;
     socket.on('drain', () => {
       if (this.#paused) this.#check();
@@ -88,8 +107,27 @@ export class ReadGate {
     this.#timer.unref();
   }
 
+  /** Call per chunk read from the peer: past `yieldEveryBytes`, reading waits for the next turn. */
+  afterRead(bytes: number): void {
+    this.#readSinceYield += bytes;
+    if (this.#readSinceYield < this.#yieldEveryBytes || this.#yielding || this.#closed) return;
+    this.#yielding = true;
+    if (!this.#paused) this.#socket.pause();
+    setImmediate(endYield, this);
+  }
+
+  /** @internal setImmediate's work: reading goes on unless the gate holds it for its own reason. */
+  endYield(): void {
+    this.#yielding = false;
+    this.#readSinceYield = 0;
+    // After close() too: the socket reads on as it did before the yield (the session's close
+    // still wants the peer's FIN), unless the gate had stopped reading it.
+    if (!this.#paused && !this.#stoppedAtClose) this.#socket.resume();
+  }
+
   /** Stops the timer for good (the pipe is closing); the socket is left as it is. */
   close(): void {
+    this.#stoppedAtClose = this.#paused;
     this.#closed = true;
     this.#paused = false;
     clearInterval(this.#timer);
@@ -108,7 +146,8 @@ export class ReadGate {
       this.#paused = false;
       clearInterval(this.#timer);
       this.#timer = undefined;
-      this.#socket.resume();
+      // A yield in progress resumes reading at its end.
+      if (!this.#yielding) this.#socket.resume();
       return;
     }
     const now = performance.now();
@@ -132,4 +171,8 @@ export class ReadGate {
 
 function checkGate(gate: ReadGate): void {
   gate.check();
+}
+
+function endYield(gate: ReadGate): void {
+  gate.endYield();
 }

@@ -241,6 +241,7 @@ export class PipeSession {
 
   #onData(chunk: Buffer): void {
     this.#heartbeat.markSeen();
+    this.#readGate.afterRead(chunk.byteLength);
     try {
       this.#decoder.push(chunk);
       // A body still arriving is the peer's progress (heartbeat.ts), even a reply whose event

@@ -1,7 +1,8 @@
 // README.md's nginx snippet (the block marked `# readme-nginx`), run by a real nginx in front of
 // gateways listening on unix sockets (`--http unix:PATH`), both ways: nginx → the server's
 // gateway → the pipe → a client's handler, and nginx → a client's gateway → the server's
-// handler. Needs /usr/sbin/nginx (CI's .ci/run installs it); skipped with a message without it.
+// handler; and bodies larger than nginx would take by default, streamed through unbuffered.
+// Needs /usr/sbin/nginx (CI's .ci/run installs it); skipped with a message without it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import net from 'node:net';
 
+import { curl, pattern, patternSha256 } from '../helpers/curl.js';
 import { httpRequest, type HttpTarget } from '../helpers/gateway-http.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 import { markedBlocks, readReadme } from '../helpers/readme.js';
@@ -18,6 +20,13 @@ import { E2E_HANDLERS, FAST_FLAGS, clientConnected, clientReady, killAll, startC
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const skip = NGINX === undefined ? 'nginx is not installed (/usr/sbin/nginx); .ci/run installs it' : false;
 const COMMON = ['--handlers', E2E_HANDLERS, ...FAST_FLAGS];
+const MiB = 1024 * 1024;
+
+/** The unix socket nginx listens on. */
+function socketOf(target: HttpTarget): string {
+  assert.ok('socketPath' in target);
+  return target.socketPath;
+}
 
 let pki: Pki;
 let tmp: { dir: string; remove: () => Promise<void> };
@@ -127,6 +136,24 @@ test('through nginx to the client’s gateway: events reach the server', { skip 
   assert.equal(typeof res.json().time_from_server, 'number');
   const cat = await httpRequest(toClientGw, { path: '/server/cat//a/b' });
   assert.deepEqual(cat.json(), { result_from_server: 'ab' });
+});
+
+test('bodies over the old 64m limit stream through nginx both ways, never buffered to a temporary file', { skip }, async () => {
+  const bytes = 80 * MiB;
+  const sha256 = await patternSha256(bytes, 9);
+  const up = await curl('http://localhost/client/client1/hash', ['--unix-socket', socketOf(toServerGw), '-X', 'POST', '-H', 'Content-Type: application/octet-stream'], await pattern(bytes, 9));
+  assert.equal(up.status, 200, `${up.head} ${up.stderr}`);
+  assert.deepEqual(JSON.parse(up.head), { bytes, sha256 }, 'the upload arrived whole (chunked, no Content-Length)');
+  const down = await curl(`http://localhost/server/pattern//${bytes}/9`, ['--unix-socket', socketOf(toClientGw)]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(down.status, 200);
+  assert.equal(down.headers['content-length'], String(bytes));
+  assert.equal(down.sha256, sha256, 'the download arrived whole');
+  // nginx says so (a warning) whenever it spools a request or response body to disk.
+  for (const name of ['server', 'client']) {
+    const log = await readFile(join(tmp.dir, `nginx-${name}`, 'error.log'), 'utf8');
+    assert.doesNotMatch(log, /buffered to a temporary file/, `nginx (${name} side) spooled a body`);
+  }
 });
 
 test('statuses come through nginx unchanged', { skip }, async () => {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { killAll, startClient, startServer, type CliProcess, type StartedClient, type StartedServer } from '../helpers/cli-processes.js';
-import { curl, pattern, patternSha256, startCurl, STREAM_HANDLERS } from '../helpers/curl.js';
+import { curl, pattern, patternSha256, peakRss, startCurl, STREAM_HANDLERS } from '../helpers/curl.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 
 const MiB = 1024 * 1024;
@@ -44,9 +44,8 @@ const url = (way: (typeof WAYS)[number], path: string): string => `http://127.0.
 async function memory(way: (typeof WAYS)[number]): Promise<{ near: number; far: number }> {
   // get_memory answers for the far node; the near one is asked the other way round.
   const other = WAYS.find((w) => w !== way)!;
-  const far = JSON.parse((await curl(url(way, 'memory'))).head) as { maxRss: number };
-  const near = JSON.parse((await curl(url(other, 'memory'))).head) as { maxRss: number };
-  return { near: near.maxRss, far: far.maxRss };
+  const far = await peakRss(url(way, 'memory'));
+  return { near: await peakRss(url(other, 'memory')), far };
 }
 
 async function eventsInFlight(way: (typeof WAYS)[number]): Promise<number> {

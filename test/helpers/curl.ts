@@ -111,3 +111,11 @@ export async function patternSha256(bytes: number, seed = 1): Promise<string> {
   for await (const c of await pattern(bytes, seed)) h.update(c as Buffer);
   return h.digest('hex');
 }
+
+/**
+ * The peak resident memory (bytes) of the node that answers `url`: the stream handlers'
+ * `get_memory` (process.resourceUsage().maxRSS), asked through a gateway like any event.
+ */
+export async function peakRss(url: string): Promise<number> {
+  return (JSON.parse((await curl(url)).head) as { maxRss: number }).maxRss;
+}

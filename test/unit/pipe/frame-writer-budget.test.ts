@@ -4,33 +4,11 @@
 // waiting are pruned before a refusal and never written, and draining writes the rest in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 
 import { FrameWriter } from '../../../src/pipe/frame-writer.js';
 import { SendScheduler } from '../../../src/stream/scheduler.js';
 import { SendWindow } from '../../../src/stream/window.js';
-
-/** A socket stand-in that holds everything written until `release()`. */
-function heldSocket(): { socket: Writable; written: Buffer[]; release(): void } {
-  const written: Buffer[] = [];
-  let pending: (() => void)[] = [];
-  const socket = new Writable({
-    highWaterMark: 1,
-    write(chunk: Buffer, _enc, cb) {
-      written.push(chunk);
-      pending.push(cb);
-    },
-  });
-  return {
-    socket,
-    written,
-    release() {
-      const cbs = pending;
-      pending = [];
-      for (const cb of cbs) cb();
-    },
-  };
-}
+import { heldSocket } from '../../helpers/held-socket.js';
 
 const owner = () => ({ sent: false, settled: false });
 const frame = (byte: number, size: number) => [Buffer.alloc(size, byte)];

@@ -35,7 +35,7 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 test('only responses count: our own events in the socket do not stop us reading', async () => {
   const { socket } = heldDuplex();
   const writer = new FrameWriter(socket);
-  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10 }, { onPeerNotReading() {} });
+  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10, yieldEveryBytes: 1 << 20 }, { onPeerNotReading() {} });
   writer.writeEvent([Buffer.alloc(2_000)]);
   writer.writeReply([Buffer.alloc(100)]);
   gate.afterResponse();
@@ -53,7 +53,7 @@ test('only responses count: our own events in the socket do not stop us reading'
 test('paused past the limit, reading resumes when the responses drain', async () => {
   const { socket, release } = heldDuplex();
   const writer = new FrameWriter(socket);
-  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10 }, { onPeerNotReading: () => assert.fail('not stalled') });
+  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10, yieldEveryBytes: 1 << 20 }, { onPeerNotReading: () => assert.fail('not stalled') });
   socket.on('data', () => {}); // flowing, as a session's socket is
   for (let i = 0; i < 6; i++) {
     writer.writeReply([Buffer.alloc(100)]);
@@ -79,7 +79,7 @@ test('a peer that takes nothing while paused is reported after the allowance, on
   const writer = new FrameWriter(socket);
   const reports: Array<{ queued: number; stalledMs: number }> = [];
   // 600 bytes waiting, 300 per stall of 40 ms: 80 ms allowed.
-  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 40, minBytesPerStall: 300, tickMs: 5 }, {
+  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 40, minBytesPerStall: 300, tickMs: 5, yieldEveryBytes: 1 << 20 }, {
     onPeerNotReading: (queued, stalledMs) => reports.push({ queued, stalledMs }),
   });
   for (let i = 0; i < 6; i++) writer.writeReply([Buffer.alloc(100)]);
@@ -94,4 +94,32 @@ test('a peer that takes nothing while paused is reported after the allowance, on
   await sleep(50);
   assert.equal(reports.length, 1, 'once: the gate stopped itself');
   assert.equal(gate.paused, false);
+});
+
+test('reading yields the event loop after yieldEveryBytes, and a stop of the gate outlasts the yield', async () => {
+  const { socket } = heldDuplex();
+  const writer = new FrameWriter(socket);
+  const gate = new ReadGate(socket, writer, { limitBytes: 500, resumeBytes: 250, stallTimeoutMs: 1_000, minBytesPerStall: 250, tickMs: 10, yieldEveryBytes: 1_000 }, { onPeerNotReading() {} });
+  socket.on('data', () => {});
+  gate.afterRead(600);
+  assert.equal(socket.isPaused(), false, 'below the budget: reading on');
+  gate.afterRead(600);
+  assert.equal(socket.isPaused(), true, 'past it: paused for the rest of this turn');
+  let timerRan = false;
+  setTimeout(() => (timerRan = true), 0);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(timerRan, true);
+  assert.equal(socket.isPaused(), false, 'reading resumed on the next turn');
+  assert.equal(gate.paused, false);
+
+  // The gate stops reading (replies past its limit) during a yield: the yield's end leaves it stopped.
+  gate.afterRead(1_000);
+  assert.equal(socket.isPaused(), true);
+  for (let i = 0; i < 6; i++) writer.writeReply([Buffer.alloc(100)]);
+  gate.afterResponse();
+  assert.equal(gate.paused, true);
+  await turn();
+  await turn();
+  assert.equal(socket.isPaused(), true, 'still stopped by the gate');
+  gate.close();
 });
