@@ -23,7 +23,7 @@ import { lingerBeforeClose } from './linger.js';
 import { observeEnd, observeRequestBody, observeResponse, observeStart, observeStreamedReply, tapReplyBody, tapRequestBody } from './observe.js';
 import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
-import { WebSocketTunnels } from './upgrade.js';
+import { isWebSocketUpgrade, plainResponse, WebSocketTunnels, writeError } from './upgrade.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
@@ -150,8 +150,15 @@ class HttpGateway implements Gateway, CallOwner {
       log: this.#log,
     });
     this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      this.#requests++;
-      this.#tunnels.onUpgrade(req, socket, head);
+      if (isWebSocketUpgrade(req)) {
+        this.#requests++;
+        this.#tunnels.onUpgrade(req, socket, head);
+      } else if (hasBody(req)) {
+        this.#requests++;
+        writeError(socket, new RestpipeError(ErrorCode.BAD_REQUEST, `the gateway speaks HTTP/1.1 only and cannot read the body of a request asking to upgrade to ${truncate(String(req.headers.upgrade), 40)}: send it without Upgrade`));
+      } else {
+        this.#onRequest(req, plainResponse(req, socket, head), false);
+      }
     });
   }
 

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -86,9 +86,7 @@ export class WebSocketTunnels {
   #eventOf(req: IncomingMessage, socket: Socket, head: Buffer): { target: string | undefined; event: ParsedEvent; timeoutMs: number } | RestpipeError {
     const ctx = this.#ctx;
     if (ctx.isClosing()) return new RestpipeError(ErrorCode.CLOSED, 'the gateway is shutting down');
-    if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.headers['sec-websocket-key'] === undefined) {
-      return new RestpipeError(ErrorCode.BAD_REQUEST, `the gateway passes only WebSocket upgrades (Upgrade: websocket with Sec-WebSocket-Key), not ${JSON.stringify(String(req.headers.upgrade).slice(0, 40))}`);
-    }
+    if (req.headers['sec-websocket-key'] === undefined) return new RestpipeError(ErrorCode.BAD_REQUEST, 'a WebSocket handshake without Sec-WebSocket-Key');
     if (!ctx.isUnix) {
       // A page in a browser may open a WebSocket to any address: the same cross-site rules.
       const refused = ctx.hostPolicy.check(req.headers);
@@ -172,8 +170,32 @@ function writeHead(socket: Socket, status: number, headers: string[]): void {
   socket.write(`${text}\r\n`);
 }
 
+/** Whether an upgrade request asks for a WebSocket (the only protocol the gateway switches to). */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return String(req.headers.upgrade).toLowerCase() === 'websocket';
+}
+
+/**
+ * A response object for an upgrade request the gateway answers in HTTP/1.1 instead (RFC 9110
+ * §7.8 lets a server ignore Upgrade: `curl --http2` asks for h2c). Node hands such a request
+ * over with its bare socket; the response closes the connection when it is done. Its body, if
+ * it has one, was not parsed: such a request must be refused, not served.
+ */
+export function plainResponse(req: IncomingMessage, socket: Socket, head: Buffer): ServerResponse {
+  socket.on('error', ignore);
+  if (head.byteLength > 0) socket.unshift(head);
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.once('finish', () => {
+    res.detachSocket(socket);
+    socket.destroySoon();
+  });
+  return res;
+}
+
 /** SPEC §4's JSON error, then the connection closes. */
-function writeError(socket: Socket, err: unknown, closing = false): void {
+export function writeError(socket: Socket, err: unknown, closing = false): void {
   if (socket.destroyed) return;
   const answer = errorResponse(err, closing);
   if (err instanceof GatewayRouteError && err.allow !== undefined) answer.headers.push('Allow', err.allow);

@@ -217,3 +217,34 @@ describe('failures', () => {
     assert.equal((JSON.parse(Buffer.from(r.data).toString()) as Seen).url, '/root/lib.txt?a=1');
   });
 });
+
+describe('upgrades at the gateway', () => {
+  const h2c = { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' };
+  const ws = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+
+  test('an h2c upgrade (curl --http2) is answered in HTTP/1.1 as if it had not asked', async () => {
+    const r = await call('GET', 'time', h2c);
+    assert.equal(r.status, 200);
+    assert.match(r.body, /time_from_client/);
+  });
+
+  test('an h2c upgrade with a body is refused, not served with the body lost', async () => {
+    const r = await call('POST', 'files/x', h2c, 'lost?');
+    assert.equal(r.status, 400);
+    assert.match(r.body, /cannot read the body of a request asking to upgrade to h2c/);
+  });
+
+  test('a WebSocket handshake to a handler that takes its body whole: 400 at once, not a hang', async () => {
+    const r = await call('GET', 'time', ws);
+    assert.equal(r.status, 400);
+    assert.match(r.body, /WebSocket handshake reached handler get_time/);
+  });
+
+  test('a WebSocket handshake without Sec-WebSocket-Key, or from another site\'s page, is refused', async () => {
+    const noKey = await call('GET', 'files/ws', { Connection: 'Upgrade', Upgrade: 'websocket' });
+    assert.equal(noKey.status, 400);
+    const crossSite = await call('GET', 'files/ws', { ...ws, Origin: 'https://evil.example' });
+    assert.equal(crossSite.status, 403);
+    assert.match(crossSite.body, /evil\.example/);
+  });
+});
