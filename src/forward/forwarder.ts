@@ -220,6 +220,7 @@ function upgradeReply(event: ParsedEvent, res: IncomingMessage, socket: Socket, 
     return upstreamError(ErrorCode.UPSTREAM_UNREACHABLE, 502, `forward ${target.prefix}: the WebSocket handshake response of ${target.url} cannot be passed on: ${headers.problem}`);
   }
   socket.setNoDelay(true);
+  socket.setKeepAlive(true, 30_000);
   const fromUpstream = new PassThrough();
   if (head.byteLength > 0) fromUpstream.write(head);
   pipeline(socket, fromUpstream, ignore);

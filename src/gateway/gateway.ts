@@ -145,7 +145,6 @@ class HttpGateway implements Gateway, CallOwner {
       role: this.#role,
       hostPolicy: this.#hostPolicy,
       isUnix: this.#isUnix,
-      eventTimeoutMs: this.#eventTimeoutMs,
       isClosing: () => this.#closing,
       log: this.#log,
     });

@@ -5,6 +5,7 @@ import { ErrorCode, RestpipeError } from '../errors.js';
 import type { ParsedEvent, Reply } from '../event.js';
 import { gatewayEventHeaders } from '../http-headers.js';
 import type { Logger } from '../log.js';
+import { MAX_TIMER_MS } from '../options/defaults.js';
 import type { EventSender } from '../sender.js';
 import { replyHead } from './event-streams.js';
 import type { HostPolicy } from './host-check.js';
@@ -26,12 +27,13 @@ export interface TunnelContext {
   hostPolicy: HostPolicy;
   /** A unix-socket gateway: no Host/Origin checks (only local processes with file access reach it). */
   isUnix: boolean;
-  eventTimeoutMs: number;
   isClosing(): boolean;
   log: Logger;
 }
 
 const EMPTY = new Uint8Array(0);
+/** TCP keepalive on WebSocket sockets: a peer that vanished without a FIN is found within minutes. */
+export const KEEPALIVE_MS = 30_000;
 
 /** The gateway's WebSocket connections: the handshakes in progress and the tunnels open. */
 export class WebSocketTunnels {
@@ -96,11 +98,15 @@ export class WebSocketTunnels {
     if (route instanceof GatewayRouteError) return route;
     if (route.kind !== 'event') return new RestpipeError(ErrorCode.BAD_REQUEST, `${route.kind} does not switch protocols`);
     if (route.verb !== 'get') return new GatewayRouteError(ErrorCode.METHOD_NOT_ALLOWED, 'a WebSocket handshake is a GET', 'GET');
-    const timeoutMs = parseEventTimeout(req.headers['x-event-timeout'], ctx.eventTimeoutMs);
+    // A WebSocket may be quiet for hours (a browser cannot send X-Event-Timeout): by default its
+    // event has no idle deadline. Its handshake still ends: the far node's forward answers 504
+    // after --forward-timeout, a handler at once; TCP keepalive finds a vanished caller.
+    const timeoutMs = parseEventTimeout(req.headers['x-event-timeout'], MAX_TIMER_MS);
     if (typeof timeoutMs !== 'number') return timeoutMs;
     const headers = gatewayEventHeaders(req.rawHeaders, req.headers.host);
     if (!Array.isArray(headers)) return new RestpipeError(ErrorCode.BAD_REQUEST, `the request's headers cannot travel: ${headers.problem}`);
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     // The caller's bytes after the handshake, as they come (flow control: the pipe's credit).
     const body = new PassThrough();
     if (head.byteLength > 0) body.write(head);
