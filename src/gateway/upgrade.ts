@@ -7,6 +7,8 @@ import { gatewayEventHeaders } from '../http-headers.js';
 import type { Logger } from '../log.js';
 import { MAX_TIMER_MS } from '../options/defaults.js';
 import type { EventSender } from '../sender.js';
+import { truncate } from '../text.js';
+import { hasBody } from './body.js';
 import { replyHead } from './event-streams.js';
 import type { HostPolicy } from './host-check.js';
 import { errorResponse } from './http-errors.js';
@@ -176,6 +178,21 @@ function writeHead(socket: Socket, status: number, headers: string[]): void {
   socket.write(`${text}\r\n`);
 }
 
+/**
+ * The http server's 'upgrade': a WebSocket handshake goes to the tunnels; another protocol
+ * (h2c) is served as a plain request through `serve`, unless it has a body Node left unparsed.
+ */
+export function routeUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, tunnels: WebSocketTunnels, serve: (res: ServerResponse) => void): void {
+  if (isWebSocketUpgrade(req)) {
+    tunnels.onUpgrade(req, socket, head);
+  } else if (hasBody(req)) {
+    socket.on('error', ignore);
+    writeError(socket, new RestpipeError(ErrorCode.BAD_REQUEST, `the gateway speaks HTTP/1.1 only and cannot read the body of a request asking to upgrade to ${truncate(String(req.headers.upgrade), 40)}: send it without Upgrade`));
+  } else {
+    serve(plainResponse(req, socket, head));
+  }
+}
+
 /** Whether an upgrade request asks for a WebSocket (the only protocol the gateway switches to). */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return String(req.headers.upgrade).toLowerCase() === 'websocket';
@@ -187,7 +204,7 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
  * over with its bare socket; the response closes the connection when it is done. Its body, if
  * it has one, was not parsed: such a request must be refused, not served.
  */
-export function plainResponse(req: IncomingMessage, socket: Socket, head: Buffer): ServerResponse {
+function plainResponse(req: IncomingMessage, socket: Socket, head: Buffer): ServerResponse {
   socket.on('error', ignore);
   if (head.byteLength > 0) socket.unshift(head);
   const res = new ServerResponse(req);
@@ -201,7 +218,7 @@ export function plainResponse(req: IncomingMessage, socket: Socket, head: Buffer
 }
 
 /** SPEC §4's JSON error, then the connection closes. */
-export function writeError(socket: Socket, err: unknown, closing = false): void {
+function writeError(socket: Socket, err: unknown, closing = false): void {
   if (socket.destroyed) return;
   const answer = errorResponse(err, closing);
   if (err instanceof GatewayRouteError && err.allow !== undefined) answer.headers.push('Allow', err.allow);
