@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { PassThrough, pipeline } from 'node:stream';
 import { rootCertificates } from 'node:tls';
+import { collectBody } from '../bodies.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { ReturnCode, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
 import { carriedHeaders, isWebSocketHandshake } from '../http-headers.js';
@@ -38,6 +39,8 @@ export interface Forwarder {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A response body of at most this many bytes, with a Content-Length, is read whole (the gateway's INLINE_REQUEST_BYTES, the other way). */
+const INLINE_REPLY_BYTES = 64 * 1024;
 // Methods whose request has a body by definition: an empty one is sent as Content-Length: 0.
 const BODY_VERBS: ReadonlySet<string> = new Set(['post', 'put', 'patch']);
 // A header the caller may not set: it names the calling node, which only this node knows.
@@ -119,7 +122,11 @@ function forwardEvent(
     });
     request.on('response', (res: IncomingMessage) => {
       health.answered(target);
-      settle(responseReply(event, res, target));
+      clearTimeout(timer);
+      const reply = responseReply(event, res, target);
+      // A small body still arriving: the caller may still give up (onAbort destroys it).
+      if (reply instanceof Promise) void reply.then(settle);
+      else settle(reply);
     });
     request.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
       health.answered(target);
@@ -184,10 +191,10 @@ function requestHeaders(event: ParsedEvent, target: ForwardTarget, peer: PeerInf
 /**
  * The reply of an upstream response: its status, its headers but hop-by-hop ones (and those
  * the pipe carries itself: Content-Type is the mimetype, Content-Length the length), its body
- * streaming as it arrives. A response to HEAD, a 204 or a 304 has no body: the reply keeps the
+ * streaming as it arrives (or read whole first when it is small and of known length). A response to HEAD, a 204 or a 304 has no body: the reply keeps the
  * length the upstream declared (HEAD's Content-Length), nothing more.
  */
-function responseReply(event: ParsedEvent, res: IncomingMessage, target: ForwardTarget): Reply {
+function responseReply(event: ParsedEvent, res: IncomingMessage, target: ForwardTarget): Reply | Promise<Reply> {
   const headers = carriedHeaders(res.rawHeaders);
   if (!Array.isArray(headers)) {
     res.destroy();
@@ -202,9 +209,22 @@ function responseReply(event: ParsedEvent, res: IncomingMessage, target: Forward
     if (event.verb === 'head' && declared !== undefined) reply.length = declared;
     return reply;
   }
+  if (declared !== undefined && declared <= INLINE_REPLY_BYTES) {
+    // A small body of known length is read whole: its reply then travels as one frame, as a
+    // handler's small reply does, instead of a head and a stream (most forwarded GETs).
+    return collectBody(res, declared).then(
+      (data) => (data === undefined || data.byteLength !== declared ? brokeOff(target) : { ...reply, data }),
+      () => brokeOff(target),
+    );
+  }
   reply.body = res;
   if (declared !== undefined) reply.length = declared;
   return reply;
+}
+
+/** The reply of a small response whose body broke off before its head went on: nothing reached the caller yet. */
+function brokeOff(target: ForwardTarget): Reply {
+  return upstreamError(ErrorCode.UPSTREAM_UNREACHABLE, 502, `forward ${target.prefix}: the response of ${target.url} broke off before its end`);
 }
 
 /**
