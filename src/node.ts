@@ -72,6 +72,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const loaded = identity as LoadedIdentity;
     logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
   };
+  const forwardCa = resolved.forward.ca;
   const crl = options.role === 'server' && options.crlPath !== undefined ? await loadCrl(options.crlPath, { caPem: identity.ca, logger }) : undefined;
   // A rules file that cannot be used stops the start (invalid_option: its one line names the
   // problem and its place). Without --rules there is no gate: the check then costs nothing.
@@ -112,13 +113,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     // The node's options are the pipe end's under the same keys (NodeOptions extends them).
     if (resolved.role === 'server') {
-      server = createServer({ ...options, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger, accessRules: rulesGate });
+      server = createServer({ ...options, forwardCa, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger, accessRules: rulesGate });
       logIdentity();
       await server.listen(resolved.listen);
       sender = server.sender;
     } else {
       const { host, port } = resolved.pipe;
-      client = createClient({ ...options, host, port, tls, logger, accessRules: rulesGate });
+      client = createClient({ ...options, forwardCa, host, port, tls, logger, accessRules: rulesGate });
       logIdentity();
       client.start();
       sender = client.sender;

@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -10,7 +10,7 @@ import { DEFAULT_GRACE_MS } from '../options/defaults.js';
 import { durationOption, invalidOption } from '../options/validate.js';
 import type { EventSender } from '../sender.js';
 import { truncate } from '../text.js';
-import { carriedHeaders } from '../http-headers.js';
+import { gatewayEventHeaders } from '../http-headers.js';
 import { hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
 import { gatewayEvent, INLINE_REQUEST_BYTES, isInlineBody, replyHead, writeStreamedReply } from './event-streams.js';
@@ -22,7 +22,9 @@ import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
 import { observeEnd, observeRequestBody, observeResponse, observeStart, observeStreamedReply, tapReplyBody, tapRequestBody } from './observe.js';
 import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
-import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
+import { listenOn } from './listen.js';
+import { ignoreNotFound } from './unix-socket.js';
+import { isWebSocketUpgrade, routeUpgrade, WebSocketTunnels } from './upgrade.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
@@ -86,6 +88,7 @@ class HttpGateway implements Gateway, CallOwner {
   readonly #log: Logger;
   readonly #server: http.Server;
   readonly #calls = new Set<GatewayCall>();
+  readonly #tunnels: WebSocketTunnels;
   #eventsInFlight = 0;
   #requests = 0;
   #address: GatewayAddress | undefined;
@@ -138,6 +141,18 @@ class HttpGateway implements Gateway, CallOwner {
     // Node's own answers to unparsable or too slow requests carry no JSON error (client-error.ts).
     const limits = { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, maxHeaderBytes: http.maxHeaderSize };
     this.#server.on('clientError', (err: Error, socket: Socket) => answerClientError(err, socket, limits, LINGER_MS));
+    this.#tunnels = new WebSocketTunnels({
+      sender,
+      role: this.#role,
+      hostPolicy: this.#hostPolicy,
+      isUnix: this.#isUnix,
+      isClosing: () => this.#closing,
+      log: this.#log,
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (isWebSocketUpgrade(req)) this.#requests++;
+      routeUpgrade(req, socket, head, this.#tunnels, (res) => this.#onRequest(req, res, false));
+    });
   }
 
   get address(): GatewayAddress {
@@ -158,35 +173,9 @@ class HttpGateway implements Gateway, CallOwner {
   }
 
   async start(): Promise<void> {
-    const listen = this.#listen;
-    if ('path' in listen) await removeStaleSocket(listen.path);
-    const unix = 'path' in listen ? await privateSocketPath(listen.path) : undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        this.#server.once('error', onError);
-        const onListening = (): void => {
-          this.#server.removeListener('error', onError);
-          resolve();
-        };
-        if (unix !== undefined) this.#server.listen(unix.bindPath, onListening);
-        else if ('port' in listen) this.#server.listen(listen.port, listen.host, onListening);
-      });
-    } catch (err) {
-      await unix?.discard();
-      throw err;
-    }
+    this.#address = await listenOn(this.#server, this.#listen);
     // Errors after listen (EMFILE on accept, …) must not take the node down.
     this.#server.on('error', (err) => this.#log.error({ err: err.message }, 'gateway server error'));
-    if ('path' in listen) {
-      // nginx typically runs as another user in the socket owner's group; the socket appears
-      // at its path with this mode already (privateSocketPath).
-      await unix!.publish(0o660);
-      this.#address = { path: listen.path };
-    } else {
-      const a = this.#server.address() as AddressInfo;
-      this.#address = { host: a.address, port: a.port };
-    }
     this.#log.info({ ...this.#address, role: this.#role }, 'REST gateway listening');
   }
 
@@ -211,6 +200,8 @@ class HttpGateway implements Gateway, CallOwner {
       // Those answers carry `Connection: close`; give them a moment to leave before the sockets go.
       await this.#drain(1_000);
     }
+    // WebSockets are long-lived: they end with the gateway (their callers see the close).
+    this.#tunnels.closeAll();
     this.#server.closeAllConnections();
     await stopped;
     if ('path' in this.#listen) await unlink(this.#listen.path).catch(ignoreNotFound);
@@ -283,7 +274,7 @@ class HttpGateway implements Gateway, CallOwner {
       this.fail(call, timeoutMs);
       return;
     }
-    const headers = carriedHeaders(call.req.rawHeaders);
+    const headers = gatewayEventHeaders(call.req.rawHeaders, call.req.headers.host);
     if (!Array.isArray(headers)) {
       this.fail(call, new RestpipeError(ErrorCode.BAD_REQUEST, `the request's headers cannot travel: ${headers.problem}`));
       return;
@@ -372,7 +363,9 @@ class HttpGateway implements Gateway, CallOwner {
     // Nobody reads a body a bodyless status cannot carry: the far side is told to stop.
     body?.destroy();
     if (call.observed !== undefined) call.observed.returnCode = reply.code;
-    if (!bodyless) headers.push('Content-Length', String(data.byteLength));
+    // A reply to HEAD declares the length of the body GET would have, when it is known.
+    const length = call.req.method === 'HEAD' ? reply.length : data.byteLength;
+    if (!bodyless && length !== undefined) headers.push('Content-Length', String(length));
     this.respond(call, status, headers, bodyless ? undefined : data);
   }
 
