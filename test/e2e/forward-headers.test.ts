@@ -148,7 +148,9 @@ test('dot segments in the rest of the noun are 400, and nothing reaches the upst
 
 test('every gateway method reaches the upstream as itself', async () => {
   for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
-    const res = await httpRequest(gw(), { method, path: '/client/client1/up/echo/m', ...(method === 'GET' || method === 'OPTIONS' ? {} : { body: 'x' }) });
+    // A body on the methods that usually carry one (Node's client would send a DELETE's unframed).
+    const body = ['POST', 'PUT', 'PATCH'].includes(method) ? { body: 'x' } : {};
+    const res = await httpRequest(gw(), { method, path: '/client/client1/up/echo/m', ...body });
     assert.equal(res.status, 200, `${method}: ${res.body.toString()}`);
     assert.equal((res.json() as Echo).method, method);
   }
