@@ -258,7 +258,7 @@ async function main(): Promise<void> {
   const benchDir = join(snap, 'dist', 'bench');
   const pkiPath = join(root, 'bench', '.cache', 'pki.json');
   const meta = describeMachine(opts, root, snap, d);
-  log(`restpipe bench: ${opts.rounds} round(s), groups ${opts.groups.join(', ')}, variants ${opts.variants.join(', ')}; build ${meta.buildHash} (${meta.git})`);
+  log(`restpipe bench: ${opts.rounds} round(s), groups ${opts.groups.join(', ')}, variants ${opts.variants.join(', ')}${opts.groups.includes('forward') ? ` (forward group: ${opts.forwardVariants.join(', ')})` : ''}; build ${meta.buildHash} (${meta.git})`);
 
   setNoiseBudget(opts.quick ? 2 * 60_000 : 8 * 60_000);
   const needClients = opts.groups.includes('scale') ? Math.max(...opts.clients) : 0;
