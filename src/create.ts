@@ -1,7 +1,10 @@
 import { buildHandlerTable, createDispatcher, exampleHandlers, type HandlerTable, type HookName } from './dispatch/index.js';
 import { PipeClient, type PipeClientOptions, type RestpipeClient } from './client/pipe-client.js';
 import type { EventHandlerFn, EventHead, Reply } from './event.js';
+import { createForwarder, ForwardTable, type Forwarder } from './forward/index.js';
 import { silentLogger, type Logger } from './log.js';
+import { DEFAULT_FORWARD_TIMEOUT_MS } from './options/defaults.js';
+import { durationOption } from './options/validate.js';
 import { PipeServer, type PipeServerOptions, type RestpipeServer } from './server/pipe-server.js';
 
 export type { RestpipeClient } from './client/pipe-client.js';
@@ -30,6 +33,17 @@ export interface HandlerOption {
    * reaches a handler. @default none: every peer may call everything
    */
   accessRules?: AccessCheck | undefined;
+  /**
+   * Forwards (SPEC §10): `{ PREFIX: URL }`. An event whose noun starts with PREFIX's segments
+   * becomes an HTTP request to URL (the rest of the noun appended, the query kept) instead of a
+   * handler call, and the upstream's response streams back as the reply. Longest prefix wins.
+   * @default none
+   */
+  forward?: Readonly<Record<string, string>> | undefined;
+  /** How long a forward's upstream may take to send its response head, ms; then 504 `upstream_timeout`. @default 60000 */
+  forwardTimeoutMs?: number | undefined;
+  /** Extra CA certificates (PEM text) trusted for https upstreams, besides the system's. */
+  forwardCa?: string | undefined;
 }
 
 /** Options of {@link createServer}: the server's pipe options and its handler. */
@@ -45,7 +59,9 @@ export interface ClientOptions extends PipeClientOptions, HandlerOption {}
 export function createServer(options: ServerOptions): RestpipeServer {
   const logger = options.logger ?? silentLogger;
   const table = buildHandlerTable(options.handlers ?? exampleHandlers('server'), { logger });
-  const server = new PipeServer(options, gated(createDispatcher(table, { logger, role: 'server', maxBodyBytes: options.maxBodyBytes }), options.accessRules));
+  const forwarder = makeForwarder(options, 'server', logger);
+  const server = new PipeServer(options, gated(routed(createDispatcher(table, { logger, role: 'server', maxBodyBytes: options.maxBodyBytes }), forwarder), options.accessRules));
+  if (forwarder !== undefined) closesToo(server, forwarder);
   forwardHooks(server, table, ['connection_added', 'connection_removed', 'idle'], logger);
   return server;
 }
@@ -58,7 +74,9 @@ export function createServer(options: ServerOptions): RestpipeServer {
 export function createClient(options: ClientOptions): RestpipeClient {
   const logger = options.logger ?? silentLogger;
   const table = buildHandlerTable(options.handlers ?? exampleHandlers('client'), { logger });
-  const client = new PipeClient(options, gated(createDispatcher(table, { logger, role: 'client', maxBodyBytes: options.maxBodyBytes }), options.accessRules));
+  const forwarder = makeForwarder(options, 'client', logger);
+  const client = new PipeClient(options, gated(routed(createDispatcher(table, { logger, role: 'client', maxBodyBytes: options.maxBodyBytes }), forwarder), options.accessRules));
+  if (forwarder !== undefined) closesToo(client, forwarder);
   forwardHooks(client, table, ['connect_success', 'connect_fail'], logger);
   return client;
 }
@@ -74,6 +92,29 @@ function gated(dispatch: EventHandlerFn, gate: AccessCheck | undefined): EventHa
     const refused = gate.check(event, peer.name);
     return refused === undefined ? dispatch(event, peer, signal) : Promise.resolve(refused);
   };
+}
+
+/** The forwarder of the `forward` option, or undefined without forwards (no cost per event then). */
+function makeForwarder(options: HandlerOption, role: 'server' | 'client', logger: Logger): Forwarder | undefined {
+  const table = ForwardTable.parse(options.forward);
+  if (table.size === 0) return undefined;
+  const responseTimeoutMs = durationOption('forwardTimeoutMs', options.forwardTimeoutMs, DEFAULT_FORWARD_TIMEOUT_MS);
+  return createForwarder({ table, responseTimeoutMs, ca: options.forwardCa, logger, role });
+}
+
+/** The pipe end's close() closes the forwarder's kept-alive upstream connections too, once its events are done. */
+function closesToo(end: { close(options?: { graceMs?: number }): Promise<void> }, forwarder: Forwarder): void {
+  const close = end.close.bind(end);
+  end.close = (options) => close(options).finally(() => forwarder.close());
+}
+
+/**
+ * Where an event goes once the gate let it through: a forward that takes its noun, else the
+ * dispatcher (a handler).
+ */
+function routed(dispatch: EventHandlerFn, forwarder: Forwarder | undefined): EventHandlerFn {
+  if (forwarder === undefined) return dispatch;
+  return (event, peer, signal) => forwarder.forward(event, peer, signal) ?? dispatch(event, peer, signal);
 }
 
 /** The handler's hook methods follow the library object's events; a failing hook is logged, never fatal. */

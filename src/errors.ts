@@ -24,7 +24,7 @@ export const ErrorCode = {
   HEADERS_TOO_LARGE: 'headers_too_large',
   /** The request's headers, or the whole request, did not arrive within the gateway's timeouts. */
   REQUEST_TIMEOUT: 'request_timeout',
-  /** An HTTP method other than GET, POST, PUT, DELETE, PATCH. */
+  /** An HTTP method other than GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS. */
   METHOD_NOT_ALLOWED: 'method_not_allowed',
   /** The gateway route does not exist. */
   NOT_FOUND: 'not_found',
@@ -54,6 +54,14 @@ export const ErrorCode = {
    * source failed mid-stream (SPEC §9). The reader gets this error, never a clean end.
    */
   STREAM_RESET: 'stream_reset',
+  /**
+   * A forward's upstream (SPEC §10) refused or reset the connection, failed TLS, or sent a
+   * response that cannot be passed on, before its response head: the error body of a return
+   * code 256 reply (HTTP 502).
+   */
+  UPSTREAM_UNREACHABLE: 'upstream_unreachable',
+  /** A forward's upstream sent no response head within `--forward-timeout` (return code 256, HTTP 504). */
+  UPSTREAM_TIMEOUT: 'upstream_timeout',
   /** A failure that is none of the above: a bug, reported rather than hidden. */
   INTERNAL_ERROR: 'internal_error',
 } as const;

@@ -5,13 +5,17 @@ import { headerListFrom } from './http-headers.js';
 import { clampTimerMs, isPositiveDuration } from './options/validate.js';
 import { truncate } from './text.js';
 
-/** The five verbs an event may carry (SPEC §4: the HTTP method in lower case). */
-export const VERBS = ['get', 'post', 'put', 'delete', 'patch'] as const;
+/**
+ * The verbs an event may carry (SPEC §4: the HTTP method in lower case). `head` and `options`
+ * came with forwarding (SPEC §10): a `head` event with no `head_NOUN` handler runs `get_NOUN`
+ * and its reply keeps only the body's length.
+ */
+export const VERBS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options'] as const;
 export type Verb = (typeof VERBS)[number];
 
 const VERB_SET: ReadonlySet<string> = new Set(VERBS);
 
-/** True for one of the five {@link VERBS}. */
+/** True for one of the {@link VERBS}. */
 export function isVerb(value: string): value is Verb {
   return VERB_SET.has(value);
 }
@@ -34,6 +38,11 @@ export const ReturnCode = {
   FORBIDDEN: 254,
   /** No handler for this verb and noun (or a verb or noun no handler can have). */
   NO_HANDLER: 255,
+  /**
+   * restpipe's own: a forward's upstream (SPEC §10) could not be reached or did not answer in
+   * time; data is a JSON error `upstream_unreachable` (HTTP 502) or `upstream_timeout` (504).
+   */
+  UPSTREAM_FAILED: 256,
 } as const;
 
 /**
@@ -100,7 +109,10 @@ export interface EventHead {
   path: string;
   /** The percent-decoded parameters after `//`: `['hello ', 'world']`. */
   params: string[];
-  /** The handler method the event goes to: `get_cat` (SPEC §5). */
+  /**
+   * The handler method the event goes to: `get_cat` (SPEC §5); '' for a noun no handler can
+   * have (a URL path such as `files/docs/a.pdf`: only a forward, SPEC §10, can take it).
+   */
   method: string;
   /** The query string without the `?` ('' when none). */
   query: string;
@@ -192,35 +204,59 @@ const EMPTY = new Uint8Array(0);
 export interface ParsedNoun {
   path: string;
   params: string[];
+  /** False for a noun only a forward can take: `path` is then the whole noun, unparsed. */
+  handler: boolean;
 }
 
 /**
- * Splits `cat//hello%20/world` into path `cat` and parameters `['hello ', 'world']`.
- * The path is segments of letters, digits, `_` and `-` joined by `/`: no dot segments, no empty
- * segments, nothing that could name a prototype internal once mapped to a method name.
- * @throws RestpipeError `bad_request` naming what is wrong.
+ * RFC 3986 path characters (pchar and `/`): what a noun may hold at all, since forwarded
+ * nouns are URL paths (SPEC §10). `%` must start a two-hex-digit escape (checked apart).
+ */
+const URL_PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+// A segment that is `.` or `..`, also when written `%2e` / `%2E` (RFC 3986 §6.2.2.2 says they
+// are the same; a proxy in front of us may well decode them).
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2[eE]){1,2}(?=\/|$)/;
+
+/**
+ * Splits `cat//hello%20/world` into path `cat` and parameters `['hello ', 'world']`: a noun a
+ * handler can have (SPEC §5). The path is segments of letters, digits, `_` and `-` joined by
+ * `/`: no dot segments, no empty segments, nothing that could name a prototype internal once
+ * mapped to a method name; the parameters after `//` must percent-decode.
+ *
+ * A noun whose path is not such (`files/docs/a.pdf`) but is a safe URL path (RFC 3986 path
+ * characters, well-formed escapes, no `.`/`..` segment, not starting with `/`) is taken as it
+ * is, with `handler` false: a forward (SPEC §10) may take it, no handler can; the node that
+ * receives it says why ({@link handlerNounProblem}) when no forward does.
+ * @throws RestpipeError `bad_request` naming what is wrong, for a noun that is neither.
  */
 export function parseNoun(noun: string): ParsedNoun {
   const split = noun.indexOf('//');
   const path = split === -1 ? noun : noun.slice(0, split);
-  if (!NOUN_PATH.test(path)) {
-    throw new RestpipeError(
-      ErrorCode.BAD_REQUEST,
-      path === ''
-        ? 'empty noun'
-        : `invalid noun ${JSON.stringify(truncate(path))}: use letters, digits, '_' and '-' in '/'-separated segments`,
-    );
+  if (NOUN_PATH.test(path)) {
+    if (split === -1) return { path, params: [], handler: true };
+    const rest = noun.slice(split + 2);
+    return { path, params: rest === '' ? [] : rest.split('/').map(decodeParam), handler: true };
   }
-  if (split === -1) return { path, params: [] };
-  const rest = noun.slice(split + 2);
-  const params = rest === '' ? [] : rest.split('/').map(decodeParam);
-  return { path, params };
+  if (path === '' || noun.charCodeAt(0) === 0x2f /* / */ || !URL_PATH_CHARS.test(noun) || BAD_ESCAPE.test(noun) || DOT_SEGMENT.test(noun)) {
+    throw new RestpipeError(ErrorCode.BAD_REQUEST, handlerNounProblem(noun) ?? `invalid noun ${JSON.stringify(truncate(noun))}`);
+  }
+  return { path: noun, params: [], handler: false };
 }
 
-// `%` not followed by two hex digits; the other way decodeURIComponent fails is bytes that
-// are not UTF-8 (`%c0%af`, `%ff`), and the caller deserves to know which of the two it was.
-const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+/**
+ * Why no handler can have this noun (the message of the `bad_request` it gets when no forward
+ * takes it either), or undefined when one can.
+ */
+export function handlerNounProblem(noun: string): string | undefined {
+  const split = noun.indexOf('//');
+  const path = split === -1 ? noun : noun.slice(0, split);
+  if (NOUN_PATH.test(path)) return undefined;
+  return path === '' ? 'empty noun' : `invalid noun ${JSON.stringify(truncate(path))}: use letters, digits, '_' and '-' in '/'-separated segments`;
+}
 
+// decodeURIComponent fails on a `%` not followed by two hex digits, or on bytes that are not
+// UTF-8 (`%c0%af`, `%ff`): the caller deserves to know which of the two it was.
 function decodeParam(raw: string): string {
   let param: string;
   try {
@@ -262,8 +298,8 @@ export function parseEventWithBody(verb: string, noun: string, query: string, mi
   if (!isVerb(verb)) {
     throw new RestpipeError(ErrorCode.METHOD_NOT_ALLOWED, `unknown verb ${JSON.stringify(truncate(verb))}: use one of ${VERBS.join(', ')}`);
   }
-  const { path, params } = parseNoun(noun);
-  const method = handlerMethodName(verb, path);
+  const { path, params, handler } = parseNoun(noun);
+  const method = handler ? handlerMethodName(verb, path) : '';
   return mimetype === undefined ? { verb, noun, path, params, method, query } : { verb, noun, path, params, method, query, mimetype, data: data! };
 }
 

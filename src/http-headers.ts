@@ -72,6 +72,20 @@ export function carriedHeaders(rawHeaders: readonly string[]): string[] | { prob
 }
 
 /**
+ * The headers of a gateway request's event: {@link carriedHeaders}, and its `Host` (which names
+ * the gateway, so it does not travel as such) as `x-forwarded-host` unless a proxy in front set
+ * one (SPEC §10: a forward's upstream sees what its caller asked for).
+ */
+export function gatewayEventHeaders(rawHeaders: readonly string[], host: string | undefined): string[] | { problem: string } {
+  const list = carriedHeaders(rawHeaders);
+  if (!Array.isArray(list) || host === undefined) return list;
+  for (let i = 0; i < list.length; i += 2) if (list[i] === 'x-forwarded-host') return list;
+  list.push('x-forwarded-host', host);
+  const problem = headerListProblem(list);
+  return problem === undefined ? list : { problem };
+}
+
+/**
  * Why a header list may not travel, or undefined: more than {@link MAX_HEADER_COUNT} headers, a
  * name or value or the whole over its size, a name that is not a lower-case token, a value
  * with characters HTTP does not allow, or a header that is not carried. The receiving node

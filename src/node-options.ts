@@ -2,9 +2,10 @@ import type { CertificateExpiryOptions } from './cert-expiry.js';
 import { resolveClientOptions, type ResolvedClientOptions } from './client/client-options.js';
 import { resolveGatewayOptions, type GatewayListen, type ResolvedGatewayOptions } from './gateway/gateway-options.js';
 import type { Logger } from './log.js';
-import { DEFAULT_INSPECT_EVENTS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_INSPECT_EVENTS } from './options/defaults.js';
+import { DEFAULT_FORWARD_TIMEOUT_MS, DEFAULT_INSPECT_EVENTS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_INSPECT_EVENTS } from './options/defaults.js';
 import type { PipeTimingOptions } from './options/pipe.js';
-import { KEY_NAMING, countOption, invalidOption, type OptionNaming } from './options/validate.js';
+import { KEY_NAMING, countOption, durationOption, invalidOption, type OptionNaming } from './options/validate.js';
+import { ForwardTable } from './forward/forward-table.js';
 import { resolveServerOptions, type ResolvedServerOptions } from './server/server-options.js';
 import type { TlsMinVersion } from './tls-policy.js';
 
@@ -63,6 +64,15 @@ export interface NodeOptions extends PipeTimingOptions, CertificateExpiryOptions
   inspectBodies?: boolean;
   /** Events the inspector keeps, newest; the oldest fall out. @default 500 */
   inspectEvents?: number;
+  /**
+   * Forwards (SPEC §10): `{ PREFIX: URL }`; an event whose noun starts with PREFIX goes to the
+   * HTTP service at URL instead of a handler. @default none
+   */
+  forward?: Record<string, string>;
+  /** How long a forward's upstream may take to send its response head. @default 60000 */
+  forwardTimeoutMs?: number;
+  /** A PEM file of CA certificates trusted for https upstreams besides the system's. */
+  forwardCaPath?: string;
   /** statsd target for the original's metric names. @default off */
   statsd?: { host: string; port: number };
   logger?: Logger;
@@ -72,7 +82,13 @@ export interface NodeOptions extends PipeTimingOptions, CertificateExpiryOptions
 export type ResolvedNodeOptions = (
   | { role: 'server'; listen: { host: string; port: number }; pipe: ResolvedServerOptions; gateway: ResolvedGatewayOptions | undefined }
   | { role: 'client'; pipe: ResolvedClientOptions; gateway: ResolvedGatewayOptions | undefined }
-) & { inspect: ResolvedInspectOptions | undefined };
+) & { inspect: ResolvedInspectOptions | undefined; forward: ResolvedForwardOptions };
+
+/** The forwards of a node, checked (empty table: none). */
+export interface ResolvedForwardOptions {
+  table: ForwardTable;
+  responseTimeoutMs: number;
+}
 
 /** The inspector's options, when it is on. */
 export interface ResolvedInspectOptions {
@@ -109,11 +125,11 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
   if (o.role === 'server') {
     const listen = o.listen ?? { host: DEFAULT_LISTEN_HOST, port: DEFAULT_SERVER_PORT };
     countOption('listen', listen.port, 0, { max: 65_535, naming });
-    resolved = { role: 'server', listen, pipe: resolveServerOptions(o, naming), gateway: undefined, inspect: undefined };
+    resolved = { role: 'server', listen, pipe: resolveServerOptions(o, naming), gateway: undefined, inspect: undefined, forward: resolveForward(o, naming) };
   } else {
     const server = o.server ?? { host: DEFAULT_SERVER_HOST, port: DEFAULT_SERVER_PORT };
     const pipe = resolveClientOptions({ ...o, host: server.host, port: server.port, ...(o.servername === undefined ? {} : { servername: o.servername }) }, renamed(naming, CLIENT_KEYS));
-    resolved = { role: 'client', pipe, gateway: undefined, inspect: undefined };
+    resolved = { role: 'client', pipe, gateway: undefined, inspect: undefined, forward: resolveForward(o, naming) };
   }
   if (o.http !== null) {
     resolved.gateway = resolveGatewayOptions(
@@ -133,4 +149,12 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
     resolved.inspect = { captureBodies: o.inspectBodies === true, maxEvents };
   }
   return resolved;
+}
+
+/** `forward` and `forwardTimeoutMs`, checked (createServer/createClient check them again, for library callers). */
+function resolveForward(o: Pick<NodeOptions, 'forward' | 'forwardTimeoutMs'>, naming: OptionNaming): ResolvedForwardOptions {
+  return {
+    table: ForwardTable.parse(o.forward, naming),
+    responseTimeoutMs: durationOption('forwardTimeoutMs', o.forwardTimeoutMs, DEFAULT_FORWARD_TIMEOUT_MS, { naming }),
+  };
 }

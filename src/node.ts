@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { certificateCommonName } from './certificate.js';
 import { createClient, createServer, type RestpipeClient, type RestpipeServer } from './create.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
@@ -10,6 +11,7 @@ import type { StatsdBridge } from './metrics/statsd.js';
 import { resolveNodeOptions, type NodeOptions } from './node-options.js';
 import { NodeReloader } from './node-reload.js';
 import { DEFAULT_GRACE_MS } from './options/defaults.js';
+import { invalidOption } from './options/validate.js';
 import { loadRules, RulesGate } from './rules/index.js';
 import type { EventSender } from './sender.js';
 
@@ -72,6 +74,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const loaded = identity as LoadedIdentity;
     logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
   };
+  const forwardCa = options.forwardCaPath === undefined ? undefined : await readForwardCa(options.forwardCaPath);
   const crl = options.role === 'server' && options.crlPath !== undefined ? await loadCrl(options.crlPath, { caPem: identity.ca, logger }) : undefined;
   // A rules file that cannot be used stops the start (invalid_option: its one line names the
   // problem and its place). Without --rules there is no gate: the check then costs nothing.
@@ -112,13 +115,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     // The node's options are the pipe end's under the same keys (NodeOptions extends them).
     if (resolved.role === 'server') {
-      server = createServer({ ...options, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger, accessRules: rulesGate });
+      server = createServer({ ...options, forwardCa, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger, accessRules: rulesGate });
       logIdentity();
       await server.listen(resolved.listen);
       sender = server.sender;
     } else {
       const { host, port } = resolved.pipe;
-      client = createClient({ ...options, host, port, tls, logger, accessRules: rulesGate });
+      client = createClient({ ...options, forwardCa, host, port, tls, logger, accessRules: rulesGate });
       logIdentity();
       client.start();
       sender = client.sender;
@@ -201,4 +204,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       return closing;
     },
   };
+}
+
+/** `forwardCaPath`'s certificates (PEM), or one `invalid_option` line naming the file and the problem. */
+async function readForwardCa(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw invalidOption(`forwardCaPath ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw invalidOption(`forwardCaPath ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return text;
 }

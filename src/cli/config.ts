@@ -7,6 +7,7 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_EVENT_TIMEOUT_MS,
+  DEFAULT_FORWARD_TIMEOUT_MS,
   DEFAULT_GATEWAY_LISTEN,
   DEFAULT_GRACE_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -49,7 +50,7 @@ export type NodeSettings = Omit<NodeOptions, 'role' | 'identity' | 'handlers' | 
 /** The CLI's own settings (not node options). */
 type CliKey = 'handlers' | 'certDir' | 'logLevel' | 'graceMs';
 
-type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean' | 'tls-version';
+type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean' | 'tls-version' | 'forward';
 
 export interface FlagSpec {
   /** The flag without dashes; also the config-file key. */
@@ -108,6 +109,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'inspect', kind: 'boolean', roles: BOTH, key: node('inspect'), env: ['RP_INSPECT'], default: 'off (on in demo)', description: 'the inspector: a page at /inspect on the gateway (pipes, recent events live, detail, replay) and its JSON under /inspect/api/' },
   { name: 'inspect-bodies', kind: 'boolean', roles: BOTH, key: node('inspectBodies'), env: ['RP_INSPECT_BODIES'], default: 'off (on in demo)', description: 'the inspector keeps the first 10 KiB of each request and reply body (needed for replaying a request with a body); Authorization, Cookie and Set-Cookie are always redacted' },
   { name: 'inspect-events', kind: 'count', roles: BOTH, key: node('inspectEvents'), env: ['RP_INSPECT_EVENTS'], default: String(DEFAULT_INSPECT_EVENTS), arg: 'N', description: 'events the inspector keeps, newest first (1-50000)' },
+  { name: 'forward', kind: 'forward', roles: BOTH, key: node('forward'), env: ['RP_FORWARD'], default: 'none', arg: 'PREFIX=URL', description: 'send events whose noun starts with PREFIX to the HTTP service at URL (the rest of the noun and the query appended) instead of a handler, and stream its response back; repeat the flag for more prefixes (env and config: comma-separated, or a config object); longest prefix wins' },
+  { name: 'forward-timeout', kind: 'seconds', roles: BOTH, key: node('forwardTimeoutMs'), env: ['RP_FORWARD_TIMEOUT'], default: secs(DEFAULT_FORWARD_TIMEOUT_MS), arg: 'S', description: "seconds a forward's upstream may take to send its response head (then 504 upstream_timeout)" },
+  { name: 'forward-ca', kind: 'path', roles: BOTH, key: node('forwardCaPath'), env: ['RP_FORWARD_CA'], default: 'the system trust store', arg: 'FILE', description: 'PEM CA certificates trusted for https:// forward upstreams, besides the system store' },
   { name: 'statsd', kind: 'hostport', roles: BOTH, key: node('statsd'), env: ['RP_STATSD'], alsoEnv: ['RP_STATSD_HOST', 'RP_STATSD_PORT'], default: 'off', arg: 'HOST:PORT', description: 'send the original metric names to statsd' },
   { name: 'grace', kind: 'seconds0', roles: BOTH, key: cli('graceMs'), env: ['RP_GRACE'], default: secs(DEFAULT_GRACE_MS), arg: 'S', description: 'on SIGINT/SIGTERM, seconds in-flight events may take to finish' },
 ];
@@ -258,6 +262,7 @@ function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
     const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
     return items.map((x) => x.trim()).filter((x) => x !== '');
   }
+  if (spec.kind === 'forward') return parseForwards(raw, where);
   if (typeof raw === 'number' && ['seconds', 'seconds0', 'bytes', 'count', 'tls-version'].includes(spec.kind)) raw = String(raw);
   if (typeof raw !== 'string') throw settingError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
   switch (spec.kind) {
@@ -281,6 +286,32 @@ function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
       if (raw.trim() === '') throw settingError(`${where}: must not be empty`);
       return raw;
   }
+}
+
+/**
+ * `--forward PREFIX=URL` (repeated: a list), `RP_FORWARD` (comma-separated pairs) or the config
+ * file's `"forward"` (an object of prefixes to URLs, or a list of pairs) → `{ PREFIX: URL }`.
+ * The pairs' syntax only: the library checks each prefix and URL (ForwardTable).
+ */
+function parseForwards(raw: unknown, where: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const add = (prefix: string, url: unknown): void => {
+    if (prefix in out) throw settingError(`${where}: prefix ${JSON.stringify(prefix)} is given twice`);
+    out[prefix] = typeof url === 'string' ? url.trim() : (url as string);
+  };
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    for (const [prefix, url] of Object.entries(raw)) add(prefix.trim(), url);
+    return out;
+  }
+  const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+  for (const item of items) {
+    const t = item.trim();
+    if (t === '') continue;
+    const eq = t.indexOf('=');
+    if (eq === -1) throw settingError(`${where}: expected PREFIX=URL, e.g. files=http://127.0.0.1:8080/, got ${JSON.stringify(t)}`);
+    add(t.slice(0, eq).trim(), t.slice(eq + 1));
+  }
+  return out;
 }
 
 /** Seconds, fractions allowed: the text's syntax (the range is the library's). */

@@ -153,6 +153,9 @@ function addRunFlags(cmd: Command, role: Role): void {
     if (!spec.roles.includes(role)) continue;
     if (spec.kind === 'boolean') {
       cmd.option(`--${spec.name}`, flagHelp(spec));
+    } else if (spec.kind === 'forward') {
+      // Repeatable: every occurrence is kept, in order.
+      cmd.option(`--${spec.name} <${(spec.arg ?? 'value').toLowerCase()}>`, flagHelp(spec), (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     } else {
       cmd.option(`--${spec.name} <${(spec.arg ?? 'value').toLowerCase()}>`, flagHelp(spec));
     }

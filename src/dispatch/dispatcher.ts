@@ -5,6 +5,8 @@ import { headerRecord } from '../http-headers.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../options/defaults.js';
 import {
   ReturnCode,
+  handlerMethodName,
+  handlerNounProblem,
   isJsonMimetype,
   type EventHandlerFn,
   type HandlerContext,
@@ -64,7 +66,13 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
 
   return async function dispatch(event: ParsedEvent, peer: PeerInfo, signal: AbortSignal | SignalSource): Promise<Reply> {
     const { method } = event;
-    const fn = table.lookup(method);
+    // A noun only a forward could take (SPEC §10), and none did: the caller's mistake.
+    if (method === '') return errorReply(ReturnCode.BAD_REQUEST, ErrorCode.BAD_REQUEST, handlerNounProblem(event.noun) ?? 'invalid noun');
+    let fn = table.lookup(method);
+    // HEAD is GET without the body (RFC 9110 §9.3.2): a get_ handler answers it, and only the
+    // body's length goes back (headReply).
+    const isHead = event.verb === 'head';
+    if (fn === undefined && isHead) fn = table.lookup(handlerMethodName('get', event.path));
     if (fn === undefined) {
       return errorReply(ReturnCode.NO_HANDLER, ErrorCode.NO_HANDLER, `no handler for ${event.verb} '${truncate(event.path)}' (method ${truncate(method)})`);
     }
@@ -113,13 +121,24 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
       return exceptionReply(err);
     }
     try {
-      return convertReturn(returned);
+      const reply = convertReturn(returned);
+      return isHead ? headReply(reply) : reply;
     } catch (err) {
       logException(log, method, peer, err, 'handler returned a value that is not a valid reply');
       return exceptionReply(err);
     }
   };
 }
+
+/** The reply to HEAD: the same head, the body's length, no body (a stream is not read). */
+function headReply(reply: Reply): Reply {
+  const { body, data, ...head } = reply;
+  body?.destroy();
+  const length = body === undefined ? data.byteLength : reply.length;
+  return { ...head, data: EMPTY_BODY, ...(length === undefined ? {} : { length }) };
+}
+
+const EMPTY_BODY = new Uint8Array(0);
 
 /** The 252 reply for a body over the buffering limit: `bytes` when its length was declared. */
 function tooLarge(bytes: number | undefined, maxBytes: number): Reply {

@@ -10,7 +10,7 @@ import { DEFAULT_GRACE_MS } from '../options/defaults.js';
 import { durationOption, invalidOption } from '../options/validate.js';
 import type { EventSender } from '../sender.js';
 import { truncate } from '../text.js';
-import { carriedHeaders } from '../http-headers.js';
+import { gatewayEventHeaders } from '../http-headers.js';
 import { hasBody, readBody } from './body.js';
 import { answerClientError } from './client-error.js';
 import { gatewayEvent, INLINE_REQUEST_BYTES, isInlineBody, replyHead, writeStreamedReply } from './event-streams.js';
@@ -23,6 +23,7 @@ import { lingerBeforeClose } from './linger.js';
 import { observeEnd, observeRequestBody, observeResponse, observeStart, observeStreamedReply, tapReplyBody, tapRequestBody } from './observe.js';
 import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
 import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
+import { WebSocketTunnels } from './upgrade.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
@@ -86,6 +87,7 @@ class HttpGateway implements Gateway, CallOwner {
   readonly #log: Logger;
   readonly #server: http.Server;
   readonly #calls = new Set<GatewayCall>();
+  readonly #tunnels: WebSocketTunnels;
   #eventsInFlight = 0;
   #requests = 0;
   #address: GatewayAddress | undefined;
@@ -138,6 +140,19 @@ class HttpGateway implements Gateway, CallOwner {
     // Node's own answers to unparsable or too slow requests carry no JSON error (client-error.ts).
     const limits = { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, maxHeaderBytes: http.maxHeaderSize };
     this.#server.on('clientError', (err: Error, socket: Socket) => answerClientError(err, socket, limits, LINGER_MS));
+    this.#tunnels = new WebSocketTunnels({
+      sender,
+      role: this.#role,
+      hostPolicy: this.#hostPolicy,
+      isUnix: this.#isUnix,
+      eventTimeoutMs: this.#eventTimeoutMs,
+      isClosing: () => this.#closing,
+      log: this.#log,
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#requests++;
+      this.#tunnels.onUpgrade(req, socket, head);
+    });
   }
 
   get address(): GatewayAddress {
@@ -211,6 +226,8 @@ class HttpGateway implements Gateway, CallOwner {
       // Those answers carry `Connection: close`; give them a moment to leave before the sockets go.
       await this.#drain(1_000);
     }
+    // WebSockets are long-lived: they end with the gateway (their callers see the close).
+    this.#tunnels.closeAll();
     this.#server.closeAllConnections();
     await stopped;
     if ('path' in this.#listen) await unlink(this.#listen.path).catch(ignoreNotFound);
@@ -283,7 +300,7 @@ class HttpGateway implements Gateway, CallOwner {
       this.fail(call, timeoutMs);
       return;
     }
-    const headers = carriedHeaders(call.req.rawHeaders);
+    const headers = gatewayEventHeaders(call.req.rawHeaders, call.req.headers.host);
     if (!Array.isArray(headers)) {
       this.fail(call, new RestpipeError(ErrorCode.BAD_REQUEST, `the request's headers cannot travel: ${headers.problem}`));
       return;
@@ -372,7 +389,9 @@ class HttpGateway implements Gateway, CallOwner {
     // Nobody reads a body a bodyless status cannot carry: the far side is told to stop.
     body?.destroy();
     if (call.observed !== undefined) call.observed.returnCode = reply.code;
-    if (!bodyless) headers.push('Content-Length', String(data.byteLength));
+    // A reply to HEAD declares the length of the body GET would have, when it is known.
+    const length = call.req.method === 'HEAD' ? reply.length : data.byteLength;
+    if (!bodyless && length !== undefined) headers.push('Content-Length', String(length));
     this.respond(call, status, headers, bodyless ? undefined : data);
   }
 

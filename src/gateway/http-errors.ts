@@ -31,6 +31,8 @@ export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = Ob
   [ErrorCode.HANDLER_INVALID]: 500,
   [ErrorCode.NO_HANDLER]: 404,
   [ErrorCode.STREAM_RESET]: 502,
+  [ErrorCode.UPSTREAM_UNREACHABLE]: 502,
+  [ErrorCode.UPSTREAM_TIMEOUT]: 504,
   [ErrorCode.INTERNAL_ERROR]: 500,
 });
 
@@ -73,8 +75,8 @@ export function errorBody(code: string, message: string): string {
  * The HTTP status for a far-side reply (SPEC §4): the status the handler chose when it is a
  * usable final status (200–599), else by return code: 0 → 200, 255 (no handler) → 404,
  * 250 (the body does not parse) → 400, 251 (handler threw) → 500, 252 (reply too large) →
- * 413, 253 (far side busy) → 503, 254 (refused by the far side's access rules) → 403, any
- * other code → 200 (the handler returned normally and chose that code; the caller reads it in
+ * 413, 253 (far side busy) → 503, 254 (refused by the far side's access rules) → 403, 256
+ * (a forward's upstream failed; its reply carries 502 or 504) → 502, any other code → 200 (the handler returned normally and chose that code; the caller reads it in
  * `X-Event-Return-Code`).
  *
  * A status of 1xx is never used as given: it is not a final status, and a peer could otherwise
@@ -98,6 +100,8 @@ export function replyStatus(reply: Reply): number {
       return 503;
     case ReturnCode.FORBIDDEN:
       return 403;
+    case ReturnCode.UPSTREAM_FAILED:
+      return 502;
     default:
       return 200;
   }

@@ -45,7 +45,7 @@ export class GatewayRouteError extends RestpipeError {
 }
 
 /** The methods that become events (SPEC §4); the verb is the method in lower case. */
-export const EVENT_METHODS = 'GET, POST, PUT, DELETE, PATCH';
+export const EVENT_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 /** The methods `/healthz`, `/status` and `/metrics` answer. */
 export const INFO_METHODS = 'GET';
 
@@ -55,6 +55,8 @@ const VERB_BY_METHOD: ReadonlyMap<string, Verb> = new Map<string, Verb>([
   ['PUT', 'put'],
   ['DELETE', 'delete'],
   ['PATCH', 'patch'],
+  ['HEAD', 'head'],
+  ['OPTIONS', 'options'],
 ]);
 
 const INFO_KINDS: ReadonlyMap<string, InfoRoute> = new Map<string, InfoRoute>([
@@ -78,9 +80,10 @@ const DOT_SEGMENT = /(?:^|\/)(?:\.|%2[eE]){1,2}(?=\/|$)/;
  *   anywhere in the path, a `.`/`..` segment (also percent-encoded), an empty noun, noun path
  *   characters other than letters, digits, `_`, `-` in `/`-separated segments, parameters
  *   that do not percent-decode, a NAME that is neither a node name, an IP address nor a DNS
- *   host name;
- * - `method_not_allowed` (405): a method other than GET, POST, PUT, DELETE, PATCH on an event
- *   route, or other than GET on the info routes;
+ *   host name (a noun that is a URL path but no handler's, `files/a.pdf`, passes: the far
+ *   node forwards it or refuses it, SPEC §10);
+ * - `method_not_allowed` (405): a method other than GET, HEAD, POST, PUT, DELETE, PATCH,
+ *   OPTIONS on an event route, or other than GET on the info routes;
  * - `not_found` (404): any other path (naming the prefix this node serves).
  *
  * @param method the request method as Node reports it (upper case).

@@ -11,6 +11,8 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 export const DEFAULT_CONNECT_WAIT_MS = 20_000;
 /** How long a request waits for its reply. */
 export const DEFAULT_EVENT_TIMEOUT_MS = 60_000;
+/** How long a forward's upstream may take to send its response head (SPEC §10, `--forward-timeout`). */
+export const DEFAULT_FORWARD_TIMEOUT_MS = 60_000;
 /** Reconnect backoff floor and ceiling (full jitter in between). */
 export const DEFAULT_RECONNECT_MIN_MS = 500;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;

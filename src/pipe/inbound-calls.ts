@@ -241,6 +241,8 @@ export class InboundCalls {
     const { body, data } = reply;
     if (body === undefined && data.byteLength <= MAX_INLINE_BYTES) {
       head.data = data;
+      // A reply to HEAD declares the length of a body it does not carry.
+      if (reply.length !== undefined && reply.length !== data.byteLength) head.bodyLength = reply.length;
       this.#port.writeReply(call.id, head, true);
       this.#complete(call);
       return;

@@ -143,7 +143,8 @@ export class CalleeRules {
         const entry: Entry = { order: order++, slot, decision: decisionFor(pattern) };
         const tries = pattern.kind === 'deny' ? this.#deny : this.#allow;
         for (let v = 0; v < VERBS.length; v++) {
-          if (pattern.verb === '*' || pattern.verb === VERBS[v]) tries[v] = insert(tries[v], pattern.glob.parts, pattern.glob.rest, entry);
+          // HEAD is GET without the body: a rule of `get` is one of `head` too.
+          if (pattern.verb === '*' || pattern.verb === VERBS[v] || (pattern.verb === 'get' && VERBS[v] === 'head')) tries[v] = insert(tries[v], pattern.glob.parts, pattern.glob.rest, entry);
         }
       }
     });

@@ -54,7 +54,8 @@ function referenceDecide(rules: RefRule[], caller: string, callee: { role: 'serv
   const applying = rules.map((rule, index) => ({ rule, index })).filter(({ rule }) => referenceSubject(rule.from, callerRole, caller) && referenceSubject(rule.to, callee.role, callee.name));
   const hit = (pattern: string): boolean => {
     const [v, glob] = pattern.split(' ') as [string, string];
-    return (v === '*' || v === verb) && referenceNounMatch(glob, segments);
+    // SPEC §11: a rule of `get` covers `head` (GET without the body).
+    return (v === '*' || v === verb || (v === 'get' && verb === 'head')) && referenceNounMatch(glob, segments);
   };
   for (const { rule, index } of applying) {
     const i = (rule.deny ?? []).findIndex(hit);

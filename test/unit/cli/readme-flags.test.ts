@@ -69,6 +69,8 @@ function sampleValue(spec: FlagSpec): { raw: string; expected: unknown } {
       return { raw: '/some/value', expected: '/some/value' };
     case 'tls-version':
       return { raw: '1.3', expected: 'TLSv1.3' };
+    case 'forward':
+      return { raw: 'files=http://127.0.0.1:8080/, api/v1=https://api.example/v1', expected: Object.assign(Object.create(null), { files: 'http://127.0.0.1:8080/', 'api/v1': 'https://api.example/v1' }) };
   }
 }
 
@@ -122,7 +124,8 @@ test('the defaults in the table are the ones the CLI uses', () => {
     if (!('node' in spec.key)) continue;
     const pipe: object = spec.roles.includes('server') ? server.resolved.pipe : client.resolved.pipe;
     const timing = (pipe as { timing: Record<string, number> }).timing;
-    const ms: number = timing[spec.key.node] ?? (pipe as Record<string, number>)[spec.key.node]!;
+    const forward = spec.key.node === 'forwardTimeoutMs' ? server.resolved.forward.responseTimeoutMs : undefined;
+    const ms: number = forward ?? timing[spec.key.node] ?? (pipe as Record<string, number>)[spec.key.node]!;
     assert.equal(String(ms / 1000), def(spec.name), `--${spec.name}'s default`);
   }
   assert.equal(resolveRunSettings('server', { http: false }, {}).node.http, null, '--no-http');

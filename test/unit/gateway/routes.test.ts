@@ -31,6 +31,8 @@ describe('client node routes', () => {
       ['PUT', 'put'],
       ['DELETE', 'delete'],
       ['PATCH', 'patch'],
+      ['HEAD', 'head'],
+      ['OPTIONS', 'options'],
     ] as const) {
       assert.deepEqual(ok(method, '/server/time', 'client'), { kind: 'event', verb, target: undefined, noun: 'time', path: 'time', params: [], method: `${verb}_time`, query: '' });
     }
@@ -112,15 +114,24 @@ describe('client node routes', () => {
     assert.equal((ok('GET', '/server/time?x=%zz', 'client') as { query: string }).query, 'x=%zz');
   });
 
-  test('invalid noun path characters are 400 (parseNoun)', () => {
-    // `%74ime` is "time" percent-encoded: the noun path is taken as sent, never decoded.
-    for (const url of ['/server/time.json', '/server/ti$me', '/server/a%20b', '/server/time/', '/server/a:b', '/server/%74ime', '/server//time']) {
-      assert.match(refused('GET', url, 'client', ErrorCode.BAD_REQUEST).message, /invalid noun/, url);
+  test('a noun that is a URL path but no handler\'s passes, unparsed and with no method: the far node forwards or refuses it (SPEC §10)', () => {
+    // `%74ime` is "time" percent-encoded: the noun is taken as sent, never decoded.
+    for (const url of ['/server/time.json', '/server/ti$me', '/server/a%20b', '/server/time/', '/server/a:b', '/server/%74ime', '/server/files/docs/a%2Fb.pdf']) {
+      const route = ok('GET', url, 'client') as { noun: string; path: string; method: string };
+      assert.equal(route.method, '', url);
+      assert.equal(route.path, route.noun, url);
+      assert.equal(`/server/${route.noun}`, url);
     }
   });
 
-  test('methods other than the five are 405 with Allow', () => {
-    for (const method of ['HEAD', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'get']) {
+  test('a noun that is not even a URL path is 400 at the gateway', () => {
+    for (const url of ['/server//time', '/server/a"b', '/server/a{b}', '/server/a|b', '/server/a\\b', '/server/caf\u00e9']) {
+      assert.match(refused('GET', url, 'client', ErrorCode.BAD_REQUEST).message, /invalid noun|empty noun/, url);
+    }
+  });
+
+  test('methods other than the seven are 405 with Allow', () => {
+    for (const method of ['TRACE', 'CONNECT', 'PROPFIND', 'get']) {
       const e = refused(method, '/server/time', 'client', ErrorCode.METHOD_NOT_ALLOWED);
       assert.equal(e.allow, EVENT_METHODS);
     }

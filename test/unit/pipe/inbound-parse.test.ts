@@ -20,8 +20,17 @@ test('a well-formed event is parsed once: path, decoded parameters, method, quer
   );
 });
 
+test('a noun that is a URL path but no handler\'s is parsed for a forward, with no handler method', () => {
+  for (const noun of ['a.b', 'ok/', '__proto__.x', 'files/docs/a%2Fb%20c.pdf', 'x/~u/@:;=']) {
+    const r = parseInboundEvent(wire('get', noun));
+    assert.ok(!isRefusal(r), noun);
+    assert.equal(r.method, '', noun);
+    assert.equal(r.path, noun);
+  }
+});
+
 test('a malformed noun → 255 with a bad_request JSON error', () => {
-  for (const noun of ['', 'a.b', '../etc', 'a//%E0%A4%A', 'a b', '/ok', 'ok/', 'a/./b', '__proto__.x']) {
+  for (const noun of ['', '../etc', 'a//%E0%A4%A', 'a b', '/ok', 'a/./b', 'a/%2e%2E/b', 'a%zz', 'a\u0000b', 'a?b', 'a#b', 'é']) {
     const r = parseInboundEvent(wire('get', noun));
     assert.ok(isRefusal(r), noun);
     assert.equal(r.code, 255, noun);
@@ -32,8 +41,8 @@ test('a malformed noun → 255 with a bad_request JSON error', () => {
   }
 });
 
-test('a verb outside the five → 255 method_not_allowed', () => {
-  for (const verb of ['head', 'GET', 'options', '', 'constructor']) {
+test('a verb outside the seven → 255 method_not_allowed', () => {
+  for (const verb of ['GET', 'trace', 'connect', '', 'constructor']) {
     const r = parseInboundEvent(wire(verb, 'ok'));
     assert.ok(isRefusal(r), verb);
     assert.equal(r.code, 255);
