@@ -27,18 +27,22 @@ export interface ForwardPair {
 
 /**
  * Starts `restpipe server` and `restpipe client` (CN client1) with `--forward P=U` for each entry
- * of `forwards` on the client, plus `clientArgs`; resolves once the server has the pipe.
+ * of `forwards` on the client, plus `clientArgs` (and `clientEnv` in its environment); resolves
+ * once the server has the pipe.
  */
 export async function startForwardPair(
   pki: Pki,
   forwards: Record<string, string>,
   clientArgs: string[] = [],
   serverArgs: string[] = [],
+  clientEnv: NodeJS.ProcessEnv = {},
 ): Promise<ForwardPair> {
   const server = await startServer(await pki.certDir('server', pki.server), [...FORWARD_NODE_FLAGS, ...serverArgs]);
   const forwardArgs = Object.entries(forwards).flatMap(([prefix, url]) => ['--forward', `${prefix}=${url}`]);
   const connected = clientConnected(server.proc, 'client1');
-  const client = await startClient(await pki.certDir('client', pki.client1), server.pipePort, [...FORWARD_NODE_FLAGS, '--no-http', ...forwardArgs, ...clientArgs]);
+  const client = await startClient(await pki.certDir('client', pki.client1), server.pipePort, [...FORWARD_NODE_FLAGS, '--no-http', ...forwardArgs, ...clientArgs], {
+    env: clientEnv,
+  });
   await connected;
   const gatewayPort = server.gateway!.port;
   return { server, client, gatewayPort, url: (rest) => `http://127.0.0.1:${gatewayPort}/client/client1/${rest}` };
