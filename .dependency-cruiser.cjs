@@ -50,6 +50,9 @@ module.exports = {
     forbid('inspect-observes', 'The inspector observes diagnostics channels and serves pages through the gateway\'s seam; it reaches into no pipe, role or wire.', '^src/inspect/', {
       path: ['^src/(wire|pipe|client|server|dispatch|identity|metrics|rules|cli)/', '^src/(node|node-[^/]+|create|index)\\.ts$', '^src/gateway/(?!http-errors\\.ts$|gateway-options\\.ts$)'],
     }),
+    forbid('forward-is-a-handler', 'forward/ answers events as the dispatcher does, over HTTP to an upstream: no pipe, role, gateway, wire or CLI.', '^src/forward/', {
+      path: ['^src/(wire|pipe|client|server|dispatch|gateway|identity|metrics|rules|inspect|cli)/', '^src/(node|node-[^/]+|create|index)\\.ts$'],
+    }),
     forbid('library-not-cli', 'Nothing in the library imports the CLI.', '^src/(?!cli/)', { path: '^src/cli/' }),
     forbid('cli-uses-the-public-library', 'The CLI uses the public library (index, node, identity, metrics, rules) and the base modules, not the layers inside.', '^src/cli/', {
       path: '^src/(wire|pipe|client|server|dispatch|gateway)/',

@@ -174,5 +174,6 @@ export function replyOutcome(code: number): string {
   if (code === ReturnCode.OK) return 'ok';
   if (code === ReturnCode.NO_HANDLER) return 'no_handler';
   if (code === ReturnCode.FORBIDDEN) return 'forbidden';
+  if (code === ReturnCode.UPSTREAM_FAILED) return 'upstream_failed';
   return 'handler_error';
 }

@@ -109,6 +109,13 @@ export function headerListProblem(list: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** Whether an event is a WebSocket handshake: a `get` with the `sec-websocket-key` the gateway passes on. */
+export function isWebSocketHandshake(verb: string, list: readonly string[] | undefined): boolean {
+  if (verb !== 'get' || list === undefined) return false;
+  for (let i = 0; i < list.length; i += 2) if (list[i] === 'sec-websocket-key') return true;
+  return false;
+}
+
 /**
  * A header list as a handler's `ctx.headers`: lower-case names to values, repeated headers
  * joined with `, ` (`cookie` with `; `, as Node's IncomingMessage does). An object without a

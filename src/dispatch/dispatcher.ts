@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { collectBody } from '../bodies.js';
 import { ErrorCode } from '../errors.js';
-import { headerRecord } from '../http-headers.js';
+import { headerRecord, isWebSocketHandshake } from '../http-headers.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../options/defaults.js';
 import {
   ReturnCode,
@@ -85,6 +85,12 @@ export function createDispatcher(table: HandlerTable, opts: DispatcherOptions): 
       postData = [event.mimetype, undefined];
     } else {
       if (event.body !== undefined) {
+        // A WebSocket's body ends only when the socket does: a handler that waits for it whole
+        // would hold the caller until the deadline. Only a forward or a streaming handler can take one.
+        if (isWebSocketHandshake(event.verb, event.headers)) {
+          event.body.destroy();
+          return errorReply(ReturnCode.BAD_REQUEST, ErrorCode.BAD_REQUEST, `a WebSocket handshake reached handler ${method}, which takes its body whole: only a forward (--forward) or a streaming handler can take a WebSocket`);
+        }
         // A buffered handler gets its body whole (SPEC §9: --max-body is the limit of buffering).
         // A declared length over the limit is refused at once, without reading a byte of it.
         const got = (event.length ?? 0) > maxBodyBytes ? undefined : await collectBody(event.body, maxBodyBytes).catch(() => null);

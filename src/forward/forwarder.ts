@@ -5,7 +5,7 @@ import { PassThrough, pipeline } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import { ReturnCode, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
-import { carriedHeaders } from '../http-headers.js';
+import { carriedHeaders, isWebSocketHandshake } from '../http-headers.js';
 import { silentLogger, type Logger } from '../log.js';
 import { errorReply } from '../replies.js';
 import { truncate } from '../text.js';
@@ -78,7 +78,7 @@ function forwardEvent(
   health: UpstreamHealth,
 ): Promise<Reply> {
   const { target, path } = match;
-  const upgrade = isWebSocketUpgrade(event);
+  const upgrade = isWebSocketHandshake(event.verb, event.headers);
   return new Promise<Reply>((resolve) => {
     let settled = false;
     const settle = (reply: Reply): void => {
@@ -137,13 +137,6 @@ function forwardEvent(
       request.end(event.data.byteLength === 0 ? undefined : event.data);
     }
   });
-}
-
-/** Whether the event is a WebSocket handshake (the gateway passes its Sec-WebSocket-* headers). */
-function isWebSocketUpgrade(event: ParsedEvent): boolean {
-  if (event.verb !== 'get' || event.headers === undefined) return false;
-  for (let i = 0; i < event.headers.length; i += 2) if (event.headers[i] === 'sec-websocket-key') return true;
-  return false;
 }
 
 /**
@@ -227,6 +220,7 @@ function upgradeReply(event: ParsedEvent, res: IncomingMessage, socket: Socket, 
     return upstreamError(ErrorCode.UPSTREAM_UNREACHABLE, 502, `forward ${target.prefix}: the WebSocket handshake response of ${target.url} cannot be passed on: ${headers.problem}`);
   }
   socket.setNoDelay(true);
+  socket.setKeepAlive(true, 30_000);
   const fromUpstream = new PassThrough();
   if (head.byteLength > 0) fromUpstream.write(head);
   pipeline(socket, fromUpstream, ignore);

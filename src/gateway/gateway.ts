@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -22,8 +22,9 @@ import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
 import { observeEnd, observeRequestBody, observeResponse, observeStart, observeStreamedReply, tapReplyBody, tapRequestBody } from './observe.js';
 import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
-import { ignoreNotFound, privateSocketPath, removeStaleSocket } from './unix-socket.js';
-import { WebSocketTunnels } from './upgrade.js';
+import { listenOn } from './listen.js';
+import { ignoreNotFound } from './unix-socket.js';
+import { isWebSocketUpgrade, routeUpgrade, WebSocketTunnels } from './upgrade.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
@@ -145,13 +146,12 @@ class HttpGateway implements Gateway, CallOwner {
       role: this.#role,
       hostPolicy: this.#hostPolicy,
       isUnix: this.#isUnix,
-      eventTimeoutMs: this.#eventTimeoutMs,
       isClosing: () => this.#closing,
       log: this.#log,
     });
     this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      this.#requests++;
-      this.#tunnels.onUpgrade(req, socket, head);
+      if (isWebSocketUpgrade(req)) this.#requests++;
+      routeUpgrade(req, socket, head, this.#tunnels, (res) => this.#onRequest(req, res, false));
     });
   }
 
@@ -173,35 +173,9 @@ class HttpGateway implements Gateway, CallOwner {
   }
 
   async start(): Promise<void> {
-    const listen = this.#listen;
-    if ('path' in listen) await removeStaleSocket(listen.path);
-    const unix = 'path' in listen ? await privateSocketPath(listen.path) : undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        this.#server.once('error', onError);
-        const onListening = (): void => {
-          this.#server.removeListener('error', onError);
-          resolve();
-        };
-        if (unix !== undefined) this.#server.listen(unix.bindPath, onListening);
-        else if ('port' in listen) this.#server.listen(listen.port, listen.host, onListening);
-      });
-    } catch (err) {
-      await unix?.discard();
-      throw err;
-    }
+    this.#address = await listenOn(this.#server, this.#listen);
     // Errors after listen (EMFILE on accept, …) must not take the node down.
     this.#server.on('error', (err) => this.#log.error({ err: err.message }, 'gateway server error'));
-    if ('path' in listen) {
-      // nginx typically runs as another user in the socket owner's group; the socket appears
-      // at its path with this mode already (privateSocketPath).
-      await unix!.publish(0o660);
-      this.#address = { path: listen.path };
-    } else {
-      const a = this.#server.address() as AddressInfo;
-      this.#address = { host: a.address, port: a.port };
-    }
     this.#log.info({ ...this.#address, role: this.#role }, 'REST gateway listening');
   }
 

@@ -1,11 +1,14 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { ParsedEvent, Reply } from '../event.js';
 import { gatewayEventHeaders } from '../http-headers.js';
 import type { Logger } from '../log.js';
+import { MAX_TIMER_MS } from '../options/defaults.js';
 import type { EventSender } from '../sender.js';
+import { truncate } from '../text.js';
+import { hasBody } from './body.js';
 import { replyHead } from './event-streams.js';
 import type { HostPolicy } from './host-check.js';
 import { errorResponse } from './http-errors.js';
@@ -26,12 +29,13 @@ export interface TunnelContext {
   hostPolicy: HostPolicy;
   /** A unix-socket gateway: no Host/Origin checks (only local processes with file access reach it). */
   isUnix: boolean;
-  eventTimeoutMs: number;
   isClosing(): boolean;
   log: Logger;
 }
 
 const EMPTY = new Uint8Array(0);
+/** TCP keepalive on WebSocket sockets: a peer that vanished without a FIN is found within minutes. */
+export const KEEPALIVE_MS = 30_000;
 
 /** The gateway's WebSocket connections: the handshakes in progress and the tunnels open. */
 export class WebSocketTunnels {
@@ -86,9 +90,7 @@ export class WebSocketTunnels {
   #eventOf(req: IncomingMessage, socket: Socket, head: Buffer): { target: string | undefined; event: ParsedEvent; timeoutMs: number } | RestpipeError {
     const ctx = this.#ctx;
     if (ctx.isClosing()) return new RestpipeError(ErrorCode.CLOSED, 'the gateway is shutting down');
-    if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.headers['sec-websocket-key'] === undefined) {
-      return new RestpipeError(ErrorCode.BAD_REQUEST, `the gateway passes only WebSocket upgrades (Upgrade: websocket with Sec-WebSocket-Key), not ${JSON.stringify(String(req.headers.upgrade).slice(0, 40))}`);
-    }
+    if (req.headers['sec-websocket-key'] === undefined) return new RestpipeError(ErrorCode.BAD_REQUEST, 'a WebSocket handshake without Sec-WebSocket-Key');
     if (!ctx.isUnix) {
       // A page in a browser may open a WebSocket to any address: the same cross-site rules.
       const refused = ctx.hostPolicy.check(req.headers);
@@ -98,11 +100,15 @@ export class WebSocketTunnels {
     if (route instanceof GatewayRouteError) return route;
     if (route.kind !== 'event') return new RestpipeError(ErrorCode.BAD_REQUEST, `${route.kind} does not switch protocols`);
     if (route.verb !== 'get') return new GatewayRouteError(ErrorCode.METHOD_NOT_ALLOWED, 'a WebSocket handshake is a GET', 'GET');
-    const timeoutMs = parseEventTimeout(req.headers['x-event-timeout'], ctx.eventTimeoutMs);
+    // A WebSocket may be quiet for hours (a browser cannot send X-Event-Timeout): by default its
+    // event has no idle deadline. Its handshake still ends: the far node's forward answers 504
+    // after --forward-timeout, a handler at once; TCP keepalive finds a vanished caller.
+    const timeoutMs = parseEventTimeout(req.headers['x-event-timeout'], MAX_TIMER_MS);
     if (typeof timeoutMs !== 'number') return timeoutMs;
     const headers = gatewayEventHeaders(req.rawHeaders, req.headers.host);
     if (!Array.isArray(headers)) return new RestpipeError(ErrorCode.BAD_REQUEST, `the request's headers cannot travel: ${headers.problem}`);
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     // The caller's bytes after the handshake, as they come (flow control: the pipe's credit).
     const body = new PassThrough();
     if (head.byteLength > 0) body.write(head);
@@ -170,6 +176,45 @@ function writeHead(socket: Socket, status: number, headers: string[]): void {
   let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.write(`${text}\r\n`);
+}
+
+/**
+ * The http server's 'upgrade': a WebSocket handshake goes to the tunnels; another protocol
+ * (h2c) is served as a plain request through `serve`, unless it has a body Node left unparsed.
+ */
+export function routeUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, tunnels: WebSocketTunnels, serve: (res: ServerResponse) => void): void {
+  if (isWebSocketUpgrade(req)) {
+    tunnels.onUpgrade(req, socket, head);
+  } else if (hasBody(req)) {
+    socket.on('error', ignore);
+    writeError(socket, new RestpipeError(ErrorCode.BAD_REQUEST, `the gateway speaks HTTP/1.1 only and cannot read the body of a request asking to upgrade to ${truncate(String(req.headers.upgrade), 40)}: send it without Upgrade`));
+  } else {
+    serve(plainResponse(req, socket, head));
+  }
+}
+
+/** Whether an upgrade request asks for a WebSocket (the only protocol the gateway switches to). */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return String(req.headers.upgrade).toLowerCase() === 'websocket';
+}
+
+/**
+ * A response object for an upgrade request the gateway answers in HTTP/1.1 instead (RFC 9110
+ * §7.8 lets a server ignore Upgrade: `curl --http2` asks for h2c). Node hands such a request
+ * over with its bare socket; the response closes the connection when it is done. Its body, if
+ * it has one, was not parsed: such a request must be refused, not served.
+ */
+function plainResponse(req: IncomingMessage, socket: Socket, head: Buffer): ServerResponse {
+  socket.on('error', ignore);
+  if (head.byteLength > 0) socket.unshift(head);
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.once('finish', () => {
+    res.detachSocket(socket);
+    socket.destroySoon();
+  });
+  return res;
 }
 
 /** SPEC §4's JSON error, then the connection closes. */

@@ -22,7 +22,7 @@ import type { NodeStatus } from '../sender.js';
  * |---|---|---|---|
  * | `restpipe_up` | gauge | | 1 when the node is ready (client: pipe open; server: listening) |
  * | `restpipe_connected_clients` | gauge | | server: clients with an open pipe |
- * | `restpipe_events_total` | counter | direction, outcome | events settled: outbound (sent) or inbound (handled); outcome ok, handler_error, no_handler, forbidden or the error code |
+ * | `restpipe_events_total` | counter | direction, outcome | events settled: outbound (sent) or inbound (handled); outcome ok, handler_error, no_handler, forbidden, upstream_failed (a forward's upstream, SPEC §10) or the error code |
  * | `restpipe_event_duration_seconds` | histogram | direction | send → reply (outbound), handler time (inbound) |
  * | `restpipe_pipes_opened_total` / `restpipe_pipes_closed_total` | counter | | pipes that opened (hello done) / closed |
  * | `restpipe_dials_total` | counter | outcome | client: dial attempts, connected or failed |

@@ -77,7 +77,7 @@ describe('a broken file or a bad question: one line, exit 2', () => {
 
   const CASES: Array<[args: string[], line: RegExp]> = [
     [['@/syntax.json'], /^restpipe: \S+syntax\.json:3:3: not valid JSON: expected ',' or a closing bracket, found "\{"$/],
-    [['@/verb.json'], /^restpipe: \S+verb\.json:3:32: rules\[0\]\.allow\[1\]: unknown verb "fetch": use get, post, put, delete, patch or \*$/],
+    [['@/verb.json'], /^restpipe: \S+verb\.json:3:32: rules\[0\]\.allow\[1\]: unknown verb "fetch": use get, post, put, delete, patch, head, options or \*$/],
     [['@/glob.json'], /^restpipe: \S+glob\.json:1:44: rules\[0\]\.deny\[0\]: '\*\*' matches the rest of the noun, so it must be the last segment$/],
     [['@/key.json'], /^restpipe: \S+key\.json:1:50: rules\[0\]: unknown key "too" in a rule: did you mean "to"\?$/],
     [['@/huge.json'], /^restpipe: \S+huge\.json: 2097152 bytes: a rules file may have at most 1048576 bytes \(1 MiB\)$/],
@@ -86,7 +86,7 @@ describe('a broken file or a bad question: one line, exit 2', () => {
     [[EXAMPLE, '--as', 'hub', '--to', 'sensor-7', 'get', 'x'], /^restpipe: --to "sensor-7": expected server, client, server:NAME or client:NAME/],
     [[EXAMPLE, '--as', 'hub', '--to', 'client:no such', 'get', 'x'], /^restpipe: --to "client:no such": "no such" is not a node name/],
     [[EXAMPLE, '--as', '../hub', '--to', 'server', 'get', 'x'], /^restpipe: --as "\.\.\/hub": not a node name/],
-    [[EXAMPLE, '--as', 'hub', '--to', 'server', 'fetch', 'x'], /^restpipe: VERB "fetch": use one of get, post, put, delete, patch$/],
+    [[EXAMPLE, '--as', 'hub', '--to', 'server', 'fetch', 'x'], /^restpipe: VERB "fetch": use one of get, post, put, delete, patch, head, options$/],
     [['@/missing.json', '--as', 'hub', '--to', 'server', 'fetch', 'x'], /^restpipe: VERB "fetch"/],
     [[], /^restpipe: missing required argument 'file'/],
   ];

@@ -152,10 +152,10 @@ for (const d of BOTH) {
       assert.match(jsonError(json).message, /not valid JSON/);
     });
 
-    test('a method other than the five: 405 with Allow', async () => {
-      const res = await d.send({ method: 'OPTIONS', path: `${d.prefix}time` });
+    test('a method other than the seven: 405 with Allow', async () => {
+      const res = await d.send({ method: 'PROPFIND', path: `${d.prefix}time` });
       assert.equal(res.status, 405);
-      assert.equal(res.headers['allow'], 'GET, POST, PUT, DELETE, PATCH');
+      assert.equal(res.headers['allow'], 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS');
       assert.equal(jsonError(res).code, 'method_not_allowed');
     });
 

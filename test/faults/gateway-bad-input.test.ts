@@ -165,6 +165,10 @@ describe('dot segments and bad percent-encoding: 400 with a specific message', (
     ['time//%ed%a0%80', /not valid UTF-8 in parameter/], // an encoded UTF-16 surrogate
     ['time//%00', /decodes to a NUL character \(%00\)/],
     ['time//report%00.pdf', /decodes to a NUL character/],
+  ];
+  // URL paths, but no handler's: they may be a forward's (SPEC §10), so they travel and the far
+  // node, with no forward for them, refuses them (return code 250) with the same message.
+  const FAR_CASES: Array<[suffix: string, message: RegExp]> = [
     ['%c0%af', /invalid noun "%c0%af"/],
     ['time%00', /invalid noun "time%00"/],
     ['ti%6De', /invalid noun/], // nouns are never decoded: `%6D` is not an `m`
@@ -178,6 +182,14 @@ describe('dot segments and bad percent-encoding: 400 with a specific message', (
         assert.equal(err.code, 'bad_request', suffix);
         assert.match(err.message, message, suffix);
         assert.equal(returnCode(r), undefined, `${suffix}: refused by the gateway, never sent as an event`);
+      }
+      for (const [suffix, message] of FAR_CASES) {
+        const r = await rawExchange(route.port(), rawGet(`${route.prefix}${suffix}`), 10_000);
+        assert.equal(r.status, 400, `${suffix}: ${r.text}`);
+        const err = jsonError(r);
+        assert.equal(err.code, 'bad_request', suffix);
+        assert.match(err.message, message, suffix);
+        assert.equal(returnCode(r), '250', `${suffix}: refused by the far node, which forwards no such noun`);
       }
       await stillServing();
     });
