@@ -5,11 +5,13 @@
 //
 //   --rounds N        rounds (default 3; 1 with --quick)
 //   --quick           short smoke run (~2 minutes): 1 round, short windows, 1,000 clients only
-//   --only GROUPS     comma list of: small, echo, scale, stream, profile (default: all)
+//   --only GROUPS     comma list of: small, echo, scale, stream, profile, forward (default: all)
 //   --stream-bytes N  bytes of each stream transfer (default 1 GiB; 256 MiB with --quick)
 //   --rss-bytes N     bytes of the peak-RSS transfer each way (default 10 GiB; 1 GiB with --quick)
 //   --variants IDS    comma list of: direct, http-proxy, socket.io, restpipe-s2c, restpipe-c2s,
-//                     restpipe-c2s-rules (the server enforces the README's example rules)
+//                     restpipe-c2s-rules (the server enforces the README's example rules),
+//                     restpipe-fwd-s2c, restpipe-fwd-c2s (a --forward on the far node; by default only
+//                     in the forward group, which compares them with direct and http-proxy)
 //   --clients N,N     client counts for scale and the reconnect storm (default 1000,5000)
 //   --storm-only      with scale: skip the 10 s idle window (RSS/idle-CPU figures are then
 //                     not meaningful); for iterating on the reconnect storm alone
@@ -38,9 +40,11 @@ import { runScale, type ResumptionMode, type ScaleDurations, type ScaleResult } 
 import { buildBaseline, type Baseline } from './baseline.js';
 import { STREAM_VARIANTS, renderStreams, streamTargets, type StreamResults } from './report-streams.js';
 import { runFloor, runStreams, type StreamSizes } from './streams.js';
-import { BASELINE_VARIANT_IDS, VARIANT_IDS, variantLabel, type VariantId } from './variants.js';
+import { BASELINE_VARIANT_IDS, FORWARD_VARIANT_IDS, VARIANT_IDS, variantLabel, type VariantId } from './variants.js';
+import { FORWARD_GROUP_VARIANTS, runForward } from './forward.js';
+import { forwardTargets, renderForward, type ForwardResults } from './report-forward.js';
 
-const GROUPS = ['small', 'echo', 'scale', 'stream', 'profile'] as const;
+const GROUPS = ['small', 'echo', 'scale', 'stream', 'profile', 'forward'] as const;
 type Group = (typeof GROUPS)[number];
 const ECHO_SIZES = [64 * 1024, 1024 * 1024];
 /** Clients in the profiled storm: enough to show the per-reconnect costs, fewer than 5,000 to keep the run short. */
@@ -53,6 +57,8 @@ interface Options {
   quick: boolean;
   groups: Group[];
   variants: VariantId[];
+  /** The forward group's variants: {@link FORWARD_GROUP_VARIANTS}, or those of them --variants names. */
+  forwardVariants: VariantId[];
   clients: number[];
   out: string | undefined;
   keepSnapshot: boolean;
@@ -83,7 +89,8 @@ function parseOptions(argv: string[]): Options {
   for (const g of groups) if (!GROUPS.includes(g)) throw new Error(`unknown group ${g} (use ${GROUPS.join(', ')})`);
   const vs = get('variants');
   const baseline = get('baseline');
-  const variants = (vs?.split(',') ?? VARIANT_IDS.filter((v) => baseline !== undefined || !BASELINE_VARIANT_IDS.includes(v))) as VariantId[];
+  const variants = (vs?.split(',') ??
+    VARIANT_IDS.filter((v) => (baseline !== undefined || !BASELINE_VARIANT_IDS.includes(v)) && !FORWARD_VARIANT_IDS.includes(v))) as VariantId[];
   for (const v of variants) if (!VARIANT_IDS.includes(v)) throw new Error(`unknown variant ${v} (use ${VARIANT_IDS.join(', ')})`);
   if (baseline === undefined && variants.some((v) => BASELINE_VARIANT_IDS.includes(v))) throw new Error(`variants ${BASELINE_VARIANT_IDS.join(', ')} need --baseline REF`);
   const cl = get('clients');
@@ -98,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     quick,
     groups,
     variants,
+    forwardVariants: FORWARD_GROUP_VARIANTS.filter((v) => vs === undefined || variants.includes(v)),
     clients,
     out: get('out'),
     keepSnapshot: argv.includes('--keep-snapshot'),
@@ -153,6 +161,7 @@ interface Noise {
 
 interface Results {
   streams?: StreamResults;
+  forward?: ForwardResults;
   noise: Noise[];
   small: Partial<Record<VariantId, (SmallResult | undefined)[]>>;
   echo: Record<number, Partial<Record<VariantId, (EchoResult | undefined)[]>>>;
@@ -249,7 +258,7 @@ async function main(): Promise<void> {
   const benchDir = join(snap, 'dist', 'bench');
   const pkiPath = join(root, 'bench', '.cache', 'pki.json');
   const meta = describeMachine(opts, root, snap, d);
-  log(`restpipe bench: ${opts.rounds} round(s), groups ${opts.groups.join(', ')}, variants ${opts.variants.join(', ')}; build ${meta.buildHash} (${meta.git})`);
+  log(`restpipe bench: ${opts.rounds} round(s), groups ${opts.groups.join(', ')}, variants ${opts.variants.join(', ')}${opts.groups.includes('forward') ? ` (forward group: ${opts.forwardVariants.join(', ')})` : ''}; build ${meta.buildHash} (${meta.git})`);
 
   setNoiseBudget(opts.quick ? 2 * 60_000 : 8 * 60_000);
   const needClients = opts.groups.includes('scale') ? Math.max(...opts.clients) : 0;
@@ -330,6 +339,21 @@ async function main(): Promise<void> {
             `  stream ${id.padEnd(13)} down ${fmt(sr.down.mibps)} MiB/s, up ${fmt(sr.up.mibps)} MiB/s, 16× ${fmt(sr.down16.mibps)} MiB/s; ` +
               `small p99 ${fmt(sr.smallIdle.latencyUs.p99 / 1000, 2)} ms idle, ${fmt(sr.smallDuringBulk.latencyUs.p99 / 1000, 2)} ms during bulk; ` +
               `peak RSS ${sr.rss.map((x) => `${x.label} ${fmt(x.afterUpKiB / 1024)} MiB`).join(', ')}`,
+          );
+        }
+      }
+    }
+    if (opts.groups.includes('forward')) {
+      const forward = (results.forward ??= {});
+      for (const id of rotate(opts.forwardVariants, r)) {
+        const res = await attempt(r + 1, `forward ${id}`, () => runForward(id, ctx, d.load));
+        (forward[id] ??= []).push(res);
+        if (res !== undefined) {
+          log(
+            `  forward ${id.padEnd(16)} small ${fmt(res.small.load.rps).padStart(7)} req/s @64, 1 MiB GET ${fmt(res.downloadMibps, 1)} MiB/s @8` +
+              errorNote(res.small.load.errors + res.small.load.non2xx + res.download.load.errors + res.download.load.non2xx) +
+              noise(r + 1, `forward ${id} small`, res.small) +
+              noise(r + 1, `forward ${id} 1 MiB`, res.download),
           );
         }
       }
@@ -551,6 +575,7 @@ function evaluateTargets(res: Results, opts: Options): Target[] {
     });
   }
   if (res.streams !== undefined) t.push(...streamTargets(res.streams));
+  if (res.forward !== undefined) t.push(...forwardTargets(res.forward));
   return t;
 }
 
@@ -623,7 +648,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
 
   p('## Targets');
   p();
-  table(['target (issues 4 and 11)', 'measured', ''], targets.map((t) => [t.name, t.measured, t.status === 'met' ? '**met**' : t.status === 'n/a' ? 'n/a' : '**NOT MET**']));
+  table(['target (issues 4, 11 and 12)', 'measured', ''], targets.map((t) => [t.name, t.measured, t.status === 'met' ? '**met**' : t.status === 'n/a' ? 'n/a' : '**NOT MET**']));
 
   if (opts.groups.includes('small')) {
     p('## 1. Small event (`GET` of the built-in `get_time`)');
@@ -840,6 +865,7 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
   }
 
   if (res.streams !== undefined) L.push(...renderStreams(res.streams, (id) => variantLabel(id, meta.baseline?.ref), variants));
+  if (res.forward !== undefined) L.push(...renderForward(res.forward, (id) => variantLabel(id, meta.baseline?.ref)));
 
   p('## How it is measured');
   p();

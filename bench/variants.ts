@@ -6,10 +6,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Child } from './lib/proc.js';
 
-export const VARIANT_IDS = ['direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s', 'restpipe-s2c-base', 'restpipe-c2s-base', 'restpipe-c2s-rules'] as const;
+export const VARIANT_IDS = [
+  'direct', 'http-proxy', 'socket.io', 'restpipe-s2c', 'restpipe-c2s', 'restpipe-s2c-base', 'restpipe-c2s-base', 'restpipe-c2s-rules',
+  'restpipe-fwd-s2c', 'restpipe-fwd-c2s',
+] as const;
 export type VariantId = (typeof VARIANT_IDS)[number];
 /** The variants that run another build of restpipe (`--baseline REF`); not in a run without it. */
 export const BASELINE_VARIANT_IDS: readonly VariantId[] = ['restpipe-s2c-base', 'restpipe-c2s-base'];
+/**
+ * The forwarding variants (issue 12): the same node:http service as `direct`, reached through
+ * the gateway, the pipe and a `--forward` on the far node. Measured by the forward group; the
+ * other groups run them only when `--variants` names them.
+ */
+export const FORWARD_VARIANT_IDS: readonly VariantId[] = ['restpipe-fwd-s2c', 'restpipe-fwd-c2s'];
 
 export const VARIANT_LABELS: Record<VariantId, string> = {
   direct: 'direct (node:http answers itself)',
@@ -20,6 +29,8 @@ export const VARIANT_LABELS: Record<VariantId, string> = {
   'restpipe-s2c-base': 'restpipe server→client, baseline build',
   'restpipe-c2s-base': 'restpipe client→server, baseline build',
   'restpipe-c2s-rules': 'restpipe client→server, the README example rules on the server',
+  'restpipe-fwd-s2c': 'restpipe forward server→client (--forward on the client → node:http)',
+  'restpipe-fwd-c2s': 'restpipe forward client→server (--forward on the server → node:http)',
 };
 
 /**
@@ -157,6 +168,26 @@ export async function startVariant(id: VariantId, ctx: StartContext): Promise<Ru
         ]);
         started.push(client);
         return made(id, client.info.port, '/server', [client, server]);
+      }
+      case 'restpipe-fwd-s2c':
+      case 'restpipe-fwd-c2s': {
+        // The service is http-server.ts (what `direct` measures); the far node forwards `up` to it.
+        const upstream = await startChild(ctx, 'upstream', 'variants/http-server.js', []);
+        started.push(upstream);
+        const forward = ['--forward', `up=http://127.0.0.1:${String(upstream.info.port)}/`];
+        const s2c = id === 'restpipe-fwd-s2c';
+        const server = await startChild(ctx, s2c ? 'server+gateway' : 'server (forward)', 'variants/restpipe-node.js', [
+          '--role', 'server', '--gateway', s2c ? 'yes' : 'no', '--pki', ctx.pkiPath, ...(s2c ? [] : forward),
+        ]);
+        started.push(server);
+        const client = await startChild(ctx, s2c ? 'client (forward)' : 'client+gateway', 'variants/restpipe-node.js', [
+          '--role', 'client', '--gateway', s2c ? 'no' : 'yes', '--pki', ctx.pkiPath, '--server-port', String(server.info.pipePort), ...(s2c ? forward : []),
+        ]);
+        started.push(client);
+        if (!s2c) return made(id, client.info.port, '/server/up', [client, server, upstream]);
+        const name = String(client.info.name);
+        await until('the client pipe on the server', () => server.request<boolean>({ type: 'has-client', name }));
+        return made(id, server.info.port, `/client/${name}/up`, [server, client, upstream]);
       }
     }
   } catch (err) {

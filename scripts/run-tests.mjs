@@ -34,6 +34,10 @@ const SERIAL = [
   'integration/pipe-thousand-in-flight.',
   'e2e/browser-inspector-load.',
   'e2e/rules-flood.',
+  'e2e/forward-nginx.',
+  'e2e/forward-upload.',
+  'e2e/forward-sse.',
+  'e2e/forward-failures.',
 ];
 
 const root = new URL('../dist/test/', import.meta.url).pathname;

@@ -6,6 +6,7 @@
 //   server: [--port N] (pipe port, 0 = any)    client: --server-port N [--identity client]
 //   [--rules FILE]: enforce an access-rules file on the events this node receives
 //   [--resumption on|off] (TLS session resumption, default on)   server: [--ticket-keys FILE]
+//   [--forward PREFIX=URL]: forward events under PREFIX to the HTTP service at URL (SPEC §10)
 import { exampleHandlers, reply, startNode, streaming, type HandlerContext, type PostData } from '../../src/index.js';
 import { blob } from '../lib/blob.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
@@ -51,7 +52,15 @@ const node = await startNode({
   ...(args.rules === undefined ? {} : { rulesPath: String(args.rules) }),
   tlsResumption: args.resumption !== 'off',
   ...(args['ticket-keys'] === undefined ? {} : { ticketKeyFile: args['ticket-keys'] }),
+  ...(args.forward === undefined ? {} : { forward: forwardOption(String(args.forward)) }),
 });
+
+/** `PREFIX=URL` → `{ PREFIX: URL }` (one forward is all the bench needs). */
+function forwardOption(pair: string): Record<string, string> {
+  const eq = pair.indexOf('=');
+  if (eq < 1) throw new Error(`--forward PREFIX=URL, got ${pair}`);
+  return { [pair.slice(0, eq)]: pair.slice(eq + 1) };
+}
 if (role === 'client') await node.client!.waitReady(30_000);
 
 const agent = startChildAgent(

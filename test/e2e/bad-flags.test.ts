@@ -68,6 +68,13 @@ const CASES: Array<[string[], RegExp]> = [
   [['server', '--handlers', t('no-methods.mjs')], /--handlers .*no-methods\.mjs: handler object has no handler methods .*found hello\(\)/],
   [['client', '--handlers', t('throws.mjs')], /--handlers .*throws\.mjs: cannot load the module: the module failed to load/],
   [['server', '--handlers', t('ctor-throws.mjs')], /--handlers .*ctor-throws\.mjs: constructing handler class H failed: Error: no db/],
+  // Forwarding (issue 12, SPEC §10): a URL that is not http(s):// to a host, an empty prefix, no URL.
+  [['client', '--forward', 'files=ftp://x'], /^restpipe: --forward\b.*ftp:\/\/x/],
+  [['server', '--forward', '=http://x'], /^restpipe: --forward\b.*prefix/],
+  [['client', '--forward', 'files'], /^restpipe: --forward\b.*\bfiles\b/],
+  [['server', '--forward', 'files=http://'], /^restpipe: --forward\b.*"http:\/\/".*not a URL/],
+  [['client', '--forward-timeout', 'soon'], /^restpipe: --forward-timeout\b.*"soon"/],
+  [['server', '--forward', 'files=https://127.0.0.1:1/', '--forward-ca', t('no-such-ca.pem')], /^restpipe: --forward-ca .*no-such-ca\.pem/],
 ];
 
 for (const [caseArgs, expected] of CASES) {
