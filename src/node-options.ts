@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { CertificateExpiryOptions } from './cert-expiry.js';
 import { resolveClientOptions, type ResolvedClientOptions } from './client/client-options.js';
 import { resolveGatewayOptions, type GatewayListen, type ResolvedGatewayOptions } from './gateway/gateway-options.js';
@@ -89,8 +88,6 @@ export type ResolvedNodeOptions = (
 export interface ResolvedForwardOptions {
   table: ForwardTable;
   responseTimeoutMs: number;
-  /** The PEM text of `forwardCaPath`, read and checked. */
-  ca: string | undefined;
 }
 
 /** The inspector's options, when it is on. */
@@ -154,27 +151,10 @@ export function resolveNodeOptions(o: Omit<NodeOptions, 'identity' | 'handlers' 
   return resolved;
 }
 
-/**
- * `forward`, `forwardTimeoutMs` and `forwardCaPath` (read here, a few KB, so that a missing file
- * is one line naming the flag before anything starts); createServer/createClient check the first
- * two again, for library callers.
- */
-function resolveForward(o: Pick<NodeOptions, 'forward' | 'forwardTimeoutMs' | 'forwardCaPath'>, naming: OptionNaming): ResolvedForwardOptions {
+/** `forward` and `forwardTimeoutMs`, checked (createServer/createClient check them again, for library callers). */
+function resolveForward(o: Pick<NodeOptions, 'forward' | 'forwardTimeoutMs'>, naming: OptionNaming): ResolvedForwardOptions {
   return {
     table: ForwardTable.parse(o.forward, naming),
     responseTimeoutMs: durationOption('forwardTimeoutMs', o.forwardTimeoutMs, DEFAULT_FORWARD_TIMEOUT_MS, { naming }),
-    ca: o.forwardCaPath === undefined ? undefined : readForwardCa(o.forwardCaPath, naming),
   };
-}
-
-/** The PEM certificates of `forwardCaPath`, or one `invalid_option` line naming the option and the problem. */
-function readForwardCa(path: string, naming: OptionNaming): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw invalidOption(`${naming.name('forwardCaPath')} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw invalidOption(`${naming.name('forwardCaPath')} ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-  return text;
 }

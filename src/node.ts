@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { certificateCommonName } from './certificate.js';
 import { createClient, createServer, type RestpipeClient, type RestpipeServer } from './create.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
@@ -10,6 +11,7 @@ import type { StatsdBridge } from './metrics/statsd.js';
 import { resolveNodeOptions, type NodeOptions } from './node-options.js';
 import { NodeReloader } from './node-reload.js';
 import { DEFAULT_GRACE_MS } from './options/defaults.js';
+import { invalidOption } from './options/validate.js';
 import { loadRules, RulesGate } from './rules/index.js';
 import type { EventSender } from './sender.js';
 
@@ -72,7 +74,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const loaded = identity as LoadedIdentity;
     logger.info({ name: loaded.name, certDir: options.identity.certDir, notAfter: loaded.info.notAfter }, `identity '${loaded.name}' loaded`);
   };
-  const forwardCa = resolved.forward.ca;
+  const forwardCa = options.forwardCaPath === undefined ? undefined : await readForwardCa(options.forwardCaPath);
   const crl = options.role === 'server' && options.crlPath !== undefined ? await loadCrl(options.crlPath, { caPem: identity.ca, logger }) : undefined;
   // A rules file that cannot be used stops the start (invalid_option: its one line names the
   // problem and its place). Without --rules there is no gate: the check then costs nothing.
@@ -202,4 +204,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       return closing;
     },
   };
+}
+
+/** The PEM certificates of `forwardCaPath`, or one `invalid_option` line naming the file and the problem. */
+async function readForwardCa(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw invalidOption(`forward CA file ${path} (--forward-ca): cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw invalidOption(`forward CA file ${path} (--forward-ca): holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return text;
 }

@@ -74,7 +74,7 @@ const CASES: Array<[string[], RegExp]> = [
   [['client', '--forward', 'files'], /^restpipe: --forward\b.*\bfiles\b/],
   [['server', '--forward', 'files=http://'], /^restpipe: --forward\b.*"http:\/\/".*not a URL/],
   [['client', '--forward-timeout', 'soon'], /^restpipe: --forward-timeout\b.*"soon"/],
-  [['server', '--forward', 'files=https://127.0.0.1:1/', '--forward-ca', t('no-such-ca.pem')], /^restpipe: --forward-ca .*no-such-ca\.pem/],
+  [['server', '--forward', 'files=https://127.0.0.1:1/', '--forward-ca', t('no-such-ca.pem')], /^restpipe: forward CA file .*no-such-ca\.pem \(--forward-ca\): cannot read it \(ENOENT\)$/],
 ];
 
 for (const [caseArgs, expected] of CASES) {
