@@ -319,7 +319,7 @@ export class InboundCalls {
     this.#calls.delete(call.id);
     this.#inlineInFlight -= call.inlineBytes;
     // A request body nobody read to its end is not wanted any more.
-    this.#streams?.end(call.id, false, new RestpipeError(ErrorCode.ABORTED, 'the reply was sent before the request body was read'));
+    this.#streams?.end(call.id, false, repliedFirst);
     this.#port.settled();
   }
 
@@ -362,4 +362,9 @@ export function parseInboundEvent(wire: WireEvent): ParsedEvent | Reply {
 /** True for what {@link parseInboundEvent} returns to refuse an event. */
 export function isRefusal(parsed: ParsedEvent | Reply): parsed is Reply {
   return 'code' in parsed;
+}
+
+/** Why a request body still arriving is cut when its event's reply went out first. */
+function repliedFirst(): RestpipeError {
+  return new RestpipeError(ErrorCode.ABORTED, 'the reply was sent before the request body was read');
 }

@@ -268,7 +268,7 @@ export class OutboundCalls {
   /** An event left the table: its inline share goes back, and its bodies stop (a clean end stays readable). */
   #onRemoved(entry: PendingEvent, err: Error | undefined): void {
     this.#inlineInFlight -= entry.inlineBytes;
-    this.#streams?.end(entry.id, true, err ?? answeredEarly());
+    this.#streams?.end(entry.id, true, err ?? answeredEarly);
   }
 
   /** Publishes an observed event's outcome as it settles (one function per pipe, no closures per event). */
