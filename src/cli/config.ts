@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { ErrorCode, RestpipeError } from '../errors.js';
 import { CERT_DIR_ENV } from '../identity/cert-dir.js';
 import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '../node.js';
 import {
@@ -23,7 +21,9 @@ import {
   DEFAULT_STATSD,
 } from '../options/defaults.js';
 import type { OptionNaming } from '../options/validate.js';
-import { parseTlsMinVersion } from '../tls-policy.js';
+import { parseHostPort, parseValue, settingError, type FlagKind, type HostPort } from './flag-values.js';
+
+export { parseBytes, parseHostPort, parseSeconds, settingError, type HostPort } from './flag-values.js';
 
 /**
  * The run flags of SPEC §3 in one table: each flag's environment names (the original's `RP_*`
@@ -39,10 +39,6 @@ import { parseTlsMinVersion } from '../tls-policy.js';
 
 export type Role = 'server' | 'client';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 /** The node options a flag can set: all but the identity, the handler object and the logger. */
 export type NodeSettings = Omit<NodeOptions, 'role' | 'identity' | 'handlers' | 'logger'>;
@@ -50,7 +46,7 @@ export type NodeSettings = Omit<NodeOptions, 'role' | 'identity' | 'handlers' | 
 /** The CLI's own settings (not node options). */
 type CliKey = 'handlers' | 'certDir' | 'logLevel' | 'graceMs';
 
-type Kind = 'seconds' | 'seconds0' | 'bytes' | 'count' | 'hostport' | 'http' | 'string' | 'path' | 'level' | 'list' | 'boolean' | 'tls-version' | 'forward';
+type Kind = FlagKind;
 
 export interface FlagSpec {
   /** The flag without dashes; also the config-file key. */
@@ -122,10 +118,6 @@ export function flagHelp(spec: FlagSpec): string {
   return `${spec.description}${spec.default === undefined ? '' : ` (default ${spec.default})`}${env.length === 0 ? '' : ` [env ${env.join(', ')}]`}`;
 }
 
-/** A user-facing settings error: one line, exit 2. */
-export function settingError(message: string): RestpipeError {
-  return new RestpipeError(ErrorCode.INVALID_OPTION, message);
-}
 
 /** Where a setting's value came from. */
 export type SettingSource = 'flag' | 'env' | 'config';
@@ -198,15 +190,15 @@ function findValue(
   const fromFlag = flags[camel(spec.name)];
   // --no-http: commander sets http to false; it beats the environment and the config file.
   if (spec.name === 'http' && fromFlag === false) return { value: null, source: 'flag', where: '--no-http' };
-  if (fromFlag !== undefined) return { value: parseValue(spec, fromFlag, `--${spec.name}`), source: 'flag', where: `--${spec.name}` };
+  if (fromFlag !== undefined) return { value: parseValue(spec.kind, fromFlag, `--${spec.name}`), source: 'flag', where: `--${spec.name}` };
   const envName = spec.env.find((e) => env[e] !== undefined && env[e] !== '');
-  if (envName !== undefined) return { value: parseValue(spec, env[envName], envName), source: 'env', where: envName };
+  if (envName !== undefined) return { value: parseValue(spec.kind, env[envName], envName), source: 'env', where: envName };
   // The original's split variables are environment too: they beat the config file.
   const split = splitEnvValue(spec.name, role, env);
   if (split !== undefined) return { value: split.value, source: 'env', where: split.where };
   if (spec.name in file) {
     const where = `${configPath}: "${spec.name}"`;
-    return { value: parseValue(spec, file[spec.name], where), source: 'config', where };
+    return { value: parseValue(spec.kind, file[spec.name], where), source: 'config', where };
   }
   return undefined;
 }
@@ -247,139 +239,6 @@ function readConfigFile(path: string): Record<string, unknown> {
     if (!known.has(key)) throw settingError(`--config ${path}: unknown key "${key}" (keys are the flag names, e.g. "heartbeat-interval")`);
   }
   return parsed as Record<string, unknown>;
-}
-
-/** A flag's text (or a config file's number or list) in the library's unit: syntax only, ranges are the library's. */
-function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
-  if (spec.kind === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
-    const t = String(raw).toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(t)) return true;
-    if (['0', 'false', 'no', 'off'].includes(t)) return false;
-    throw settingError(`${where}: expected true or false, got ${JSON.stringify(raw)}`);
-  }
-  if (spec.kind === 'list') {
-    const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
-    return items.map((x) => x.trim()).filter((x) => x !== '');
-  }
-  if (spec.kind === 'forward') return parseForwards(raw, where);
-  if (typeof raw === 'number' && ['seconds', 'seconds0', 'bytes', 'count', 'tls-version'].includes(spec.kind)) raw = String(raw);
-  if (typeof raw !== 'string') throw settingError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
-  switch (spec.kind) {
-    case 'seconds':
-    case 'seconds0':
-      return Math.round(parseSeconds(raw, where, spec.kind === 'seconds0') * 1000);
-    case 'bytes':
-      return parseBytes(raw, where);
-    case 'count':
-      return parseCount(raw, where);
-    case 'hostport':
-      return parseHostPort(raw, where);
-    case 'http':
-      return parseHttp(raw, where);
-    case 'level':
-      return parseLevel(raw, where);
-    case 'tls-version':
-      return parseTlsMinVersion(raw, where);
-    case 'path':
-    case 'string':
-      if (raw.trim() === '') throw settingError(`${where}: must not be empty`);
-      return raw;
-  }
-}
-
-/**
- * `--forward PREFIX=URL` (repeated: a list), `RP_FORWARD` (comma-separated pairs) or the config
- * file's `"forward"` (an object of prefixes to URLs, or a list of pairs) → `{ PREFIX: URL }`.
- * The pairs' syntax only: the library checks each prefix and URL (ForwardTable).
- */
-function parseForwards(raw: unknown, where: string): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  const add = (prefix: string, url: unknown): void => {
-    if (prefix in out) throw settingError(`${where}: prefix ${JSON.stringify(prefix)} is given twice`);
-    out[prefix] = typeof url === 'string' ? url.trim() : (url as string);
-  };
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    for (const [prefix, url] of Object.entries(raw)) add(prefix.trim(), url);
-    return out;
-  }
-  const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
-  for (const item of items) {
-    const t = item.trim();
-    if (t === '') continue;
-    const eq = t.indexOf('=');
-    if (eq === -1) throw settingError(`${where}: expected PREFIX=URL, e.g. files=http://127.0.0.1:8080/, got ${JSON.stringify(t)}`);
-    add(t.slice(0, eq).trim(), t.slice(eq + 1));
-  }
-  return out;
-}
-
-/** Seconds, fractions allowed: the text's syntax (the range is the library's). */
-export function parseSeconds(raw: string, where: string, allowZero = false): number {
-  const t = raw.trim();
-  const n = /^\d+(\.\d+)?$|^\.\d+$/.test(t) ? Number(t) : NaN;
-  if (!Number.isFinite(n)) throw settingError(`${where}: expected a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-const BYTE_UNITS: Record<string, number> = {
-  '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3,
-};
-
-/** A size in bytes, `64MiB` and `10M` too (the range is the library's). */
-export function parseBytes(raw: string, where: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
-  const factor = BYTE_UNITS[m?.[2]?.toLowerCase() ?? ''];
-  const n = m === null || factor === undefined ? NaN : Math.floor(Number(m[1]) * factor);
-  if (!Number.isSafeInteger(n)) throw settingError(`${where}: expected a size in bytes such as 1048576, 64MiB or 10M, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-function parseCount(raw: string, where: string): number {
-  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n)) throw settingError(`${where}: expected a whole number, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-/** `HOST:PORT` or `[v6]:PORT`. */
-export function parseHostPort(raw: string, where: string): HostPort {
-  const t = raw.trim();
-  let host: string;
-  let portText: string;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
-  if (v6 !== null) {
-    host = v6[1]!;
-    portText = v6[2]!;
-  } else {
-    const i = t.lastIndexOf(':');
-    if (i <= 0 || t.indexOf(':') !== i) throw settingError(`${where}: expected HOST:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(raw)}`);
-    host = t.slice(0, i);
-    portText = t.slice(i + 1);
-  }
-  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw settingError(`${where}: port must be 0-65535, got ${JSON.stringify(portText)}`);
-  if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(host)) {
-    throw settingError(`${where}: ${JSON.stringify(host)} is not a host name or IP address`);
-  }
-  return { host, port };
-}
-
-function parseHttp(raw: string, where: string): NodeOptions['http'] {
-  const t = raw.trim();
-  if (t.startsWith('unix:')) {
-    const path = t.slice(5);
-    if (path === '') throw settingError(`${where}: unix: needs a socket path, e.g. unix:/run/restpipe/gateway.sock`);
-    return { path };
-  }
-  return parseHostPort(t, where);
-}
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-function parseLevel(raw: string, where: string): string {
-  const t = raw.trim().toLowerCase();
-  if (!LEVELS.includes(t)) throw settingError(`${where}: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
-  return t;
 }
 
 /**

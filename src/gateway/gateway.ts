@@ -22,7 +22,7 @@ import { serveHealth, serveMetrics, serveStatus } from './info-routes.js';
 import { lingerBeforeClose } from './linger.js';
 import { observeEnd, observeRequestBody, observeResponse, observeStart, observeStreamedReply, tapReplyBody, tapRequestBody } from './observe.js';
 import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, type EventRoute } from './routes.js';
-import { listenOn } from './listen.js';
+import { createHttpServer, listenOn } from './listen.js';
 import { ignoreNotFound } from './unix-socket.js';
 import { isWebSocketUpgrade, routeUpgrade, WebSocketTunnels } from './upgrade.js';
 
@@ -119,20 +119,7 @@ class HttpGateway implements Gateway, CallOwner {
     }
     const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, keepAliveTimeoutMs: keepAliveTimeout } = o;
 
-    // Node's requestTimeout would bound a whole request, however big its body: a streamed body
-    // is bounded by its event's progress timer in the pipe instead, and a body read whole
-    // (inline) by a timer of ours (#startEvent).
-    this.#server = http.createServer({
-      headersTimeout: headersTimeout,
-      requestTimeout: 0,
-      keepAliveTimeout: keepAliveTimeout,
-      // Node checks both timeouts on this interval (default 30 s, which would let a 10 s
-      // headers timeout take 40 s). A sweep over the connection list is cheap.
-      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 4))),
-    });
-    this.#server.headersTimeout = headersTimeout;
-    this.#server.requestTimeout = 0;
-    this.#server.keepAliveTimeout = keepAliveTimeout;
+    this.#server = createHttpServer(headersTimeout, keepAliveTimeout);
     this.#server.on('connection', trackConnection);
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, false));
     // With a listener here Node no longer answers `100 Continue` by itself: the client is

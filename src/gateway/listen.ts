@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
@@ -31,4 +31,24 @@ export async function listenOn(server: Server, listen: { host: string; port: num
   }
   const a = server.address() as AddressInfo;
   return { host: a.address, port: a.port };
+}
+
+/**
+ * The gateway's node:http server with its timeouts. Node's requestTimeout would bound a whole
+ * request, however big its body: it is off, a streamed body being bounded by its event's
+ * progress timer in the pipe instead, and a body read whole (inline) by a timer of the gateway's.
+ */
+export function createHttpServer(headersTimeoutMs: number, keepAliveTimeoutMs: number): Server {
+  const server = http.createServer({
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: 0,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    // Node checks both timeouts on this interval (default 30 s, which would let a 10 s
+    // headers timeout take 40 s). A sweep over the connection list is cheap.
+    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
+  });
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  return server;
 }

@@ -9,7 +9,7 @@ import { clampTimerMs } from '../options/validate.js';
 import type { PipeInfo } from '../sender.js';
 import { StateMachine } from '../state-machine.js';
 import { describeSocketError, formatSeconds, peerText } from '../text.js';
-import { FrameFlag, FrameType, MAX_CHUNK_BYTES, STREAM_FRAME_PAYLOAD_BYTES, frameTypeName } from '../wire/frame.js';
+import { FrameFlag, FrameType, STREAM_FRAME_PAYLOAD_BYTES, frameTypeName } from '../wire/frame.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import {
@@ -24,7 +24,6 @@ import {
   decodeReply,
   decodeWindowUpdate,
   encodeCancel,
-  encodeDataFrame,
   encodeGoAway,
   encodeReplyFrame,
   type HelloMessage,
@@ -35,7 +34,8 @@ import { HelloExchange, goAwayDescription } from './hello.js';
 import { InboundCalls } from './inbound-calls.js';
 import { OutboundCalls, type RequestOptions } from './outbound-calls.js';
 import { wireLiveness } from './liveness.js';
-import { PipeStreams } from './pipe-streams.js';
+import { openPipeStreams } from './open-streams.js';
+import type { PipeStreams } from './pipe-streams.js';
 import type { ReadGate } from './read-gate.js';
 
 import { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState } from './session-options.js';
@@ -45,13 +45,6 @@ export { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState }
 
 /** How long a closed pipe's socket may take to flush its last frames before it is destroyed. */
 const CLOSE_LINGER_MS = 1_000;
-/**
- * Event heads go to the socket while it holds less than this; DATA while it holds less than one
- * chunk, so a heartbeat or a cancel written at any moment waits behind at most about one chunk
- * of bulk data (SPEC §9; stream/scheduler.ts).
- */
-const HEADS_BELOW_BYTES = 256 * 1024;
-const DATA_BELOW_BYTES = MAX_CHUNK_BYTES;
 
 /**
  * One pipe: a connected, authenticated stream to one peer, after which both sides send events
@@ -316,32 +309,10 @@ export class PipeSession {
     const peer = this.#hello.peer!;
     const timing = this.#timing;
     const writer = this.#writer;
-    const streams = new PipeStreams(
-      { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes },
-      {
-        initialWindowBytes: peer.initialStreamWindow!,
-        maxWindowBytes: peer.maxStreamWindow!,
-        pipeWindowBytes: peer.pipeWindow!,
-        // A DATA frame's payload is the chunk and a few bytes of its protobuf tag and length.
-        maxChunkBytes: Math.min(MAX_CHUNK_BYTES, peer.maxFrameBytes - 8),
-      },
-      { headsBelowBytes: HEADS_BELOW_BYTES, dataBelowBytes: DATA_BELOW_BYTES, maxQueuedHeadBytes: timing.maxQueuedBytes },
-      {
-        get socketQueuedBytes() {
-          return writer.socketQueuedBytes;
-        },
-        writeHead: (parts) => writer.writeEvent(parts),
-        writeData: (stream, chunk, last, blocked) => {
-          const f = (stream.isReply ? FrameFlag.REPLY : 0) | (last ? FrameFlag.END_STREAM : 0) | (blocked ? FrameFlag.BLOCKED : 0);
-          writer.writeData(encodeDataFrame(stream.id, f, chunk), !stream.isReply);
-          if (stream.isReply) this.#readGate.afterResponse();
-        },
-      },
-      {
-        writeControl: (parts) => writer.writeControl(parts),
-        progress: () => this.#heartbeat.markProgress(),
-      },
-    );
+    const streams = openPipeStreams(timing, peer, writer, {
+      afterReplyData: () => this.#readGate.afterResponse(),
+      progress: () => this.#heartbeat.markProgress(),
+    });
     this.#streams = streams;
     writer.setDrainListener(() => streams.scheduler.pump());
     this.#outbound.open(streams, { maxFrameBytes: peer.maxFrameBytes, maxInlineInflightBytes: peer.maxInlineInflightBytes! });
