@@ -245,6 +245,20 @@ export function parseNoun(noun: string): ParsedNoun {
 }
 
 /**
+ * Why a noun may not become a URL path (a forward's, SPEC §10), or undefined: characters other
+ * than RFC 3986's path characters, a `%` not starting an escape, a `.` or `..` segment (also
+ * `%2e`), or a leading `/`. A noun a handler can have passes parseNoun with its parameters
+ * decoded (`files//../x` is the parameters `..` and `x` to a handler): a forward checks it here
+ * too, so that no noun climbs out of its prefix.
+ */
+export function urlPathProblem(noun: string): string | undefined {
+  if (noun.charCodeAt(0) === 0x2f || !URL_PATH_CHARS.test(noun)) return `noun ${JSON.stringify(truncate(noun))} is not a URL path (RFC 3986 path characters only)`;
+  if (BAD_ESCAPE.test(noun)) return `malformed percent-encoding in noun ${JSON.stringify(truncate(noun))}`;
+  if (DOT_SEGMENT.test(noun)) return `noun ${JSON.stringify(truncate(noun))} contains a '.' or '..' segment`;
+  return undefined;
+}
+
+/**
  * Why no handler can have this noun (the message of the `bad_request` it gets when no forward
  * takes it either), or undefined when one can.
  */

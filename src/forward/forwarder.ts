@@ -5,7 +5,7 @@ import { PassThrough, pipeline } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { collectBody } from '../bodies.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { ReturnCode, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
+import { ReturnCode, urlPathProblem, type ParsedEvent, type PeerInfo, type Reply, type SignalSource } from '../event.js';
 import { carriedHeaders, isWebSocketHandshake } from '../http-headers.js';
 import { silentLogger, type Logger } from '../log.js';
 import { errorReply } from '../replies.js';
@@ -60,6 +60,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     forward(event, peer, signal) {
       const match = table.match(event.noun, event.query);
       if (match === undefined) return undefined;
+      // A noun a handler could have (`files//../x`: parameters) or a peer's query may hold what
+      // a URL path must not: refused here, so nothing climbs out of the prefix or splits the request.
+      const problem = urlPathProblem(event.noun) ?? queryProblem(event.query);
+      if (problem !== undefined) return Promise.resolve(errorReply(ReturnCode.BAD_REQUEST, ErrorCode.BAD_REQUEST, `forward ${match.target.prefix}: ${problem}`));
       const agent = match.target.protocol === 'https:' ? httpsAgent : httpAgent;
       return forwardEvent(event, peer, signal instanceof AbortSignal ? signal : signal.signal, match, agent, responseTimeoutMs, health);
     },
@@ -91,16 +95,24 @@ function forwardEvent(
       signal.removeEventListener('abort', onAbort);
       resolve(reply);
     };
-    const request = (target.protocol === 'https:' ? https : http).request({
-      protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port,
-      method: event.verb.toUpperCase(),
-      path,
-      headers: requestHeaders(event, target, peer, upgrade),
-      setHost: false,
-      agent,
-    });
+    let request: http.ClientRequest;
+    try {
+      request = (target.protocol === 'https:' ? https : http).request({
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: event.verb.toUpperCase(),
+        path,
+        headers: requestHeaders(event, target, peer, upgrade),
+        setHost: false,
+        agent,
+      });
+    } catch (err) {
+      // Node refuses a path or header it cannot send (what the checks above let through must not crash the event).
+      event.body?.destroy();
+      resolve(errorReply(ReturnCode.BAD_REQUEST, ErrorCode.BAD_REQUEST, `forward ${target.prefix}: the request cannot be sent: ${truncate((err as Error).message, 200)}`));
+      return;
+    }
     const timer = setTimeout(() => {
       request.destroy(new RestpipeError(ErrorCode.UPSTREAM_TIMEOUT, `forward ${target.prefix}: ${target.url} sent no response head within ${responseTimeoutMs / 1000} s (--forward-timeout)`));
     }, responseTimeoutMs);
@@ -261,6 +273,14 @@ function failureReply(target: ForwardTarget, err: Error, health: UpstreamHealth)
 
 function upstreamError(code: ErrorCode, status: number, message: string): Reply {
   return { ...errorReply(ReturnCode.UPSTREAM_FAILED, code, message), status };
+}
+
+// A query travels as the gateway received it: visible ASCII without `#` (Node's HTTP parser lets
+// no control character or space through; a peer's event is not so bound).
+const QUERY_CHARS = /^[\x21-\x22\x24-\x7e]*$/;
+
+function queryProblem(query: string): string | undefined {
+  return QUERY_CHARS.test(query) ? undefined : `the query ${JSON.stringify(truncate(query))} has characters a URL may not carry`;
 }
 
 /** A Content-Length Node accepted (it refuses conflicting ones), as a number. */

@@ -210,6 +210,22 @@ describe('failures', () => {
     assert.match(r.body, /invalid noun \\"nothing\.here\/x\\"/);
   });
 
+  test('a noun that is a handler\'s but not a safe URL path is refused by the forward, never sent upstream', async () => {
+    // The gateway refuses these itself; a library caller or a hostile peer can still send them.
+    for (const [noun, message] of [
+      ['files//../../etc/passwd', /contains a '\.' or '\.\.' segment/],
+      ['files//%2e%2e/x', /contains a '\.' or '\.\.' segment/],
+      ['files//a\r\nX-Injected: 1', /not a URL path/],
+    ] as const) {
+      const r = await client.send({ verb: 'get', noun });
+      assert.equal(r.code, ReturnCode.BAD_REQUEST, noun);
+      assert.match(Buffer.from(r.data).toString(), message, noun);
+    }
+    const q = await client.send({ verb: 'get', noun: 'files/x', query: 'a=1\r\nX-Injected: 1' });
+    assert.equal(q.code, ReturnCode.BAD_REQUEST);
+    assert.match(Buffer.from(q.data).toString(), /query/);
+  });
+
   test('the library sends to a forward too, with no HTTP hop', async () => {
     const r = await client.send({ verb: 'get', noun: 'files/lib.txt', query: 'a=1' });
     assert.equal(r.code, 0);
