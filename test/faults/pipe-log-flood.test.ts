@@ -45,8 +45,11 @@ before(async () => {
   const command = [process.execPath, BIN.restpipe, 'server', '--cert-dir', certDir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--heartbeat-interval', '0.25', '--heartbeat-timeout', '1']
     .map((a) => `'${a}'`)
     .join(' ');
+  // script(1) runs the command in a session of its own (its pty's), out of the process group
+  // killed below: the shell says its pid and becomes the node (exec), so that `after` can end it.
+  const shell = `echo "NODEPID=$$"; exec ${command}`;
   // Its own process group, so that the node under script is ended with it (by this pid only).
-  server = spawn(SCRIPT!, ['-qfec', command, '/dev/null'], { cwd: REPO_ROOT, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  server = spawn(SCRIPT!, ['-qfec', shell, '/dev/null'], { cwd: REPO_ROOT, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   server.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   server.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   const deadline = performance.now() + 15_000;
@@ -72,6 +75,14 @@ function portAfter(msg: string): number | undefined {
 }
 
 after(async () => {
+  const nodePid = Number(/NODEPID=(\d+)/.exec(plain())?.[1] ?? NaN);
+  if (Number.isInteger(nodePid)) {
+    try {
+      process.kill(nodePid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   if (server?.pid !== undefined && server.exitCode === null) {
     const exited = new Promise((resolve) => server!.once('exit', resolve));
     process.kill(-server.pid, 'SIGKILL');
