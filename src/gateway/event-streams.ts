@@ -34,16 +34,7 @@ const EMPTY = Buffer.alloc(0);
  * call) with the declared length when there is one.
  */
 export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer | undefined): ParsedEvent {
-  const event: ParsedEvent = {
-    verb: route.verb,
-    noun: route.noun,
-    path: route.path,
-    params: route.params,
-    method: route.method,
-    query: route.query,
-    mimetype: call.req.headers['content-type'] ?? '',
-    data: data ?? EMPTY,
-  };
+  const event = routeEvent(route, call.req.headers['content-type'] ?? '', data ?? EMPTY);
   if (call.headers !== undefined && call.headers.length > 0) event.headers = call.headers;
   if (data === undefined) {
     event.body = call.bodyStream = requestBodyStream(call.req);
@@ -51,6 +42,11 @@ export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer 
     if (declared !== undefined) event.length = Number(declared);
   }
   return event;
+}
+
+/** The event of a gateway route, with a body in memory (empty when one will stream). */
+export function routeEvent(route: EventRoute, mimetype: string, data: Uint8Array): ParsedEvent {
+  return { verb: route.verb, noun: route.noun, path: route.path, params: route.params, method: route.method, query: route.query, mimetype, data };
 }
 
 /**

@@ -9,7 +9,7 @@ import { MAX_TIMER_MS } from '../options/defaults.js';
 import type { EventSender } from '../sender.js';
 import { truncate } from '../text.js';
 import { hasBody } from './body.js';
-import { replyHead } from './event-streams.js';
+import { replyHead, routeEvent } from './event-streams.js';
 import type { HostPolicy } from './host-check.js';
 import { errorResponse } from './http-errors.js';
 import { GatewayRouteError, parseEventTimeout, parseGatewayRequest } from './routes.js';
@@ -113,18 +113,9 @@ export class WebSocketTunnels {
     const body = new PassThrough();
     if (head.byteLength > 0) body.write(head);
     socket.pipe(body);
-    const event: ParsedEvent = {
-      verb: route.verb,
-      noun: route.noun,
-      path: route.path,
-      params: route.params,
-      method: route.method,
-      query: route.query,
-      mimetype: '',
-      data: EMPTY,
-      headers,
-      body,
-    };
+    const event = routeEvent(route, '', EMPTY);
+    event.headers = headers;
+    event.body = body;
     return { target: route.target, event, timeoutMs };
   }
 
