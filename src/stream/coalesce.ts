@@ -6,8 +6,8 @@ import type { Readable, Writable } from 'node:stream';
  * 64 KiB chunk per DATA frame, several frames per turn; written one by one, each chunk is a
  * send(2) of its own, and on loopback a send also runs the receiver's side of TCP. Corking at
  * the first chunk of a turn and uncorking once the turn's I/O is done (setImmediate) makes them
- * one writev: in the stream bench, a 512 MiB download cost the gateway node 2.3–2.9 s of CPU
- * one write per chunk and 1.4–1.7 s batched. A chunk waits at most until the end of its turn.
+ * one writev: a 512 MiB download through the bench's gateway cost that node 1.25–2.1 s of CPU
+ * with a write per chunk and 0.93–1.3 s batched. A chunk waits at most until the end of its turn.
  */
 export function coalesceWrites(source: Readable, dest: Writable): void {
   let corked = false;
