@@ -23,9 +23,10 @@ export type SplitDataSink = (flags: number, id: number, parts: Buffer[]) => void
  * The smallest DATA payload handed out in parts. A body chunk is 64 KiB and a TLS read at most
  * 16 KiB, so nearly every chunk spans reads; copying each into one buffer was 7–11 % of a
  * receiving node's CPU in the stream bench, and as much again in garbage collection. Views pin
- * the reads they lie in until the body's reader takes them: from this size on a frame uses most
- * of each read it spans, so what it pins is at most about twice what it carries (a smaller frame
- * that spans two reads could pin 32 KiB for a few bytes: it is copied, as before).
+ * the reads they lie in until the body's reader takes them. A read is at most 16 KiB, so beyond
+ * its own bytes a frame pins at most the rest of the two reads it starts and ends in: from this
+ * size on, at most three times what it carries (a smaller frame that spans two reads could pin
+ * 32 KiB for a few bytes: it is copied, as before).
  */
 export const SPLIT_DATA_MIN_BYTES = 16 * 1024;
 
