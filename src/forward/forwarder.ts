@@ -10,6 +10,7 @@ import { carriedHeaders, isWebSocketHandshake } from '../http-headers.js';
 import { silentLogger, type Logger } from '../log.js';
 import { errorReply } from '../replies.js';
 import { truncate } from '../text.js';
+import { coalesceWrites } from '../stream/coalesce.js';
 import type { ForwardMatch, ForwardTable, ForwardTarget } from './forward-table.js';
 
 /**
@@ -149,6 +150,7 @@ function forwardEvent(
       // The WebSocket's bytes follow the 101 (upgradeReply): the handshake request has no body.
       request.end();
     } else if (event.body !== undefined) {
+      coalesceWrites(event.body, request);
       pipeline(event.body, request, (err) => {
         if (err !== undefined && err !== null && !request.destroyed) request.destroy(err);
       });
@@ -256,7 +258,10 @@ function upgradeReply(event: ParsedEvent, res: IncomingMessage, socket: Socket, 
   const fromUpstream = new PassThrough();
   if (head.byteLength > 0) fromUpstream.write(head);
   pipeline(socket, fromUpstream, ignore);
-  if (event.body !== undefined) pipeline(event.body, socket, ignore);
+  if (event.body !== undefined) {
+    coalesceWrites(event.body, socket);
+    pipeline(event.body, socket, ignore);
+  }
   else socket.end();
   const reply: Reply = { code: ReturnCode.OK, mimetype: '', data: EMPTY, status: 101, body: fromUpstream };
   if (headers.length > 0) reply.headers = headers;

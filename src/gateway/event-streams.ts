@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
+import { coalesceWrites } from '../stream/coalesce.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
 import type { ParsedEvent, Reply } from '../event.js';
 import type { GatewayCall } from './gateway-call.js';
@@ -132,5 +133,6 @@ export function writeStreamedReply(res: ServerResponse, status: number, headers:
   body.on('error', onError);
   body.on('end', onEnd);
   res.on('close', onClose);
+  coalesceWrites(body, res);
   body.pipe(res);
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { MAX_TIMER_MS } from '../options/defaults.js';
 import type { EventSender } from '../sender.js';
 import { truncate } from '../text.js';
+import { coalesceWrites } from '../stream/coalesce.js';
 import { hasBody } from './body.js';
 import { replyHead, routeEvent } from './event-streams.js';
 import type { HostPolicy } from './host-check.js';
@@ -160,6 +161,7 @@ export class WebSocketTunnels {
 /** A body into the socket: a clean end ends the socket, an abnormal one destroys it. */
 function pipeToSocket(body: Readable, socket: Socket): void {
   body.once('error', () => socket.destroy());
+  coalesceWrites(body, socket);
   body.pipe(socket);
 }
 

@@ -182,8 +182,8 @@ export class PipeStreams {
    * @throws ProtocolError beyond the pipe's or the stream's credit, or past the head's body_length,
    *   or an end short of it.
    */
-  onData(id: number, flags: number, chunk: Uint8Array): void {
-    const n = chunk.byteLength;
+  onData(id: number, flags: number, chunk: Uint8Array | readonly Buffer[]): void {
+    const n = byteLength(chunk);
     this.#pipeRx.receive(n, 'pipe');
     this.dataFramesReceived++;
     const state = this.#incoming.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
@@ -204,7 +204,13 @@ export class PipeStreams {
     }
     this.#port.progress();
     state.hooks.onProgress?.();
-    if (n > 0) state.body.deliver(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, n));
+    if (n > 0) {
+      if (Array.isArray(chunk)) for (const part of chunk as readonly Buffer[]) state.body.deliver(part);
+      else {
+        const one = chunk as Uint8Array;
+        state.body.deliver(Buffer.isBuffer(one) ? one : Buffer.from(one.buffer, one.byteOffset, n));
+      }
+    }
     if (end) {
       state.ended = true;
       state.body.finish();
@@ -309,4 +315,11 @@ export class PipeStreams {
     const increment = this.#pipeRx.takeUpdate();
     if (increment > 0) this.#port.writeControl(encodeWindowUpdateFrame(0, 0, increment));
   }
+}
+
+function byteLength(chunk: Uint8Array | readonly Buffer[]): number {
+  if (!Array.isArray(chunk)) return (chunk as Uint8Array).byteLength;
+  let n = 0;
+  for (const part of chunk as readonly Buffer[]) n += part.byteLength;
+  return n;
 }

@@ -18,6 +18,7 @@ import {
   GoAwayCode,
   decodeCancelMessage,
   decodeData,
+  decodeDataParts,
   decodeEvent,
   decodeGoAway,
   decodeHello,
@@ -105,7 +106,11 @@ export class PipeSession {
     });
     this.#openedAt = this.#state.since;
     // Frames are small whatever the body (SPEC §9): an inline body or a chunk, and a head.
-    this.#decoder = new FrameDecoder(STREAM_FRAME_PAYLOAD_BYTES, (type, flags, id, payload) => this.#onFrame(type, flags, id, payload));
+    this.#decoder = new FrameDecoder(
+      STREAM_FRAME_PAYLOAD_BYTES,
+      (type, flags, id, payload) => this.#onFrame(type, flags, id, payload),
+      (flags, id, parts) => this.#onSplitData(flags, id, parts),
+    );
     this.#writer = new FrameWriter(socket);
     ({ heartbeat: this.#heartbeat, readGate: this.#readGate } = wireLiveness(socket, this.#writer, timing, (reason) =>
       this.destroy(reason, GoAwayCode.HEARTBEAT_TIMEOUT),
@@ -253,6 +258,13 @@ export class PipeSession {
         this.destroy(`internal error: ${(err as Error).message}`, GoAwayCode.PROTOCOL_ERROR);
       }
     }
+  }
+
+  /** A body chunk that arrived across network reads, as views of them (frame-decoder.ts). */
+  #onSplitData(flags: number, id: number, parts: Buffer[]): void {
+    if (this.#state.is('closed')) return;
+    if (this.#state.is('hello')) throw new ProtocolError(`${frameTypeName(FrameType.DATA)} frame before HELLO`);
+    this.#streams!.onData(id, flags, decodeDataParts(parts));
   }
 
   /** Routes one decoded frame; throws ProtocolError for what the protocol does not allow. */

@@ -12,7 +12,7 @@ export interface DataPiece {
   chunk: Uint8Array;
   /** This frame carries END_STREAM. */
   end: boolean;
-  /** This piece used the last of the stream's credit and more waits to be sent (the BLOCKED flag). */
+  /** This piece used the last of the stream's credit and the body is not finished (the BLOCKED flag). */
   blocked: boolean;
   /**
    * Call once the piece was handed to the socket: it completes the writer's chunk (or its
@@ -182,7 +182,12 @@ export class SendStream {
     // writer's later finish() has nothing left to send.
     const complete = this.declaredBytes !== undefined && this.#sentBytes === this.declaredBytes;
     if (complete || (this.#pendingBytes === 0 && this.#endRequested !== undefined)) return this.#sendEnd(chunk, written);
-    return { chunk, end: false, blocked: this.window.credit === 0 && this.#pendingBytes > 0, written };
+    // Out of credit with the body not finished: more waits, or will come. A Writable hands over
+    // one chunk at a time, so when the credit ends at a chunk boundary (a 256 KiB window of 64 KiB
+    // chunks) the next chunk is not here yet; asking for pending bytes alone never set the flag
+    // then, and a download's window stayed at its first 256 KiB for 512 MiB.
+    const blocked = this.window.credit === 0 && (this.#pendingBytes > 0 || this.#endRequested === undefined);
+    return { chunk, end: false, blocked, written };
   }
 
   #sendEnd(chunk: Uint8Array, chunkWritten: (() => void) | undefined): DataPiece {

@@ -33,7 +33,7 @@ export const FrameFlag = {
   /** v2: no more of this body: on a head, the body was inline; on DATA, this is the last chunk. */
   END_STREAM: 0x02,
   /**
-   * v2, on DATA: this chunk used the last of the stream's credit and the sender has more to send
+   * v2, on DATA: this chunk used the last of the stream's credit and the body is not finished
    * (QUIC's STREAM_DATA_BLOCKED, RFC 9000 §19.13, as a flag): the window held the sender back.
    */
   BLOCKED: 0x04,

@@ -195,6 +195,30 @@ export function decodeData(payload: Uint8Array): Uint8Array {
   return decode(DataSchema, payload, 'DATA').chunk;
 }
 
+/**
+ * A DATA payload that arrived in parts (frame-decoder.ts, SplitDataSink): the chunk as views of
+ * those parts, without copying. The common form (tag 1, then the length, then the bytes, with the
+ * tag and length in the first part) is read in place; anything else is joined and decoded as
+ * {@link decodeData} does (one part).
+ * @throws ProtocolError as decodeData.
+ */
+export function decodeDataParts(parts: Buffer[]): Buffer[] {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const first = parts[0]!;
+  if (first.byteLength > 0 && first[0] === 0x0a) {
+    const n = readShortVarint(first, 1, first.byteLength);
+    if (n >= 0 && varintCursor.pos + n === total) {
+      const out = parts.slice();
+      out[0] = first.subarray(varintCursor.pos);
+      if (out[0].byteLength === 0) out.shift();
+      return out;
+    }
+  }
+  const joined = decodeData(Buffer.concat(parts, total));
+  return [Buffer.from(joined.buffer, joined.byteOffset, joined.byteLength)];
+}
+
 /** A whole WINDOW_UPDATE frame: one buffer. `flags`: REPLY for a request body's credit; id 0 = the pipe. */
 export function encodeWindowUpdateFrame(id: number, flags: number, increment: number): Uint8Array[] {
   const n = increment === 0 ? 0 : 1 + varintSize(increment);

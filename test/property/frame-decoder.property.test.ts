@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ProtocolError } from '../../src/errors.js';
-import { FrameDecoder } from '../../src/wire/frame-decoder.js';
+import { FrameDecoder, SPLIT_DATA_MIN_BYTES } from '../../src/wire/frame-decoder.js';
 import { encodeFrame } from '../../src/wire/frame-encoder.js';
 import { carriesBody, FrameType, HEADER_BYTES, isReplyType, MAX_CONTROL_PAYLOAD_BYTES } from '../../src/wire/frame.js';
 import { fcParams } from './fc-settings.js';
@@ -82,6 +82,39 @@ describe('FrameDecoder properties', () => {
         );
       }),
       fcParams(2000),
+    );
+  });
+
+  it('hands large DATA frames that span chunks out as views of them, small or whole ones as one payload, in order', () => {
+    // Big DATA payloads (a pattern, so that generating them stays cheap) among small frames of any type.
+    const bigDataArb: fc.Arbitrary<Frame> = fc
+      .record({ id: u32, length: fc.integer({ min: SPLIT_DATA_MIN_BYTES - 2, max: 3 * SPLIT_DATA_MIN_BYTES }), seed: fc.nat(255) })
+      .map(({ id, length, seed }) => ({ type: FrameType.DATA, id, payload: Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff) }));
+    const bigChunkingArb = fc.record({ cuts: fc.array(fc.nat(), { maxLength: 12 }), ownMemory: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(frameArb, bigDataArb), { maxLength: 8 }), bigChunkingArb, (frames, chunking) => {
+        const got: { type: number; id: number; hex: string; parts: number }[] = [];
+        const decoder = new FrameDecoder(
+          1 << 20,
+          (type, _flags, id, payload) => got.push({ type, id, hex: payload.toString('hex'), parts: 1 }),
+          (_flags, id, parts) => {
+            assert.ok(parts.length >= 2, 'split only when the payload spans chunks');
+            assert.ok(parts.every((p) => p.length > 0));
+            got.push({ type: FrameType.DATA, id, hex: Buffer.concat(parts).toString('hex'), parts: parts.length });
+          },
+        );
+        const chunks = split(encodeAll(frames), chunking);
+        for (const chunk of chunks) decoder.push(chunk);
+        assert.equal(decoder.bufferedBytes, 0);
+        assert.deepEqual(
+          got.map(({ type, id, hex }) => ({ type, id, hex })),
+          frames.map((f) => ({ type: f.type, id: f.id, hex: Buffer.from(f.payload).toString('hex') })),
+        );
+        for (const [i, f] of frames.entries()) {
+          if (got[i]!.parts > 1) assert.ok(f.type === FrameType.DATA && f.payload.length >= SPLIT_DATA_MIN_BYTES);
+        }
+      }),
+      fcParams(300),
     );
   });
 

@@ -16,8 +16,8 @@
 // Flags: REPLY = 0x01, END_STREAM = 0x02, BLOCKED = 0x04. REPLY is set when the frame comes from
 // the node that answers the event, so that its id is one the frame's receiver allocated.
 // END_STREAM on a head says the body (if any) was inline; otherwise DATA frames follow and the
-// last carries it. BLOCKED on DATA: that chunk used the sender's last stream credit and it has
-// more to send (the receiver may grow the window).
+// last carries it. BLOCKED on DATA: that chunk used the sender's last stream credit and the body
+// is not finished (the receiver may grow the window).
 // The README's wire section ("The wire (protocol version 2)") says how windows and cancels work.
 //
 // The numbers 0x01, 0x02, 0x80 and 0x81 are the original RestPipe's. Changing a field's

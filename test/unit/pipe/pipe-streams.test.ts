@@ -70,6 +70,19 @@ function link(settings = { initialWindowBytes: 256 * KiB, maxWindowBytes: 16 * M
   return { a, b, stats };
 }
 
+/** `bytes` in 64 KiB chunks, as a file or the bench's blob gives them: the window's multiples. */
+function alignedSource(bytes: number): Readable {
+  let left = bytes;
+  const chunk = Buffer.alloc(64 * KiB, 0x5a);
+  return new Readable({
+    read() {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      this.push(n === 0 ? null : chunk.subarray(0, n));
+    },
+  });
+}
+
 function source(bytes: number, seed = 1): Readable {
   let left = bytes;
   let n = seed;
@@ -145,6 +158,17 @@ describe('PipeStreams: two nodes back to back', () => {
     await Promise.all([pipeline(source(64 * MiB), body), pipeline(incoming, got.sink)]);
     // With a 256 KiB window that never grew, 64 MiB take 512 updates; growth needs far fewer.
     assert.ok(stats.updates < 200, `${stats.updates} stream updates`);
+  });
+
+  it('grows the window for a source of 64 KiB chunks too (its credit runs out at a chunk boundary)', async () => {
+    const { a, b, stats } = link();
+    const { body, stream } = a.openOutgoing(1, true, undefined, () => undefined);
+    const incoming = b.openIncoming(1, false);
+    a.scheduler.attach(stream);
+    const got = sha();
+    await Promise.all([pipeline(alignedSource(64 * MiB), body), pipeline(incoming, got.sink)]);
+    assert.equal(got.bytes(), 64 * MiB);
+    assert.ok(stats.updates < 200, `${stats.updates} stream updates (512 with a window that never grew)`);
   });
 
   it('shares the pipe among many streams: every one completes, none starves', async () => {

@@ -5,6 +5,8 @@ import { ProtocolError } from '../../../src/errors.js';
 import { EventReplySchema, EventSchema, HelloSchema } from '../../../src/wire/gen/restpipe_pb.js';
 import {
   decodeCancel,
+  decodeDataParts,
+  encodeDataFrame,
   decodeEvent,
   decodeGoAway,
   decodeHello,
@@ -22,6 +24,7 @@ import {
   type WireEvent,
   type WireReply,
 } from '../../../src/wire/messages.js';
+import { HEADER_BYTES } from '../../../src/wire/frame.js';
 
 const ALL_BYTES = Uint8Array.from({ length: 256 }, (_, i) => i);
 const UNICODE_NOUN = 'chat//é日本語/🐈‍⬛/%20';
@@ -225,5 +228,40 @@ describe('messages', () => {
       const payload = join(encodeEvent(EVENT));
       assert.throws(() => decodeEvent(payload.subarray(0, payload.length - 1)), protocolError(/^undecodable EVENT payload/));
     });
+  });
+});
+
+describe('DATA payloads in parts', () => {
+  // The payload of a DATA frame: its protobuf form (tag 1, the length, the bytes).
+  const payloadOf = (chunk: Buffer): Buffer => {
+    const frame = Buffer.concat(encodeDataFrame(1, 0, chunk));
+    return frame.subarray(HEADER_BYTES);
+  };
+  const chunk = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i & 0xff));
+
+  it('reads the chunk in place when the tag and length lie in the first part', () => {
+    const payload = payloadOf(chunk);
+    const parts = [payload.subarray(0, 16_000), payload.subarray(16_000, 40_000), payload.subarray(40_000)];
+    const out = decodeDataParts(parts);
+    assert.equal(out.length, 3);
+    assert.ok(out[1] === parts[1] && out[2] === parts[2], 'the later parts are passed on as they are');
+    assert.deepEqual(Buffer.concat(out), chunk);
+  });
+
+  it('joins the parts when the length is cut between them, or when the first part is only the prefix', () => {
+    const payload = payloadOf(chunk);
+    assert.deepEqual(Buffer.concat(decodeDataParts([payload.subarray(0, 2), payload.subarray(2)])), chunk);
+    const prefix = payload.length - chunk.length;
+    const out = decodeDataParts([payload.subarray(0, prefix), payload.subarray(prefix)]);
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0], chunk);
+  });
+
+  it('decodes other valid encodings like decodeData, and refuses a bad one with ProtocolError', () => {
+    // Field 1 twice (the last wins in protobuf): not the in-place form.
+    const twice = Buffer.concat([Buffer.from([0x0a, 0x01, 0x61]), payloadOf(chunk)]);
+    assert.deepEqual(Buffer.concat(decodeDataParts([twice.subarray(0, 20_000), twice.subarray(20_000)])), chunk);
+    const cut = payloadOf(chunk).subarray(0, 50_000);
+    assert.throws(() => decodeDataParts([cut.subarray(0, 20_000), cut.subarray(20_000)]), ProtocolError);
   });
 });
