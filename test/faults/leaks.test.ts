@@ -138,9 +138,10 @@ test(`${EVENTS} events through one pipe: heap, timers, handles, tables and liste
   assert.deepEqual(serverSide.inFlight, { outbound: 0, inbound: 0 }, 'server: nothing in flight');
   assert.equal(client.waitingSenders, 0);
   assert.equal(server.waitingSenders, 0);
-  // A heartbeat (10 bytes, one a second here) may be on its way out at this instant; a leak
-  // would stay queued, so wait for the queue to empty within two heartbeat intervals.
-  await waitUntil(() => pipe.queuedBytes.socket === 0, 2_000, 'nothing is queued for the socket');
+  // `pipe` is a snapshot, taken when a heartbeat (10 bytes, one a second here) may have been on
+  // its way out; a leak would stay queued, so read the queue afresh until it is empty, within
+  // two heartbeat intervals.
+  await waitUntil(() => client.pipe()?.queuedBytes.socket === 0, 2_000, 'nothing is queued for the socket');
   assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'no abort listener left on the callers\' signal');
   for (const name of ['status', 'connect_success', 'connect_fail'] as const) {
     assert.ok(client.listenerCount(name) <= 1, `client '${name}' listeners: ${client.listenerCount(name)}`);
