@@ -7,30 +7,13 @@
 //   - the rest of the noun and the query arrive byte for byte (`%2F` stays `%2F`); dot segments
 //     are refused with 400 before anything is sent
 //   - every gateway method reaches the upstream as itself
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { killAll } from '../helpers/cli-processes.js';
-import { startForwardPair, startUpstream, type ForwardPair, type Upstream } from '../helpers/forward.js';
+import { upstreamForwardBed } from '../helpers/forward.js';
 import { httpRequest } from '../helpers/gateway-http.js';
-import { makePki, type Pki } from '../helpers/pki.js';
-import { stopAll } from '../helpers/processes.js';
 
-let pki: Pki;
-let upstream: Upstream;
-let pair: ForwardPair;
-
-before(async () => {
-  pki = await makePki();
-  upstream = await startUpstream();
-  pair = await startForwardPair(pki, { up: upstream.base });
-});
-
-after(async () => {
-  await killAll();
-  await stopAll();
-  await pki?.cleanup();
-});
+const bed = upstreamForwardBed();
 
 interface Echo {
   method: string;
@@ -49,7 +32,7 @@ function headersOf(echo: Echo): Map<string, string[]> {
   return m;
 }
 
-const gw = (): { port: number } => ({ port: pair.gatewayPort });
+const gw = (): { port: number } => ({ port: bed.pair.gatewayPort });
 
 test('hop-by-hop request headers are dropped (and every header Connection names); the others pass', async () => {
   const res = await httpRequest(gw(), {
@@ -101,8 +84,8 @@ test('Host is the upstream’s; X-Forwarded-Host, -Proto, -For and X-Restpipe-Pe
   const res = await httpRequest(gw(), { path: '/client/client1/up/echo/who' });
   assert.equal(res.status, 200);
   const h = headersOf(res.json() as Echo);
-  assert.deepEqual(h.get('host'), [`127.0.0.1:${upstream.port}`]);
-  assert.deepEqual(h.get('x-forwarded-host'), [`127.0.0.1:${pair.gatewayPort}`]);
+  assert.deepEqual(h.get('host'), [`127.0.0.1:${bed.upstream.port}`]);
+  assert.deepEqual(h.get('x-forwarded-host'), [`127.0.0.1:${bed.pair.gatewayPort}`]);
   assert.deepEqual(h.get('x-forwarded-proto'), ['http']);
   assert.deepEqual(h.get('x-forwarded-for'), ['127.0.0.1']);
   // The calling node is the server (CN server); the client forwards on its behalf.
@@ -142,7 +125,7 @@ test('dot segments in the rest of the noun are 400, and nothing reaches the upst
     assert.equal(typeof res.json().error?.code, 'string', res.body.toString());
   }
   // /n/K counts every request it gets: none of the refused ones arrived.
-  const counts = await httpRequest({ port: upstream.port }, { path: '/counts' });
+  const counts = await httpRequest({ port: bed.upstream.port }, { path: '/counts' });
   assert.deepEqual(counts.json(), {});
 });
 

@@ -3,39 +3,22 @@
 // caller gets 101, then 1,000 text and 1,000 binary messages go each way (some big enough to
 // span several pipe frames), each echoed intact and in order; then a close from the caller's
 // side, and on a second connection a close from the upstream's side: both ends see 1000.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 
-import { killAll } from '../helpers/cli-processes.js';
-import { startForwardPair, startUpstream, type ForwardPair, type Upstream } from '../helpers/forward.js';
-import { makePki, type Pki } from '../helpers/pki.js';
-import { stopAll } from '../helpers/processes.js';
+import { upstreamForwardBed } from '../helpers/forward.js';
 import { withTimeout } from '../helpers/wait.js';
 
 const EACH = 1_000;
 
-let pki: Pki;
-let upstream: Upstream;
-let pair: ForwardPair;
-
-before(async () => {
-  pki = await makePki();
-  upstream = await startUpstream();
-  pair = await startForwardPair(pki, { up: upstream.base });
-});
-
-after(async () => {
-  await killAll();
-  await stopAll();
-  await pki?.cleanup();
-});
+const bed = upstreamForwardBed();
 
 /** Opens a WebSocket through the gateway; resolves once the 101 has come (rejects on any other answer). */
 async function connect(): Promise<{ ws: WebSocket; status: number }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${pair.gatewayPort}/client/client1/up/ws`);
+  const ws = new WebSocket(`ws://127.0.0.1:${bed.pair.gatewayPort}/client/client1/up/ws`);
   let status = 0;
   ws.once('upgrade', (res) => (status = res.statusCode ?? 0));
   const refused = new Promise<never>((_, reject) => {
@@ -82,7 +65,7 @@ test(`101, then ${EACH} text and ${EACH} binary messages each way, echoed intact
   const [code, reason] = (await withTimeout(closed, 10_000, 'the close handshake')) as [number, Buffer];
   assert.equal(code, 1000);
   assert.equal(reason.toString(), 'client done');
-  const [, upCode, upReason] = await upstream.child.waitForLine(/^ws-closed (\d+) (.*)$/);
+  const [, upCode, upReason] = await bed.upstream.child.waitForLine(/^ws-closed (\d+) (.*)$/);
   assert.equal(Number(upCode), 1000);
   assert.equal(upReason, 'client done');
 });
@@ -97,7 +80,7 @@ test('a close from the upstream’s side: 1000 at both ends', async () => {
   const [code, reason] = (await withTimeout(closed, 10_000, 'the close from the server')) as [number, Buffer];
   assert.equal(code, 1000);
   assert.equal(reason.toString(), 'server done');
-  const [, upCode, upReason] = await upstream.child.waitForLine(/^ws-closed (\d+) (.*)$/);
+  const [, upCode, upReason] = await bed.upstream.child.waitForLine(/^ws-closed (\d+) (.*)$/);
   assert.equal(Number(upCode), 1000);
   assert.equal(upReason, 'server done');
 });

@@ -4,10 +4,11 @@
 // Node upstream fixture (test/fixtures/forward-upstream.ts) and a free port for services that
 // cannot take port 0 (nginx) or for an upstream that is down.
 import net from 'node:net';
+import { after, before } from 'node:test';
 
-import { clientConnected, startClient, startServer, type StartedClient, type StartedServer } from './cli-processes.js';
-import type { Pki } from './pki.js';
-import { fixturePath, startNode as startProcess, type Child } from './processes.js';
+import { clientConnected, killAll, startClient, startServer, type StartedClient, type StartedServer } from './cli-processes.js';
+import { makePki, type Pki } from './pki.js';
+import { fixturePath, startNode as startProcess, stopAll, type Child } from './processes.js';
 
 /**
  * Fast failure detection for the pipe, but the default --event-timeout (60 s): a forwarded
@@ -77,4 +78,31 @@ export async function freePort(): Promise<number> {
   const { port } = srv.address() as net.AddressInfo;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
+}
+
+/** What {@link upstreamForwardBed} starts: filled in by its before-hook. */
+export interface UpstreamForwardBed {
+  pki: Pki;
+  upstream: Upstream;
+  pair: ForwardPair;
+}
+
+/**
+ * Registers the hooks of a test file whose client1 forwards `up` to the upstream fixture: before
+ * all tests a PKI, the upstream and the node pair; after them, every process stopped and the PKI
+ * removed. Read the fields inside tests (they are set once the before-hook has run).
+ */
+export function upstreamForwardBed(): UpstreamForwardBed {
+  const bed = {} as UpstreamForwardBed;
+  before(async () => {
+    bed.pki = await makePki();
+    bed.upstream = await startUpstream();
+    bed.pair = await startForwardPair(bed.pki, { up: bed.upstream.base });
+  });
+  after(async () => {
+    await killAll();
+    await stopAll();
+    await bed.pki?.cleanup();
+  });
+  return bed;
 }
