@@ -51,9 +51,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
   }
   const status = httpStatusOf(code);
   const body = errorBody(code, message);
-  const answer =
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const answer = rawResponseHead(status, ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))]) + body;
   // After a timeout the parser still works: reading on would complete the late request and send
   // its event after we answered 408. Stopped, it refuses every later byte. (After a parse error
   // it takes nothing more anyway.) Where it cannot be stopped, close at once, as Node does.
@@ -77,4 +75,15 @@ function stopParsing(socket: Socket): boolean {
   if (typeof parser?.pause !== 'function') return false;
   (parser.pause as () => void).call(parser);
   return true;
+}
+
+/**
+ * The head of an HTTP/1.1 response written straight to a socket (no ServerResponse: the parser
+ * failed, or the socket was taken by an upgrade), `Connection: close`, then `headers` (a flat
+ * name, value list), ending with the blank line.
+ */
+export function rawResponseHead(status: number, headers: readonly string[]): string {
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${text}\r\n`;
 }

@@ -1,4 +1,4 @@
-import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCode, RestpipeError } from '../errors.js';
@@ -10,6 +10,7 @@ import type { EventSender } from '../sender.js';
 import { truncate } from '../text.js';
 import { coalesceWrites } from '../stream/coalesce.js';
 import { hasBody } from './body.js';
+import { rawResponseHead } from './client-error.js';
 import { replyHead, routeEvent } from './event-streams.js';
 import type { HostPolicy } from './host-check.js';
 import { errorResponse } from './http-errors.js';
@@ -166,9 +167,7 @@ function pipeToSocket(body: Readable, socket: Socket): void {
 }
 
 function writeHead(socket: Socket, status: number, headers: string[]): void {
-  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n`;
-  for (let i = 0; i + 1 < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  socket.write(`${text}\r\n`);
+  socket.write(rawResponseHead(status, headers));
 }
 
 /**
