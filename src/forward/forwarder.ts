@@ -261,8 +261,9 @@ function upgradeReply(event: ParsedEvent, res: IncomingMessage, socket: Socket, 
   if (event.body !== undefined) {
     coalesceWrites(event.body, socket);
     pipeline(event.body, socket, ignore);
+  } else {
+    socket.end();
   }
-  else socket.end();
   const reply: Reply = { code: ReturnCode.OK, mimetype: '', data: EMPTY, status: 101, body: fromUpstream };
   if (headers.length > 0) reply.headers = headers;
   return reply;

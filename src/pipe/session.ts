@@ -262,17 +262,21 @@ export class PipeSession {
 
   /** A body chunk that arrived across network reads, as views of them (frame-decoder.ts). */
   #onSplitData(flags: number, id: number, parts: Buffer[]): void {
-    if (this.#state.is('closed')) return;
-    if (this.#state.is('hello')) throw new ProtocolError(`${frameTypeName(FrameType.DATA)} frame before HELLO`);
-    this.#streams!.onData(id, flags, decodeDataParts(parts));
+    if (this.#takes(FrameType.DATA)) this.#streams!.onData(id, flags, decodeDataParts(parts));
+  }
+
+  /** Whether a frame of `type` is read now: not once closed; before the hello, only HELLO or GOAWAY (else ProtocolError). */
+  #takes(type: FrameType): boolean {
+    if (this.#state.is('closed')) return false;
+    if (this.#state.is('hello') && type !== FrameType.HELLO && type !== FrameType.GOAWAY) {
+      throw new ProtocolError(`${frameTypeName(type)} frame before HELLO`);
+    }
+    return true;
   }
 
   /** Routes one decoded frame; throws ProtocolError for what the protocol does not allow. */
   #onFrame(type: FrameType, flags: number, id: number, payload: Buffer): void {
-    if (this.#state.is('closed')) return;
-    if (this.#state.is('hello') && type !== FrameType.HELLO && type !== FrameType.GOAWAY) {
-      throw new ProtocolError(`${frameTypeName(type)} frame before HELLO`);
-    }
+    if (!this.#takes(type)) return;
     const end = (flags & FrameFlag.END_STREAM) !== 0;
     switch (type) {
       case FrameType.EVENT: {
