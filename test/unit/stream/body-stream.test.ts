@@ -30,8 +30,41 @@ describe('IncomingBody', () => {
     const first = body.read(30) as Buffer;
     assert.equal(first.length, 30);
     assert.equal(port.consumedBytes, 30);
-    body.read();
+    assert.equal((body.read() as Buffer).length, 70, 'read() takes the rest of the oldest chunk');
+    assert.equal(port.consumedBytes, 100);
+    assert.equal((body.read() as Buffer).length, 50);
     assert.equal(port.consumedBytes, 150);
+  });
+
+  it('read() and async iteration hand out each chunk as it came, not copies joined', async () => {
+    const port = new CountingPort();
+    const body = new IncomingBody(port);
+    const sent = [chunk(16_384, 1), chunk(16_384, 2), chunk(7, 3), chunk(40_000, 4)];
+    for (const c of sent) body.deliver(c);
+    body.finish();
+    const got: Buffer[] = [];
+    for await (const c of body) got.push(c as Buffer);
+    assert.equal(got.length, sent.length);
+    got.forEach((c, i) => assert.equal(c, sent[i], `chunk ${i} is the delivered buffer itself`));
+    assert.equal(port.consumedBytes, 16_384 * 2 + 7 + 40_000);
+  });
+
+  it('a paused read() never asks for more than is buffered (after unshift, and with an encoding)', () => {
+    const port = new CountingPort();
+    const body = new IncomingBody(port);
+    body.deliver(chunk(10));
+    body.deliver(chunk(10));
+    const taken = body.read(4) as Buffer;
+    body.unshift(taken.subarray(0, 2));
+    let rest = 0;
+    for (let c = body.read() as Buffer | null; c !== null; c = body.read() as Buffer | null) rest += c.length;
+    assert.equal(rest, 6 + 2 + 10, 'every buffered byte comes out, none waits');
+    assert.equal(port.consumedBytes, 20);
+    const text = new IncomingBody(new CountingPort());
+    text.setEncoding('utf8');
+    text.deliver(Buffer.from('héllo '));
+    text.deliver(Buffer.from('wörld'));
+    assert.equal(text.read(), 'héllo wörld', 'with an encoding, read() joins as Readable does');
   });
 
   it('in flowing mode, a chunk handed straight to the listener counts as read', () => {
