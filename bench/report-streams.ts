@@ -1,11 +1,13 @@
 // The stream group's part of the report: its targets (issue 11) and its tables.
 import { fmt, fmtSpread, spread, type Spread } from './lib/stats.js';
-import type { FloorResult, StreamResult, StreamSizes } from './streams.js';
+import type { FloorResult, RelayResult, StreamResult, StreamSizes } from './streams.js';
 import type { VariantId } from './variants.js';
 
 export interface StreamResults {
   sizes: StreamSizes;
   floor: (FloorResult | undefined)[];
+  /** The bare relay, per round (absent from runs made before it existed). */
+  relay?: (RelayResult | undefined)[];
   byVariant: Partial<Record<VariantId, (StreamResult | undefined)[]>>;
 }
 
@@ -92,7 +94,35 @@ export function renderStreams(res: StreamResults, label: (id: VariantId) => stri
     ['floor (plain TLS socket)', 'client→server MiB/s', 'server→client MiB/s'],
     [['two Node processes, mutual TLS', f(defined(res.floor).map((x) => x.c2s.mibps)), f(defined(res.floor).map((x) => x.s2c.mibps))]],
   );
+  const relays = res.relay ?? [];
+  const relayRatio = (dir: 'down' | 'up'): Spread =>
+    perRound(relays, res.floor, (x, fl) => x[dir].mibps / fl[dir === 'down' ? 's2c' : 'c2s'].mibps);
   const shown = STREAM_VARIANTS.filter((id) => variants.includes(id) && res.byVariant[id] !== undefined);
+  if (defined(relays).length > 0) {
+    p('The **bare relay** (bench/variants/tls-relay.ts) is the shape of a gateway with nothing of restpipe in it: node:http in front of one ' +
+      'mutual-TLS socket per request to another Node process, the same HTTP client and bodies, in the same round. What it reaches is what ' +
+      'any Node gateway of that shape can reach here: the ceiling restpipe is read against (the floor has no HTTP hop at all).');
+    p();
+    table(
+      ['bare relay (node:http → TLS → Node)', 'down MiB/s', 'up MiB/s', 'down × floor', 'up × floor'],
+      [['same HTTP client as the variants', f(defined(relays).map((x) => x.down.mibps)), f(defined(relays).map((x) => x.up.mibps)), `${fmtSpread(relayRatio('down'), 2)}×`, `${fmtSpread(relayRatio('up'), 2)}×`]],
+    );
+    const rounds = Math.max(relays.length, 0);
+    const againstRelay = (id: VariantId, dir: 'down' | 'up'): Spread => {
+      const xs = res.byVariant[id] ?? [];
+      const out: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const x = xs[i];
+        const rl = relays[i];
+        if (x !== undefined && rl !== undefined) out.push(x[dir].mibps / rl[dir].mibps);
+      }
+      return spread(out);
+    };
+    table(
+      ['variant', 'down × bare relay (same round)', 'up × bare relay (same round)'],
+      shown.map((id) => [label(id), `${fmtSpread(againstRelay(id, 'down'), 2)}×`, `${fmtSpread(againstRelay(id, 'up'), 2)}×`]),
+    );
+  }
   table(
     ['variant', `down MiB/s (1 × ${size})`, 'up MiB/s', `16 streams down MiB/s`, 'small p50 / p99 ms idle', 'small p50 / p99 ms during bulk', 'small events during bulk (failed)'],
     shown.map((id) => {

@@ -39,7 +39,7 @@ import { PROFILE_INTERVAL_US, runProfile, runStormProfile, type ProfileRun, type
 import { runScale, type ResumptionMode, type ScaleDurations, type ScaleResult } from './scale.js';
 import { buildBaseline, type Baseline } from './baseline.js';
 import { STREAM_VARIANTS, renderStreams, streamTargets, type StreamResults } from './report-streams.js';
-import { runFloor, runStreams, type StreamSizes } from './streams.js';
+import { runFloor, runRelay, runStreams, type StreamSizes } from './streams.js';
 import { BASELINE_VARIANT_IDS, FORWARD_VARIANT_IDS, VARIANT_IDS, variantLabel, type VariantId } from './variants.js';
 import { FORWARD_GROUP_VARIANTS, runForward } from './forward.js';
 import { forwardTargets, renderForward, type ForwardResults } from './report-forward.js';
@@ -327,10 +327,13 @@ async function main(): Promise<void> {
       }
     }
     if (opts.groups.includes('stream')) {
-      const streams = (results.streams ??= { sizes: opts.streamSizes, floor: [], byVariant: {} });
+      const streams = (results.streams ??= { sizes: opts.streamSizes, floor: [], relay: [], byVariant: {} });
       const floor = await attempt(r + 1, 'stream floor', () => runFloor(ctx, opts.streamSizes.bytes));
       streams.floor.push(floor);
       if (floor !== undefined) log(`  floor  plain TLS: ${fmt(floor.c2s.mibps)} MiB/s client→server, ${fmt(floor.s2c.mibps)} MiB/s server→client`);
+      const relay = await attempt(r + 1, 'stream relay', () => runRelay(ctx, opts.streamSizes.bytes));
+      (streams.relay ??= []).push(relay);
+      if (relay !== undefined) log(`  relay  bare node:http → TLS relay: down ${fmt(relay.down.mibps)} MiB/s, up ${fmt(relay.up.mibps)} MiB/s`);
       for (const id of order.filter((v) => STREAM_VARIANTS.includes(v))) {
         const sr = await attempt(r + 1, `stream ${id}`, () => runStreams(id, ctx, opts.streamSizes));
         (streams.byVariant[id] ??= []).push(sr);

@@ -1,6 +1,8 @@
 // The stream benchmarks (issue 11): big bodies through the gateways and the pipe, against the
 // floor of a plain TLS socket between two Node processes, measured in the same round.
 //   floor        tls-floor.ts: 1 GiB client→server and server→client over one mutual-TLS socket
+//   relay        tls-relay.ts: the same download and upload through a bare node:http → TLS relay
+//                (no restpipe), with the same HTTP client: the ceiling of a gateway of that shape
 //   down / up    one GET of a streamed N-byte reply / one POST of an N-byte request body
 //   16 streams   16 GETs at once, N bytes in all
 //   small p99    GET of the small event, one after another on one connection: idle, then while a
@@ -28,6 +30,12 @@ export interface Transfer {
 export interface FloorResult {
   c2s: { mibps: number };
   s2c: { mibps: number };
+}
+
+/** The bare relay's transfers (tls-relay.ts), through the same HTTP client as the variants. */
+export interface RelayResult {
+  down: Transfer;
+  up: Transfer;
 }
 
 export interface StreamResult {
@@ -69,6 +77,25 @@ export async function runFloor(ctx: StartContext, bytes: number): Promise<FloorR
   } finally {
     await client?.stop();
     await server.stop();
+  }
+}
+
+/** The ceiling: one download and one upload of `bytes` through the bare relay (tls-relay.ts). */
+export async function runRelay(ctx: StartContext, bytes: number): Promise<RelayResult> {
+  const end = await Child.start(`${ctx.benchDir}/variants/tls-relay.js`, ['--role', 'end', '--pki', ctx.pkiPath], { label: 'relay end' });
+  let relay: Child | undefined;
+  let lg: Child | undefined;
+  try {
+    relay = await Child.start(`${ctx.benchDir}/variants/tls-relay.js`, ['--role', 'relay', '--pki', ctx.pkiPath, '--port', String(end.info.port)], { label: 'relay' });
+    lg = await Child.start(`${ctx.benchDir}/stream-client.js`, [], { label: 'stream client' });
+    const base = `http://127.0.0.1:${String(relay.info.port)}`;
+    const down = await transfer(lg, 'download', `${base}/blob`, bytes, 1);
+    const up = await transfer(lg, 'upload', `${base}/sink`, bytes, 1);
+    return { down, up };
+  } finally {
+    await lg?.stop();
+    await relay?.stop();
+    await end.stop();
   }
 }
 
