@@ -9,11 +9,11 @@
 //       `up N` (it reads N bytes, then answers `ok` and ends).
 //   --role relay --pki FILE --port N       node:http on 127.0.0.1:0; ready with { port }.
 //       GET /blob?bytes=N streams `down N` from the end; POST /sink streams the body as `up N`.
-//       The callers' sockets have the gateway's high-water mark (listen.ts).
+//       The callers' sockets have the gateway's high-water mark (coalesce.ts).
 import http from 'node:http';
 import tls from 'node:tls';
 import { pipeline } from 'node:stream';
-import { CALLER_SOCKET_HIGH_WATER_BYTES } from '../../src/gateway/listen.js';
+import { STREAMED_SOCKET_HIGH_WATER_BYTES } from '../../src/stream/coalesce.js';
 import { blob } from '../lib/blob.js';
 import { parseArgs, required, startChildAgent } from '../lib/child.js';
 import { readPki } from '../lib/pki.js';
@@ -64,7 +64,7 @@ function relayServer(endPort: number): void {
     });
     s.on('error', fail);
   };
-  const server = http.createServer({ highWaterMark: CALLER_SOCKET_HIGH_WATER_BYTES }, (req, res) => {
+  const server = http.createServer({ highWaterMark: STREAMED_SOCKET_HIGH_WATER_BYTES }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://relay');
     const fail = (err: Error): void => {
       if (!res.headersSent) res.writeHead(502).end(err.message);

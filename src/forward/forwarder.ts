@@ -10,7 +10,7 @@ import { carriedHeaders, isWebSocketHandshake } from '../http-headers.js';
 import { silentLogger, type Logger } from '../log.js';
 import { errorReply } from '../replies.js';
 import { truncate } from '../text.js';
-import { coalesceWrites } from '../stream/coalesce.js';
+import { coalesceWrites, STREAMED_SOCKET_HIGH_WATER_BYTES } from '../stream/coalesce.js';
 import type { ForwardMatch, ForwardTable, ForwardTarget } from './forward-table.js';
 
 /**
@@ -53,8 +53,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const log = (options.logger ?? silentLogger).child({ component: 'forward', role: options.role });
   // Kept-alive connections per upstream, as any reverse proxy keeps them: a forwarded small
   // GET then costs no TCP (or TLS) handshake.
-  const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }) });
+  // Upstream sockets carry streamed bodies both ways: the gateway's high-water mark (coalesce.ts).
+  // Node passes an agent's options on to each socket it creates; @types/node does not list this one.
+  const sockets = { keepAlive: true, maxFreeSockets: 64, highWaterMark: STREAMED_SOCKET_HIGH_WATER_BYTES };
+  const httpAgent = new http.Agent(sockets);
+  const httpsAgent = new https.Agent({ ...sockets, ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }) });
   const health = new UpstreamHealth(log);
   return {
     table,

@@ -1,5 +1,6 @@
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { STREAMED_SOCKET_HIGH_WATER_BYTES } from '../stream/coalesce.js';
 import { privateSocketPath, removeStaleSocket } from './unix-socket.js';
 
 /**
@@ -34,17 +35,6 @@ export async function listenOn(server: Server, listen: { host: string; port: num
 }
 
 /**
- * How much a caller's socket buffers before `write()` says wait (Node's default is 16 KiB). A
- * streamed reply arrives as the pipe's TLS reads deliver it, 16 KiB at a time; with a 16 KiB mark
- * every piece filled the socket's buffer, so `pipe()` paused the body after each one and the reply
- * left in one 16 KiB send(2) per turn of the event loop. With room for several DATA frames the
- * pieces of a turn leave in one writev (coalesceWrites): a 512 MiB download through the bench's
- * gateway, 8 runs each, alternating: median 290 → 346 MiB/s, the gateway's CPU 1.73 → 1.49 s.
- * A caller that stops reading still holds at most this much here (plus its stream's window).
- */
-export const CALLER_SOCKET_HIGH_WATER_BYTES = 256 * 1024;
-
-/**
  * The gateway's node:http server with its timeouts. Node's requestTimeout would bound a whole
  * request, however big its body: it is off, a streamed body being bounded by its event's
  * progress timer in the pipe instead, and a body read whole (inline) by a timer of the gateway's.
@@ -53,7 +43,7 @@ export function createHttpServer(headersTimeoutMs: number, keepAliveTimeoutMs: n
   const server = http.createServer({
     headersTimeout: headersTimeoutMs,
     requestTimeout: 0,
-    highWaterMark: CALLER_SOCKET_HIGH_WATER_BYTES,
+    highWaterMark: STREAMED_SOCKET_HIGH_WATER_BYTES,
     keepAliveTimeout: keepAliveTimeoutMs,
     // Node checks both timeouts on this interval (default 30 s, which would let a 10 s
     // headers timeout take 40 s). A sweep over the connection list is cheap.
