@@ -68,6 +68,12 @@ export class Heartbeat {
   #outstandingSentAt = 0;
   /** Round-trip time of the last answered heartbeat, ms; undefined before the first. */
   rttMs: number | undefined;
+  /**
+   * The smallest round-trip time any heartbeat of this pipe took, ms (the path's own, without the
+   * queues bulk data builds; the first heartbeat goes out when the pipe opens, idle): what the
+   * stream windows' growth is judged against (stream/window.ts).
+   */
+  minRttMs: number | undefined;
   /** Heartbeat replies received. */
   replies = 0;
 
@@ -120,7 +126,9 @@ export class Heartbeat {
     this.#progress = true;
     this.#answered = true;
     if (id === this.#outstandingId) {
-      this.rttMs = performance.now() - this.#outstandingSentAt;
+      const rtt = performance.now() - this.#outstandingSentAt;
+      this.rttMs = rtt;
+      if (this.minRttMs === undefined || rtt < this.minRttMs) this.minRttMs = rtt;
       this.#outstandingId = 0;
     }
     return true;

@@ -16,16 +16,17 @@ const DATA_BELOW_BYTES = MAX_CHUNK_BYTES;
  * The body streams of a pipe whose hellos were exchanged: our windows from our timing, the
  * peer's from its hello, every frame through the pipe's one writer. `afterReplyData` runs after
  * each DATA frame of a reply we send (the read gate counts what the peer takes), `progress` when
- * a body moves (the heartbeat's judge of a busy peer).
+ * a body moves (the heartbeat's judge of a busy peer), `rttMs` gives the path's round trip (the
+ * heartbeat's smallest) that stream windows grow by.
  */
 export function openPipeStreams(
   timing: ResolvedPipeTiming,
   peer: HelloMessage,
   writer: FrameWriter,
-  hooks: { afterReplyData(): void; progress(): void },
+  hooks: { afterReplyData(): void; progress(): void; rttMs(): number | undefined },
 ): PipeStreams {
   return new PipeStreams(
-    { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes },
+    { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes, rttMs: hooks.rttMs },
     {
       initialWindowBytes: peer.initialStreamWindow!,
       maxWindowBytes: peer.maxStreamWindow!,

@@ -11,6 +11,8 @@ export interface LocalStreamSettings {
   initialWindowBytes: number;
   maxWindowBytes: number;
   pipeWindowBytes: number;
+  /** The path's round-trip time, ms, undefined while unknown: how far stream windows grow (window.ts). */
+  rttMs?: () => number | undefined;
 }
 
 /** The peer's receive side, from its hello: what this node may send. */
@@ -138,7 +140,7 @@ export class PipeStreams {
   openIncoming(id: number, ours: boolean, hooks: IncomingHooks = {}): IncomingBody {
     const key = id + (ours ? OURS : 0);
     if (this.#incoming.has(key)) throw new ProtocolError(`a second body for event ${id}`);
-    const window = new ReceiveWindow(this.#local.initialWindowBytes, this.#local.maxWindowBytes);
+    const window = new ReceiveWindow(this.#local.initialWindowBytes, this.#local.maxWindowBytes, undefined, this.#local.rttMs);
     let state: IncomingState;
     const body = new IncomingBody({
       consumed: (bytes) => this.#consumed(state, bytes),

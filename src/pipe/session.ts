@@ -328,6 +328,7 @@ export class PipeSession {
     const streams = openPipeStreams(timing, peer, writer, {
       afterReplyData: () => this.#readGate.afterResponse(),
       progress: () => this.#heartbeat.markProgress(),
+      rttMs: () => this.#heartbeat.minRttMs,
     });
     this.#streams = streams;
     writer.setDrainListener(() => streams.scheduler.pump());

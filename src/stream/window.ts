@@ -62,8 +62,25 @@ export class GrowthBudget {
  */
 const STARVED_WITHIN_MS = 50;
 
+/**
+ * With a round-trip time known, a window grows only while it is smaller than what the link can
+ * carry in that time: half of it read within GROW_WITHIN_RTTS round trips (quic-go's rule,
+ * flowcontrol/base_flow_controller.go). A reader on a fast, short path (loopback) reads half a
+ * window within the RTT only at rates no CPU here reaches once the window is a few hundred KiB,
+ * so the window stops there instead of at its max: what it would add is bytes waiting in the
+ * kernel's socket buffers, and every small event behind them waits that long (with 16 MiB windows,
+ * 6-7 MB sat in the two sockets' buffers of a loopback download; a small event's p99 15-58 ms).
+ */
+const GROW_WITHIN_RTTS = 2;
+/** The RTT the rule above uses is at least this: a busy receiver's turns delay its updates. */
+const RTT_FLOOR_MS = 1;
+
 function nowMs(): number {
   return performance.now();
+}
+
+function unknownRtt(): undefined {
+  return undefined;
 }
 
 /**
@@ -83,12 +100,17 @@ function nowMs(): number {
  * STARVED_WITHIN_MS of the stall.)
  * (The receiver cannot see this alone: with a fast reader its updates are already on their way
  * when the sender runs dry, so the credit it has granted never looks used up.)
+ * Once the path's round-trip time is known, the window must also be too small for it: half of
+ * it read within GROW_WITHIN_RTTS round trips (see there).
  */
 export class ReceiveWindow {
   readonly #initialBytes: number;
   readonly #maxBytes: number;
   readonly #now: () => number;
+  readonly #rttMs: () => number | undefined;
   #window: number;
+  /** When the last update was taken (or the window made): the start of this half window's reading. */
+  #epochAt: number;
   #available: number;
   #buffered = 0;
   #unacked = 0;
@@ -101,10 +123,14 @@ export class ReceiveWindow {
    * @param initialBytes the window the peer was told (Hello.initial_stream_window, or the pipe window).
    * @param maxBytes the largest the window may grow to (`initialBytes` for a window that never grows).
    * @param now the clock auto-tuning reads, ms. @default performance.now
+   * @param rttMs the path's round-trip time, ms (the pipe's smallest heartbeat RTT), undefined
+   *   while unknown: growth then needs only the starved sender. @default always unknown
    * @throws RangeError for sizes that are not integers 1 to 2^31−1, or max below initial.
    */
-  constructor(initialBytes: number, maxBytes: number = initialBytes, now: () => number = nowMs) {
+  constructor(initialBytes: number, maxBytes: number = initialBytes, now: () => number = nowMs, rttMs: () => number | undefined = unknownRtt) {
     this.#now = now;
+    this.#rttMs = rttMs;
+    this.#epochAt = now();
     checkWindow('initialBytes', initialBytes);
     checkWindow('maxBytes', maxBytes);
     if (maxBytes < initialBytes) throw new RangeError(`maxBytes (${maxBytes}) must not be below initialBytes (${initialBytes})`);
@@ -178,10 +204,15 @@ export class ReceiveWindow {
   takeUpdate(growth?: GrowthBudget): number {
     if (this.#closed || this.#unacked * 2 < this.#window) return 0;
     let increment = this.#unacked;
+    const now = this.#now();
+    const halfReadInMs = now - this.#epochAt;
+    this.#epochAt = now;
     if (this.#starved) {
       this.#starved = false;
       const grow = Math.min(this.#window, this.#maxBytes - this.#window);
-      if (grow > 0 && (growth === undefined || growth.tryTake(grow))) {
+      const rtt = this.#rttMs();
+      const linkWantsMore = rtt === undefined || halfReadInMs < GROW_WITHIN_RTTS * Math.max(rtt, RTT_FLOOR_MS);
+      if (grow > 0 && linkWantsMore && (growth === undefined || growth.tryTake(grow))) {
         this.#window += grow;
         increment += grow;
       }

@@ -81,6 +81,36 @@ describe('ReceiveWindow', () => {
     assert.equal(rx.window, 512 * KiB);
   });
 
+  it('with the RTT known, grows only while half the window is read within two round trips', () => {
+    let now = 0;
+    // A 50 ms path (a WAN): a reader taking 10 ms per half window is far ahead of the link.
+    const wan = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now, () => 50);
+    for (let round = 0; round < 4; round++) {
+      now += 10;
+      fastRound(wan);
+    }
+    assert.equal(wan.window, 4096 * KiB, 'doubled at every update');
+    // Loopback (0.2 ms, taken as the 1 ms floor): the first half window read in 1 ms grows it,
+    // the next (twice as big, read at the same rate) takes 2 ms, no longer within 2 ms: it stays.
+    const lo = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now, () => 0.2);
+    now += 1;
+    fastRound(lo);
+    assert.equal(lo.window, 512 * KiB);
+    for (let round = 0; round < 5; round++) {
+      now += 2 * (lo.window / (256 * KiB));
+      fastRound(lo);
+    }
+    assert.equal(lo.window, 512 * KiB, 'a window the path already fills does not grow');
+  });
+
+  it('without an RTT, growth needs only the starved sender (as before the first heartbeat)', () => {
+    let now = 0;
+    const rx = new ReceiveWindow(256 * KiB, 1024 * KiB, () => now, () => undefined);
+    now += 1000;
+    fastRound(rx);
+    assert.equal(rx.window, 512 * KiB);
+  });
+
   it('does not grow for a sender that never says it is blocked', () => {
     const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB);
     for (let round = 0; round < 10; round++) {
