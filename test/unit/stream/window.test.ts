@@ -90,14 +90,14 @@ describe('ReceiveWindow', () => {
       fastRound(wan);
     }
     assert.equal(wan.window, 4096 * KiB, 'doubled at every update');
-    // Loopback (0.2 ms, taken as the 1 ms floor): the first half window read in 1 ms grows it,
-    // the next (twice as big, read at the same rate) takes 2 ms, no longer within 2 ms: it stays.
-    const lo = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now, () => 0.2);
-    now += 1;
+    // Loopback (0.1 ms, taken as the 0.25 ms floor): the first half window read in 0.4 ms grows
+    // it, the next (twice as big, read at the same rate) takes 0.8 ms, not within 0.5: it stays.
+    const lo = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now, () => 0.1);
+    now += 0.4;
     fastRound(lo);
     assert.equal(lo.window, 512 * KiB);
     for (let round = 0; round < 5; round++) {
-      now += 2 * (lo.window / (256 * KiB));
+      now += 0.4 * (lo.window / (256 * KiB));
       fastRound(lo);
     }
     assert.equal(lo.window, 512 * KiB, 'a window the path already fills does not grow');
