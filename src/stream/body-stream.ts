@@ -106,7 +106,8 @@ export class IncomingBody extends Readable {
     if (n === undefined && this.readableFlowing !== true && this.readableEncoding === null) {
       const first = this.#chunkLengths[this.#chunksStart];
       // Never more than is buffered (read(n) would return null and wait): after an unshift, whole.
-      if (first !== undefined && first - this.#firstChunkRead <= this.readableLength) n = first - this.#firstChunkRead;
+      const left = first === undefined ? 0 : first - this.#firstChunkRead;
+      if (left > 0 && left <= this.readableLength) n = left;
     }
     const chunk: unknown = super.read(n);
     this.#account();
@@ -133,11 +134,15 @@ export class IncomingBody extends Readable {
     let read = this.#firstChunkRead + n;
     let i = this.#chunksStart;
     while (i < lengths.length && read >= lengths[i]!) read -= lengths[i++]!;
-    this.#firstChunkRead = read;
     if (i === lengths.length) {
+      // All read (more than was pushed, after an unshift): the next chunk starts whole.
       lengths.length = 0;
       this.#chunksStart = 0;
-    } else if (i > 1024 && i * 2 > lengths.length) {
+      this.#firstChunkRead = 0;
+      return;
+    }
+    this.#firstChunkRead = read;
+    if (i > 1024 && i * 2 > lengths.length) {
       lengths.splice(0, i);
       this.#chunksStart = 0;
     } else this.#chunksStart = i;

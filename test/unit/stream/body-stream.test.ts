@@ -49,6 +49,46 @@ describe('IncomingBody', () => {
     assert.equal(port.consumedBytes, 16_384 * 2 + 7 + 40_000);
   });
 
+  it('any mix of deliveries, read(), read(n) and unshift gives every byte in order, and read() never waits on buffered bytes', () => {
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 20; trial++) {
+      const port = new CountingPort();
+      const body = new IncomingBody(port);
+      const sent: Buffer[] = [];
+      const got: Buffer[] = [];
+      let next = 0;
+      for (let step = 0; step < 200; step++) {
+        const op = rand(4);
+        if (op === 0) {
+          const c = Buffer.alloc(1 + rand(5000));
+          for (let i = 0; i < c.length; i++) c[i] = (next++ * 7) & 0xff;
+          sent.push(c);
+          body.deliver(c);
+        } else if (op === 1 || (op === 3 && got.length === 0)) {
+          const had = body.readableLength;
+          const c = body.read() as Buffer | null;
+          if (had > 0) assert.ok(c !== null && c.length > 0, `read() gave nothing with ${had} bytes buffered`);
+          if (c !== null) got.push(c);
+        } else if (op === 2 && body.readableLength > 0) {
+          const c = body.read(1 + rand(body.readableLength)) as Buffer;
+          got.push(c);
+        } else if (op === 3) {
+          const last = got.pop()!;
+          const keep = rand(last.length);
+          if (keep > 0) got.push(last.subarray(0, keep));
+          body.unshift(last.subarray(keep));
+        }
+      }
+      body.finish();
+      for (let c = body.read() as Buffer | null; c !== null; c = body.read() as Buffer | null) got.push(c);
+      assert.ok(Buffer.concat(got).equals(Buffer.concat(sent)), `trial ${trial}: the bytes, in order`);
+    }
+  });
+
   it('a paused read() never asks for more than is buffered (after unshift, and with an encoding)', () => {
     const port = new CountingPort();
     const body = new IncomingBody(port);
