@@ -27,12 +27,13 @@ const DIRS: [VariantId, string, 'c2s' | 's2c', 's2c' | 'c2s'][] = [
   ['restpipe-c2s', 'client→server', 's2c', 'c2s'],
 ];
 
-function perRound<T>(xs: (T | undefined)[] | undefined, floors: (FloorResult | undefined)[], f: (x: T, floor: FloorResult) => number): Spread {
+/** `f` of each round's `xs` and `others` (the floor, or the relay, of the same round), where both were measured. */
+function perRound<T, U>(xs: (T | undefined)[] | undefined, others: (U | undefined)[], f: (x: T, other: U) => number): Spread {
   const out: number[] = [];
   for (let i = 0; i < (xs?.length ?? 0); i++) {
     const x = xs?.[i];
-    const fl = floors[i];
-    if (x !== undefined && fl !== undefined) out.push(f(x, fl));
+    const other = others[i];
+    if (x !== undefined && other !== undefined) out.push(f(x, other));
   }
   return spread(out);
 }
@@ -107,17 +108,7 @@ export function renderStreams(res: StreamResults, label: (id: VariantId) => stri
       ['bare relay (node:http → TLS → Node)', 'down MiB/s', 'up MiB/s', 'down × floor', 'up × floor'],
       [['same HTTP client as the variants', f(defined(relays).map((x) => x.down.mibps)), f(defined(relays).map((x) => x.up.mibps)), `${fmtSpread(relayRatio('down'), 2)}×`, `${fmtSpread(relayRatio('up'), 2)}×`]],
     );
-    const rounds = Math.max(relays.length, 0);
-    const againstRelay = (id: VariantId, dir: 'down' | 'up'): Spread => {
-      const xs = res.byVariant[id] ?? [];
-      const out: number[] = [];
-      for (let i = 0; i < rounds; i++) {
-        const x = xs[i];
-        const rl = relays[i];
-        if (x !== undefined && rl !== undefined) out.push(x[dir].mibps / rl[dir].mibps);
-      }
-      return spread(out);
-    };
+    const againstRelay = (id: VariantId, dir: 'down' | 'up'): Spread => perRound(res.byVariant[id], relays, (x, rl) => x[dir].mibps / rl[dir].mibps);
     table(
       ['variant', 'down × bare relay (same round)', 'up × bare relay (same round)'],
       shown.map((id) => [label(id), `${fmtSpread(againstRelay(id, 'down'), 2)}×`, `${fmtSpread(againstRelay(id, 'up'), 2)}×`]),
