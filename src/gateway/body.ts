@@ -9,7 +9,8 @@ import { ErrorCode, RestpipeError } from '../errors.js';
  * - a chunked body is counted while it streams and refused the moment it passes the limit
  *   (reading stops; nothing more is buffered);
  * - chunks are kept as the parser hands them out and joined with one copy at the end, none
- *   when the body came in one chunk;
+ *   when the body came in one chunk, and none for a sink that takes them as they are
+ *   (`onBodyPieces`: the gateway, which only moves the body on into a frame);
  * - no closures per request: the listeners are module functions that find their state on the
  *   request object.
  *
@@ -24,6 +25,11 @@ export interface BodySink {
    * from `readBody` itself (no body to wait for).
    */
   onBody(body: Buffer): void;
+  /**
+   * When the sink has it: a body that came in more than one chunk, as those chunks (`bytes` in
+   * all), instead of joined for {@link onBody}.
+   */
+  onBodyPieces?(pieces: readonly Buffer[], bytes: number): void;
   /**
    * Reading failed: `body_too_large` (answer 413 and close the connection: the rest of the
    * body is never read) or `aborted` (the request broke off; there is nobody to answer).
@@ -121,10 +127,12 @@ function onEnd(this: ReadableRequest): void {
   const s = this[kReader];
   if (s === undefined || s.done) return;
   s.done = true;
-  const body = s.chunks !== undefined ? Buffer.concat(s.chunks, s.bytes) : (s.first ?? EMPTY);
+  const { first, chunks, sink } = s;
   s.first = undefined;
   s.chunks = undefined;
-  s.sink.onBody(body);
+  if (chunks === undefined) sink.onBody(first ?? EMPTY);
+  else if (sink.onBodyPieces !== undefined) sink.onBodyPieces(chunks, s.bytes);
+  else sink.onBody(Buffer.concat(chunks, s.bytes));
 }
 
 function onError(this: ReadableRequest, err: Error): void {

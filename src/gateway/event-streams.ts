@@ -6,6 +6,7 @@ import type { ParsedEvent, Reply } from '../event.js';
 import type { GatewayCall } from './gateway-call.js';
 import type { EventRoute } from './routes.js';
 import { replyStatus } from './http-errors.js';
+import { setDataPieces } from '../wire/body-pieces.js';
 
 /**
  * The gateway's side of streamed bodies (SPEC §9): which request bodies are read whole before
@@ -30,12 +31,13 @@ export function isInlineBody(req: IncomingMessage): boolean {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The event of a gateway request, as its route parsed it: with its body in `data` (read whole),
- * or, with `data` undefined, streaming from the request ({@link requestBodyStream}, kept on the
- * call) with the declared length when there is one.
+ * The event of a gateway request, as its route parsed it: with its body in `data` (read whole,
+ * kept as the chunks it came in: body-pieces.ts), or, with `data` undefined, streaming from the
+ * request ({@link requestBodyStream}, kept on the call) with the declared length when there is one.
  */
-export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer | undefined): ParsedEvent {
-  const event = routeEvent(route, call.req.headers['content-type'] ?? '', data ?? EMPTY);
+export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer | readonly Buffer[] | undefined): ParsedEvent {
+  const event = routeEvent(route, call.req.headers['content-type'] ?? '', data === undefined || Array.isArray(data) ? EMPTY : (data as Buffer));
+  if (Array.isArray(data)) setDataPieces(event, data, piecesLength(data));
   if (call.headers !== undefined && call.headers.length > 0) event.headers = call.headers;
   if (data === undefined) {
     event.body = call.bodyStream = requestBodyStream(call.req);
@@ -43,6 +45,12 @@ export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer 
     if (declared !== undefined) event.length = Number(declared);
   }
   return event;
+}
+
+function piecesLength(pieces: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of pieces) n += p.byteLength;
+  return n;
 }
 
 /** The event of a gateway route, with a body in memory (empty when one will stream). */

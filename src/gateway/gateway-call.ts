@@ -9,12 +9,12 @@ import type { EventRoute } from './routes.js';
 
 /** What a call needs from its gateway (gateway.ts implements it). */
 export interface CallOwner {
-  /** The body of an event request has arrived. */
-  onEventBody(call: GatewayCall, body: Buffer): void;
+  /** The body of an event request has arrived: whole, or as the chunks it came in. */
+  onEventBody(call: GatewayCall, body: Buffer | readonly Buffer[]): void;
   /** Answers `err` as SPEC §4's JSON error, unless the caller is gone or already answered. */
   fail(call: GatewayCall, err: unknown): void;
-  /** Writes one complete response. */
-  respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void;
+  /** Writes one complete response; a body may be given as pieces (written in order, never joined). */
+  respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | readonly Uint8Array[] | undefined): void;
   /** The response closed; `hungUp` when it had not finished. */
   onCallClosed(call: GatewayCall, hungUp: boolean): void;
 }
@@ -69,6 +69,12 @@ export class GatewayCall implements BodySink {
   onBody(body: Buffer): void {
     this.#bodyDone();
     this.owner.onEventBody(this, body);
+  }
+
+  /** The body came in several chunks: they go on as they are, into the event's frame. */
+  onBodyPieces(pieces: readonly Buffer[]): void {
+    this.#bodyDone();
+    this.owner.onEventBody(this, pieces);
   }
 
   onBodyError(err: RestpipeError): void {

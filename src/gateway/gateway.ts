@@ -25,6 +25,7 @@ import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, typ
 import { createHttpServer, listenOn } from './listen.js';
 import { ignoreNotFound } from './unix-socket.js';
 import { isWebSocketUpgrade, routeUpgrade, WebSocketTunnels } from './upgrade.js';
+import { dataLength, dataPieces } from '../wire/body-pieces.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 
@@ -291,7 +292,7 @@ class HttpGateway implements Gateway, CallOwner {
    * is. Its head was parsed by the route; its body is parsed (JSON) once, by the node whose
    * handler receives it.
    */
-  onEventBody(call: GatewayCall, data: Buffer | undefined): void {
+  onEventBody(call: GatewayCall, data: Buffer | readonly Buffer[] | undefined): void {
     if (!call.canRespond) return;
     const route = call.route!;
     const controller = call.connectionController();
@@ -299,7 +300,8 @@ class HttpGateway implements Gateway, CallOwner {
     if (call.observed !== undefined) {
       // A streamed body is tapped where the request is piped into it, which sets the pace.
       if (data === undefined) tapRequestBody(call.observed, call.req);
-      else observeRequestBody(call.observed, data);
+      else if (Array.isArray(data)) for (const piece of data as readonly Buffer[]) observeRequestBody(call.observed, piece);
+      else observeRequestBody(call.observed, data as Buffer);
     }
     let reply: Promise<Reply>;
     try {
@@ -325,7 +327,7 @@ class HttpGateway implements Gateway, CallOwner {
       return;
     }
     const { status, headers, bodyless } = head;
-    const { body, data } = reply;
+    const { body } = reply;
     if (body !== undefined && !bodyless) {
       // The request body may still be streaming (a handler that echoes it): it goes on; the
       // connection is closed after the reply if the request was not read to its end.
@@ -351,9 +353,10 @@ class HttpGateway implements Gateway, CallOwner {
     body?.destroy();
     if (call.observed !== undefined) call.observed.returnCode = reply.code;
     // A reply to HEAD declares the length of the body GET would have, when it is known.
-    const length = call.req.method === 'HEAD' ? reply.length : data.byteLength;
+    const length = call.req.method === 'HEAD' ? reply.length : dataLength(reply);
     if (!bodyless && length !== undefined) headers.push('Content-Length', String(length));
-    this.respond(call, status, headers, bodyless ? undefined : data);
+    // An inline body that came across network reads is written as those pieces (body-pieces.ts).
+    this.respond(call, status, headers, bodyless ? undefined : (dataPieces(reply) ?? reply.data));
   }
 
   /** @internal answers `err` as SPEC §4's JSON error, unless the caller is gone or already answered. */
@@ -372,7 +375,7 @@ class HttpGateway implements Gateway, CallOwner {
   }
 
   /** @internal writes one complete response. */
-  respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | undefined): void {
+  respond(call: GatewayCall, status: number, headers: string[], body: Uint8Array | readonly Uint8Array[] | undefined): void {
     call.responded = true;
     call.stopUnreadBody();
     // Node turns `Connection: close` into closing the socket once the response is out.
@@ -382,8 +385,17 @@ class HttpGateway implements Gateway, CallOwner {
     if (call.closeConnection) lingerBeforeClose(call.req, LINGER_MS);
     if (call.observed !== undefined) observeResponse(call, status, headers, body);
     try {
-      call.res.writeHead(status, headers);
-      call.res.end(body);
+      const { res } = call;
+      res.writeHead(status, headers);
+      if (body === undefined || !Array.isArray(body)) {
+        res.end(body);
+      } else {
+        // Corked, the head and every piece leave in one write, as `end(body)` sends them.
+        res.cork();
+        for (const piece of body as readonly Uint8Array[]) res.write(piece);
+        res.end();
+        res.uncork();
+      }
     } catch (err) {
       // Only a bug can get here (headers are checked above); never leave the socket half-answered.
       this.#log.error({ err: (err as Error).message, status }, 'could not write a gateway response');

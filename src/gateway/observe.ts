@@ -51,12 +51,15 @@ export function observeRequestBody(message: GatewayEventMessage, chunk: Uint8Arr
 }
 
 /** The response was written: the message is complete and published. */
-export function observeResponse(call: GatewayCall, status: number, headers: readonly string[], body: Uint8Array | undefined): void {
+export function observeResponse(call: GatewayCall, status: number, headers: readonly string[], body: Uint8Array | readonly Uint8Array[] | undefined): void {
   const message = call.observed!;
   message.status = status;
   message.responseHeaders = headers.slice();
-  message.replyBytes = body?.byteLength ?? 0;
-  if (body !== undefined) message.replyBody?.add(body);
+  message.replyBytes = 0;
+  for (const piece of body === undefined ? [] : Array.isArray(body) ? (body as readonly Uint8Array[]) : [body as Uint8Array]) {
+    message.replyBytes += piece.byteLength;
+    message.replyBody?.add(piece);
+  }
   observeEnd(call);
 }
 

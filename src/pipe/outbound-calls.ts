@@ -8,6 +8,7 @@ import { errorReply } from '../replies.js';
 import { FrameFlag, FrameType, MAX_INLINE_BYTES } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import { CancelCode, encodeCancel, encodeEventFrame, type WireEvent, type WireReply } from '../wire/messages.js';
+import { copyData, dataLength } from '../wire/body-pieces.js';
 import type { FrameWriter } from './frame-writer.js';
 import { InflightTable, type PendingEvent } from './inflight.js';
 import type { PipeStreams } from './pipe-streams.js';
@@ -127,18 +128,21 @@ export class OutboundCalls {
         ),
       );
     }
-    const { data, body } = event;
+    const { body } = event;
     const inMemory = body === undefined;
+    // Not event.data: a body the gateway holds in pieces is written as they are (body-pieces.ts).
+    const dataBytes = dataLength(event);
     // Small events stay one frame (SPEC §9), as long as the peer's inline budget has room: past
     // it the body waits for credit like any stream, instead of for the peer's memory.
-    const inline = inMemory && data.byteLength <= MAX_INLINE_BYTES && this.#inlineInFlight + data.byteLength <= this.#peer.maxInlineInflightBytes;
-    const wire: WireEvent = { verb: event.verb, noun: event.noun, mimetype: event.mimetype, data: inline ? data : EMPTY, timeoutMs, query: event.query };
+    const inline = inMemory && dataBytes <= MAX_INLINE_BYTES && this.#inlineInFlight + dataBytes <= this.#peer.maxInlineInflightBytes;
+    const wire: WireEvent = { verb: event.verb, noun: event.noun, mimetype: event.mimetype, data: EMPTY, timeoutMs, query: event.query };
+    if (inline) copyData(event, wire);
     if (event.headers !== undefined) wire.headers = event.headers;
-    const bodyLength = inMemory ? (inline ? undefined : data.byteLength) : event.length;
+    const bodyLength = inMemory ? (inline ? undefined : dataBytes) : event.length;
     if (bodyLength !== undefined) wire.bodyLength = bodyLength;
     // Backpressure: when the socket and the queue behind it are full (a slow link or a peer
     // that reads slowly), refuse at once (the gateway answers 503) instead of holding more heads.
-    if (!streams.scheduler.hasRoomFor(inline ? data.byteLength : 0)) {
+    if (!streams.scheduler.hasRoomFor(inline ? dataBytes : 0)) {
       return Promise.reject(
         new RestpipeError(
           ErrorCode.TOO_MANY_IN_FLIGHT,
@@ -159,8 +163,8 @@ export class OutboundCalls {
       entry.onSettled = this.#onObservedSettled;
     }
     if (inline) {
-      entry.inlineBytes = data.byteLength;
-      this.#inlineInFlight += data.byteLength;
+      entry.inlineBytes = dataBytes;
+      this.#inlineInFlight += dataBytes;
       streams.scheduler.queueHead(head, entry);
     } else {
       entry.phase = 'sending';
@@ -173,7 +177,7 @@ export class OutboundCalls {
       };
       streams.scheduler.queueHead(head, entry, out.stream);
       if (body === undefined) {
-        out.stream.offer(data, ignore);
+        out.stream.offer(event.data, ignore);
         out.stream.finish(ignore);
       } else {
         // The source is destroyed if the event ends first (pipeline's rule): the gateway hands
@@ -196,11 +200,12 @@ export class OutboundCalls {
       const problem = headerListProblem(wire.headers);
       if (problem !== undefined) throw new ProtocolError(`EVENT_REPLY with ${problem}`);
     }
-    const reply: Reply = { code: wire.code, mimetype: wire.mimetype, data: wire.data };
+    // An inline body that arrived across network reads stays in their views (body-pieces.ts).
+    const reply: Reply = copyData(wire, { code: wire.code, mimetype: wire.mimetype, data: EMPTY });
     if (wire.status !== undefined) reply.status = wire.status;
     if (wire.headers !== undefined) reply.headers = wire.headers;
     if (wire.bodyLength !== undefined) reply.length = wire.bodyLength;
-    else if (end) reply.length = wire.data.byteLength;
+    else if (end) reply.length = dataLength(wire);
     let waited: boolean;
     if (end) {
       waited = this.#table.settle(id, reply);

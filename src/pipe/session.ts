@@ -23,11 +23,13 @@ import {
   decodeGoAway,
   decodeHello,
   decodeReply,
+  decodeReplyParts,
   decodeWindowUpdate,
   encodeCancel,
   encodeGoAway,
   encodeReplyFrame,
   type HelloMessage,
+  type WireReply,
 } from '../wire/messages.js';
 import { FrameWriter } from './frame-writer.js';
 import type { Heartbeat } from './heartbeat.js';
@@ -110,6 +112,7 @@ export class PipeSession {
       STREAM_FRAME_PAYLOAD_BYTES,
       (type, flags, id, payload) => this.#onFrame(type, flags, id, payload),
       (flags, id, parts) => this.#onSplitData(flags, id, parts),
+      (flags, id, parts) => this.#takes(FrameType.EVENT_REPLY) && this.#onReply(id, decodeReplyParts(parts), flags),
     );
     this.#writer = new FrameWriter(socket);
     ({ heartbeat: this.#heartbeat, readGate: this.#readGate } = wireLiveness(socket, this.#writer, timing, (reason) =>
@@ -265,6 +268,11 @@ export class PipeSession {
     if (this.#takes(FrameType.DATA)) this.#streams!.onData(id, flags, decodeDataParts(parts));
   }
 
+  /** A reply's head (and inline body) arrived: in one buffer, or its body in views of the reads it spans. */
+  #onReply(id: number, wire: WireReply, flags: number): void {
+    if (this.#outbound.onReply(id, wire, (flags & FrameFlag.END_STREAM) !== 0)) this.#heartbeat.markProgress();
+  }
+
   /** Whether a frame of `type` is read now: not once closed; before the hello, only HELLO or GOAWAY (else ProtocolError). */
   #takes(type: FrameType): boolean {
     if (this.#state.is('closed')) return false;
@@ -287,7 +295,7 @@ export class PipeSession {
         return;
       }
       case FrameType.EVENT_REPLY:
-        if (this.#outbound.onReply(id, decodeReply(payload), end)) this.#heartbeat.markProgress();
+        this.#onReply(id, decodeReply(payload), flags);
         return;
       case FrameType.DATA:
         this.#streams!.onData(id, flags, decodeData(payload));

@@ -20,7 +20,14 @@ export type FrameSink = (type: FrameType, flags: number, id: number, payload: Bu
 export type SplitDataSink = (flags: number, id: number, parts: Buffer[]) => void;
 
 /**
- * The smallest DATA payload handed out in parts. A body chunk is 64 KiB and a TLS read at most
+ * Receives an EVENT_REPLY frame of at least {@link SPLIT_DATA_MIN_BYTES} whose payload spans
+ * network chunks, as views of those chunks in order (no copy; `decodeReplyParts` reads them).
+ * Without one, such a frame is copied into one buffer and goes to the {@link FrameSink}.
+ */
+export type SplitReplySink = (flags: number, id: number, parts: Buffer[]) => void;
+
+/**
+ * The smallest DATA (or EVENT_REPLY) payload handed out in parts. A body chunk is 64 KiB and a TLS read at most
  * 16 KiB, so nearly every chunk spans reads; copying each into one buffer was 7–11 % of a
  * receiving node's CPU in the stream bench, and as much again in garbage collection. Views pin
  * the reads they lie in until the body's reader takes them. A read is at most 16 KiB, so beyond
@@ -48,6 +55,7 @@ export class FrameDecoder {
   readonly #controlLimit: number;
   readonly #sink: FrameSink;
   readonly #splitData: SplitDataSink | undefined;
+  readonly #splitReply: SplitReplySink | undefined;
   // Unconsumed input: a list of chunks and an offset into the first, so a frame that lies in
   // one chunk is handed out as a view and only a frame that spans chunks is copied (once).
   // The first live chunk is #chunks[#head]: Array#shift() is O(n) once V8 stops left-trimming
@@ -69,7 +77,7 @@ export class FrameDecoder {
    *   (hello, heartbeat, cancel, goaway, window update) are further held to MAX_CONTROL_PAYLOAD_BYTES.
    * @throws RangeError when maxPayloadBytes is not a non-negative integer (NaN would disable the limit).
    */
-  constructor(maxPayloadBytes: number, sink: FrameSink, splitData?: SplitDataSink) {
+  constructor(maxPayloadBytes: number, sink: FrameSink, splitData?: SplitDataSink, splitReply?: SplitReplySink) {
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 0) {
       throw new RangeError(`maxPayloadBytes must be a non-negative integer, got ${maxPayloadBytes}`);
     }
@@ -77,6 +85,7 @@ export class FrameDecoder {
     this.#controlLimit = Math.min(maxPayloadBytes, MAX_CONTROL_PAYLOAD_BYTES);
     this.#sink = sink;
     this.#splitData = splitData;
+    this.#splitReply = splitReply;
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -118,8 +127,11 @@ export class FrameDecoder {
       }
       if (this.#buffered < this.#length) return;
       this.#state = READ_HEADER;
-      if (this.#splitData !== undefined && this.#type === FrameType.DATA && this.#length >= SPLIT_DATA_MIN_BYTES && !this.#inFirstChunk(this.#length)) {
+      const split = this.#length >= SPLIT_DATA_MIN_BYTES && !this.#inFirstChunk(this.#length);
+      if (split && this.#splitData !== undefined && this.#type === FrameType.DATA) {
         this.#splitData(this.#flags, this.#id, this.#consumeViews(this.#length));
+      } else if (split && this.#splitReply !== undefined && this.#type === FrameType.EVENT_REPLY) {
+        this.#splitReply(this.#flags, this.#id, this.#consumeViews(this.#length));
       } else {
         this.#sink(this.#type, this.#flags, this.#id, this.#consume(this.#length));
       }

@@ -5,7 +5,7 @@
  * (SPEC §7) and the protobuf messages. No sockets here.
  */
 export * from './frame.js';
-export { FrameDecoder, SPLIT_DATA_MIN_BYTES, type FrameSink, type SplitDataSink } from './frame-decoder.js';
+export { FrameDecoder, SPLIT_DATA_MIN_BYTES, type FrameSink, type SplitDataSink, type SplitReplySink } from './frame-decoder.js';
 export { encodeFrame, encodeHeader } from './frame-encoder.js';
 export * from './messages.js';
 export { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';

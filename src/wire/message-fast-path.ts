@@ -1,4 +1,5 @@
 import { FrameType, HEADER_BYTES } from './frame.js';
+import { dataLength, dataPieces, type HasData } from './body-pieces.js';
 import type { HeaderList, WireEvent, WireReply } from './message-types.js';
 
 /**
@@ -98,32 +99,49 @@ function writeHeader(buf: Buffer, type: FrameType, flags: number, payloadBytes: 
   buf.writeUInt32BE(id >>> 0, 6);
 }
 
-/** Header, metadata and data tag in `buf` (written up to `pos`), then the data: one buffer or two parts. */
-function finishWithData(buf: Buffer, pos: number, dataTag: number, data: Uint8Array): Uint8Array[] {
-  const n = data.byteLength;
+/**
+ * Header, metadata and data tag in `buf` (written up to `pos`), then `n` bytes of the message's
+ * data: one buffer, or the buffer then the data as it is held (one part, or its pieces).
+ */
+function finishWithData(buf: Buffer, pos: number, dataTag: number, message: HasData, n: number): Uint8Array[] {
   if (n === 0) return [buf];
   buf[pos++] = dataTag;
   pos = writeVarint(buf, pos, n);
+  const pieces = dataPieces(message);
   if (n <= INLINE_DATA_BYTES) {
-    buf.set(data, pos);
+    if (pieces === undefined) buf.set(message.data, pos);
+    else {
+      for (const piece of pieces) {
+        buf.set(piece, pos);
+        pos += piece.byteLength;
+      }
+    }
     return [buf];
   }
-  return [buf, data];
+  return pieces === undefined ? [buf, message.data] : [buf, ...pieces];
+}
+
+/** The byte count of a message's data, or -1 when it is not bytes (the generated code then judges). */
+function dataBytes(message: HasData): number {
+  if (dataPieces(message) !== undefined) return dataLength(message);
+  return message.data instanceof Uint8Array ? message.data.byteLength : -1;
 }
 
 /**
  * A whole EVENT frame (header and payload) for message id `id`, with `flags`: one buffer, or the
- * buffer and then `event.data` itself when the body is larger than INLINE_DATA_BYTES; undefined
+ * buffer and then `event.data` itself (or its pieces, body-pieces.ts, never joined) when the body
+ * is larger than INLINE_DATA_BYTES; undefined
  * for values the generated code must judge (messages.ts then uses it).
  */
 export function fastEventFrame(id: number, event: WireEvent, flags: number): Uint8Array[] | undefined {
-  const { verb, noun, mimetype, query, data, timeoutMs, headers, bodyLength } = event;
+  const { verb, noun, mimetype, query, timeoutMs, headers, bodyLength } = event;
+  const n = dataBytes(event);
   if (
     typeof verb !== 'string' ||
     typeof noun !== 'string' ||
     typeof mimetype !== 'string' ||
     typeof query !== 'string' ||
-    !(data instanceof Uint8Array) ||
+    n < 0 ||
     !isU32(timeoutMs) ||
     (bodyLength !== undefined && !isLength(bodyLength))
   ) {
@@ -136,7 +154,6 @@ export function fastEventFrame(id: number, event: WireEvent, flags: number): Uin
   const nounBytes = utf8Bytes(noun);
   const mimeBytes = utf8Bytes(mimetype);
   const queryBytes = utf8Bytes(query);
-  const n = data.byteLength;
   const meta =
     stringFieldSize(verbBytes) +
     stringFieldSize(nounBytes) +
@@ -162,15 +179,16 @@ export function fastEventFrame(id: number, event: WireEvent, flags: number): Uin
     buf[pos++] = 0x40;
     pos = writeVarint(buf, pos, bodyLength);
   }
-  return finishWithData(buf, pos, 0x22, data);
+  return finishWithData(buf, pos, 0x22, event, n);
 }
 
 /** A whole EVENT_REPLY frame for message id `id`, with `flags`, as {@link fastEventFrame}. */
 export function fastReplyFrame(id: number, reply: WireReply, flags: number): Uint8Array[] | undefined {
-  const { code, mimetype, data, status, headers, bodyLength } = reply;
+  const { code, mimetype, status, headers, bodyLength } = reply;
+  const n = dataBytes(reply);
   if (
     typeof mimetype !== 'string' ||
-    !(data instanceof Uint8Array) ||
+    n < 0 ||
     !isU32(code) ||
     (status !== undefined && !isU32(status)) ||
     (bodyLength !== undefined && !isLength(bodyLength))
@@ -181,7 +199,6 @@ export function fastReplyFrame(id: number, reply: WireReply, flags: number): Uin
   const headersBytes = headersSize(headers, headerSizes);
   if (headersBytes < 0) return undefined;
   const mimeBytes = utf8Bytes(mimetype);
-  const n = data.byteLength;
   const meta =
     (code === 0 ? 0 : 1 + varintSize(code)) +
     stringFieldSize(mimeBytes) +
@@ -206,7 +223,7 @@ export function fastReplyFrame(id: number, reply: WireReply, flags: number): Uin
     buf[pos++] = 0x30;
     pos = writeVarint(buf, pos, bodyLength);
   }
-  return finishWithData(buf, pos, 0x1a, data);
+  return finishWithData(buf, pos, 0x1a, reply, n);
 }
 
 /** Where the last {@link readShortVarint} or {@link readLengthVarint} ended. */
@@ -335,15 +352,41 @@ export function fastDecodeEvent(buf: Uint8Array): WireEvent | undefined {
 
 /** The common shape of an EventReply payload, or undefined: then the generated decoder reads it. */
 export function fastDecodeReply(buf: Uint8Array): WireReply | undefined {
+  return readReplyFields(buf, buf.byteLength);
+}
+
+/**
+ * The common shape of an EventReply payload of `total` bytes of which `head` holds the first
+ * ones, with its data field the last thing in it (both encoders write it last): the reply without
+ * its data, and where the data starts in the payload. Undefined for any other shape (a field past
+ * `head`, data not last): the caller then joins the payload and decodes it whole.
+ */
+export function fastDecodeReplyHead(head: Uint8Array, total: number): { reply: WireReply; dataStart: number } | undefined {
+  const reply = readReplyFields(head, total);
+  return reply === undefined || dataStartOfLastRead < 0 ? undefined : { reply, dataStart: dataStartOfLastRead };
+}
+
+/** Where the data of the payload {@link readReplyFields} last read starts, when it stopped there; else -1. */
+let dataStartOfLastRead = -1;
+
+/**
+ * Reads an EventReply's fields from `buf`, the first bytes of a payload of `total` bytes. With
+ * the whole payload (`total` = its length) the data is a view of `buf`; with only its first
+ * bytes, reading stops at a data field that runs to the end of the payload, and
+ * `dataStartOfLastRead` says where it starts (else -1).
+ */
+function readReplyFields(buf: Uint8Array, total: number): WireReply | undefined {
   let code = 0;
   let mimetype = '';
   let data: Uint8Array = EMPTY_DATA;
   let status: number | undefined;
   let headers: string[] | undefined;
   let bodyLength: number | undefined;
+  dataStartOfLastRead = -1;
   const end = buf.byteLength;
   let pos = 0;
-  while (pos < end) {
+  while (pos < total) {
+    if (pos >= end) return undefined;
     const tag = buf[pos++]!;
     if (tag === 0x08 || tag === 0x20 || tag === 0x30) {
       const v = tag === 0x30 ? readLengthVarint(buf, pos, end) : readShortVarint(buf, pos, end);
@@ -359,6 +402,10 @@ export function fastDecodeReply(buf: Uint8Array): WireReply | undefined {
     if (len < 0) return undefined;
     const start = cursor.pos;
     pos = start + len;
+    if (tag === 0x1a && end < total && pos === total) {
+      dataStartOfLastRead = start;
+      break;
+    }
     if (pos > end) return undefined;
     if (tag === 0x1a) {
       data = buf.subarray(start, pos);

@@ -3,7 +3,8 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageShape } fro
 import { ProtocolError } from '../errors.js';
 import { FrameFlag, FrameType, HEADER_BYTES } from './frame.js';
 import { encodeFrame, encodeHeader } from './frame-encoder.js';
-import { fastDecodeEvent, fastDecodeReply, fastEventFrame, fastReplyFrame, readShortVarint, varintCursor, varintSize, writeVarint } from './message-fast-path.js';
+import { setDataPieces } from './body-pieces.js';
+import { fastDecodeEvent, fastDecodeReply, fastDecodeReplyHead, fastEventFrame, fastReplyFrame, readShortVarint, varintCursor, varintSize, writeVarint } from './message-fast-path.js';
 import type { HeaderList, HelloMessage, WireEvent, WireReply } from './message-types.js';
 import {
   CancelCode,
@@ -142,6 +143,26 @@ export function encodeReply(reply: WireReply): Uint8Array[] {
 
 export function decodeReply(payload: Uint8Array): WireReply {
   return fastDecodeReply(payload) ?? decodeReplyReference(payload);
+}
+
+/**
+ * {@link decodeReply} for a payload that spans network reads, given as views of them in order
+ * (FrameDecoder's split sink). When the reply's fields and its data field's tag lie in the first
+ * view and the data runs to the end (both encoders write it last), the data stays in the views:
+ * `data` holds them as pieces (body-pieces.ts), joined only if read. Anything else is joined
+ * and decoded whole.
+ * @throws ProtocolError as decodeReply.
+ */
+export function decodeReplyParts(parts: readonly Buffer[]): WireReply {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const first = parts[0]!;
+  const head = fastDecodeReplyHead(first, total);
+  if (head === undefined) return decodeReply(Buffer.concat(parts as Buffer[], total));
+  const pieces: Buffer[] = parts.slice();
+  pieces[0] = first.subarray(head.dataStart);
+  if (pieces[0].byteLength === 0) pieces.shift();
+  return setDataPieces(head.reply, pieces, total - head.dataStart);
 }
 
 /** @internal decodeReply by the generated code alone (the fast path's reference, in tests). */

@@ -85,23 +85,31 @@ describe('FrameDecoder properties', () => {
     );
   });
 
-  it('hands large DATA frames that span chunks out as views of them, small or whole ones as one payload, in order', () => {
-    // Big DATA payloads (a pattern, so that generating them stays cheap) among small frames of any type.
+  it('hands large DATA and EVENT_REPLY frames that span chunks out as views of them, small or whole ones as one payload, in order', () => {
+    // Big DATA or EVENT_REPLY payloads (a pattern, so that generating them stays cheap) among small frames of any type.
     const bigDataArb: fc.Arbitrary<Frame> = fc
-      .record({ id: u32, length: fc.integer({ min: SPLIT_DATA_MIN_BYTES - 2, max: 3 * SPLIT_DATA_MIN_BYTES }), seed: fc.nat(255) })
-      .map(({ id, length, seed }) => ({ type: FrameType.DATA, id, payload: Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff) }));
+      .record({
+        type: fc.constantFrom(FrameType.DATA, FrameType.EVENT_REPLY, FrameType.EVENT),
+        id: u32,
+        length: fc.integer({ min: SPLIT_DATA_MIN_BYTES - 2, max: 3 * SPLIT_DATA_MIN_BYTES }),
+        seed: fc.nat(255),
+      })
+      .map(({ type, id, length, seed }) => ({ type, id, payload: Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff) }));
+    const splitSink = (type: FrameType) => (_flags: number, id: number, parts: Buffer[]) => {
+      assert.ok(parts.length >= 2, 'split only when the payload spans chunks');
+      assert.ok(parts.every((p) => p.length > 0));
+      got.push({ type, id, hex: Buffer.concat(parts).toString('hex'), parts: parts.length });
+    };
+    let got: { type: number; id: number; hex: string; parts: number }[] = [];
     const bigChunkingArb = fc.record({ cuts: fc.array(fc.nat(), { maxLength: 12 }), ownMemory: fc.boolean() });
     fc.assert(
       fc.property(fc.array(fc.oneof(frameArb, bigDataArb), { maxLength: 8 }), bigChunkingArb, (frames, chunking) => {
-        const got: { type: number; id: number; hex: string; parts: number }[] = [];
+        got = [];
         const decoder = new FrameDecoder(
           1 << 20,
           (type, _flags, id, payload) => got.push({ type, id, hex: payload.toString('hex'), parts: 1 }),
-          (_flags, id, parts) => {
-            assert.ok(parts.length >= 2, 'split only when the payload spans chunks');
-            assert.ok(parts.every((p) => p.length > 0));
-            got.push({ type: FrameType.DATA, id, hex: Buffer.concat(parts).toString('hex'), parts: parts.length });
-          },
+          splitSink(FrameType.DATA),
+          splitSink(FrameType.EVENT_REPLY),
         );
         const chunks = split(encodeAll(frames), chunking);
         for (const chunk of chunks) decoder.push(chunk);
@@ -111,7 +119,7 @@ describe('FrameDecoder properties', () => {
           frames.map((f) => ({ type: f.type, id: f.id, hex: Buffer.from(f.payload).toString('hex') })),
         );
         for (const [i, f] of frames.entries()) {
-          if (got[i]!.parts > 1) assert.ok(f.type === FrameType.DATA && f.payload.length >= SPLIT_DATA_MIN_BYTES);
+          if (got[i]!.parts > 1) assert.ok((f.type === FrameType.DATA || f.type === FrameType.EVENT_REPLY) && f.payload.length >= SPLIT_DATA_MIN_BYTES);
         }
       }),
       fcParams(300),
