@@ -6,7 +6,7 @@ import type { ParsedEvent, Reply } from '../event.js';
 import type { GatewayCall } from './gateway-call.js';
 import type { EventRoute } from './routes.js';
 import { replyStatus } from './http-errors.js';
-import { setDataPieces } from '../wire/body-pieces.js';
+import { partsLength, setDataPieces } from '../wire/body-pieces.js';
 
 /**
  * The gateway's side of streamed bodies (SPEC §9): which request bodies are read whole before
@@ -37,7 +37,7 @@ const EMPTY = Buffer.alloc(0);
  */
 export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer | readonly Buffer[] | undefined): ParsedEvent {
   const event = routeEvent(route, call.req.headers['content-type'] ?? '', data === undefined || Array.isArray(data) ? EMPTY : (data as Buffer));
-  if (Array.isArray(data)) setDataPieces(event, data, piecesLength(data));
+  if (Array.isArray(data)) setDataPieces(event, data, partsLength(data));
   if (call.headers !== undefined && call.headers.length > 0) event.headers = call.headers;
   if (data === undefined) {
     event.body = call.bodyStream = requestBodyStream(call.req);
@@ -45,12 +45,6 @@ export function gatewayEvent(call: GatewayCall, route: EventRoute, data: Buffer 
     if (declared !== undefined) event.length = Number(declared);
   }
   return event;
-}
-
-function piecesLength(pieces: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of pieces) n += p.byteLength;
-  return n;
 }
 
 /** The event of a gateway route, with a body in memory (empty when one will stream). */

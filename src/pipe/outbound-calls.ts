@@ -8,7 +8,7 @@ import { errorReply } from '../replies.js';
 import { FrameFlag, FrameType, MAX_INLINE_BYTES } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import { CancelCode, encodeCancel, encodeEventFrame, type WireEvent, type WireReply } from '../wire/messages.js';
-import { copyData, dataLength } from '../wire/body-pieces.js';
+import { dataLength, dataPieces, partsLength, setDataPieces } from '../wire/body-pieces.js';
 import type { FrameWriter } from './frame-writer.js';
 import { InflightTable, type PendingEvent } from './inflight.js';
 import type { PipeStreams } from './pipe-streams.js';
@@ -136,7 +136,11 @@ export class OutboundCalls {
     // it the body waits for credit like any stream, instead of for the peer's memory.
     const inline = inMemory && dataBytes <= MAX_INLINE_BYTES && this.#inlineInFlight + dataBytes <= this.#peer.maxInlineInflightBytes;
     const wire: WireEvent = { verb: event.verb, noun: event.noun, mimetype: event.mimetype, data: EMPTY, timeoutMs, query: event.query };
-    if (inline) copyData(event, wire);
+    if (inline) {
+      const pieces = dataPieces(event);
+      if (pieces === undefined) wire.data = event.data;
+      else wire.dataParts = pieces;
+    }
     if (event.headers !== undefined) wire.headers = event.headers;
     const bodyLength = inMemory ? (inline ? undefined : dataBytes) : event.length;
     if (bodyLength !== undefined) wire.bodyLength = bodyLength;
@@ -200,12 +204,13 @@ export class OutboundCalls {
       const problem = headerListProblem(wire.headers);
       if (problem !== undefined) throw new ProtocolError(`EVENT_REPLY with ${problem}`);
     }
+    const reply: Reply = { code: wire.code, mimetype: wire.mimetype, data: wire.data };
     // An inline body that arrived across network reads stays in their views (body-pieces.ts).
-    const reply: Reply = copyData(wire, { code: wire.code, mimetype: wire.mimetype, data: EMPTY });
+    if (wire.dataParts !== undefined) setDataPieces(reply, wire.dataParts, partsLength(wire.dataParts));
     if (wire.status !== undefined) reply.status = wire.status;
     if (wire.headers !== undefined) reply.headers = wire.headers;
     if (wire.bodyLength !== undefined) reply.length = wire.bodyLength;
-    else if (end) reply.length = dataLength(wire);
+    else if (end) reply.length = dataLength(reply);
     let waited: boolean;
     if (end) {
       waited = this.#table.settle(id, reply);

@@ -2,18 +2,21 @@
  * An in-memory body kept as the pieces it arrived in (HTTP body chunks, network reads) on the
  * way through a node that only moves it: the gateway's request body into an event frame, an
  * inline reply's body from the pipe into the HTTP response. Joining them costs a copy and, worse,
- * a fresh 64 KiB ArrayBuffer per body: V8 counts those against the old generation's limit and
- * starts a full (mark-compact) collection every ~8 MiB of them (measured on the 64 KiB echo:
- * two joins per request made it one full GC every ~40 requests in the gateway node).
+ * a fresh 64 KiB ArrayBuffer per body: V8 counts ArrayBuffer memory against the old generation's
+ * limit, so it starts full (mark-compact) collections in proportion to it (on the 64 KiB echo
+ * the gateway node ran one every ~80-100 requests with two joins per request, one every
+ * ~160 without).
  *
- * The object's `data` stays what every reader expects, the whole body as one Uint8Array: it is a
- * getter that joins the pieces the first time something reads it (and keeps the result). Writers
- * that take pieces ({@link dataPieces}) never join them.
+ * On the events and replies that users and senders see, `data` stays what every reader expects,
+ * the whole body as one Uint8Array: it is a getter that joins the pieces the first time something
+ * reads it (and keeps the result). Writers that take pieces ({@link dataPieces}) never join them.
+ * The wire messages carry theirs in plain `dataParts` fields instead: defining an accessor costs
+ * a runtime call, and nothing outside the pipe sees those objects.
  */
 
 const kPieces = Symbol('restpipe.bodyPieces');
 
-/** Anything that carries an in-memory body in `data` (an event, a reply, their wire forms). */
+/** Anything that carries an in-memory body in `data` (an event, a reply). */
 export interface HasData {
   data: Uint8Array;
 }
@@ -71,10 +74,9 @@ export function dataLength(target: HasData): number {
   return (target as WithPieces)[kPieces]?.length ?? target.data.byteLength;
 }
 
-/** Hands `from`'s body to `to` as it is held: pieces stay pieces. */
-export function copyData<T extends HasData>(from: HasData, to: T): T {
-  const pieces = (from as WithPieces)[kPieces];
-  if (pieces !== undefined) return setDataPieces(to, pieces.parts, pieces.length);
-  to.data = from.data;
-  return to;
+/** The total size of `parts`. */
+export function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  return n;
 }

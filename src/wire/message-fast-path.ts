@@ -1,5 +1,5 @@
 import { FrameType, HEADER_BYTES } from './frame.js';
-import { dataLength, dataPieces, type HasData } from './body-pieces.js';
+import { partsLength } from './body-pieces.js';
 import type { HeaderList, WireEvent, WireReply } from './message-types.js';
 
 /**
@@ -100,37 +100,37 @@ function writeHeader(buf: Buffer, type: FrameType, flags: number, payloadBytes: 
 }
 
 /**
- * Header, metadata and data tag in `buf` (written up to `pos`), then `n` bytes of the message's
- * data: one buffer, or the buffer then the data as it is held (one part, or its pieces).
+ * Header, metadata and data tag in `buf` (written up to `pos`), then the `n` bytes of the
+ * message's data: one buffer, or the buffer then the data as it is held (`data`, or its parts).
  */
-function finishWithData(buf: Buffer, pos: number, dataTag: number, message: HasData, n: number): Uint8Array[] {
+function finishWithData(buf: Buffer, pos: number, dataTag: number, message: { data: Uint8Array; dataParts?: readonly Uint8Array[] }, n: number): Uint8Array[] {
   if (n === 0) return [buf];
   buf[pos++] = dataTag;
   pos = writeVarint(buf, pos, n);
-  const pieces = dataPieces(message);
+  const parts = message.dataParts;
   if (n <= INLINE_DATA_BYTES) {
-    if (pieces === undefined) buf.set(message.data, pos);
+    if (parts === undefined) buf.set(message.data, pos);
     else {
-      for (const piece of pieces) {
-        buf.set(piece, pos);
-        pos += piece.byteLength;
+      for (const part of parts) {
+        buf.set(part, pos);
+        pos += part.byteLength;
       }
     }
     return [buf];
   }
-  return pieces === undefined ? [buf, message.data] : [buf, ...pieces];
+  return parts === undefined ? [buf, message.data] : [buf, ...parts];
 }
 
 /** The byte count of a message's data, or -1 when it is not bytes (the generated code then judges). */
-function dataBytes(message: HasData): number {
-  if (dataPieces(message) !== undefined) return dataLength(message);
+function dataBytes(message: { data: unknown; dataParts?: readonly Uint8Array[] }): number {
+  if (message.dataParts !== undefined) return partsLength(message.dataParts);
   return message.data instanceof Uint8Array ? message.data.byteLength : -1;
 }
 
 /**
  * A whole EVENT frame (header and payload) for message id `id`, with `flags`: one buffer, or the
- * buffer and then `event.data` itself (or its pieces, body-pieces.ts, never joined) when the body
- * is larger than INLINE_DATA_BYTES; undefined
+ * buffer and then `event.data` itself (or its `dataParts`, never joined) when the body is larger
+ * than INLINE_DATA_BYTES; undefined
  * for values the generated code must judge (messages.ts then uses it).
  */
 export function fastEventFrame(id: number, event: WireEvent, flags: number): Uint8Array[] | undefined {

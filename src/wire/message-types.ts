@@ -28,6 +28,11 @@ export interface WireEvent {
   mimetype: string;
   /** The inline body: the whole body when the head ends the stream, else empty. */
   data: Uint8Array;
+  /**
+   * The inline body as parts, in order, when it is held so (the chunks an HTTP body came in):
+   * `data` is then empty. The encoders write the parts without joining them.
+   */
+  dataParts?: readonly Uint8Array[];
   /** How long the sender waits for the reply; 0 = unknown. */
   timeoutMs: number;
   query: string;
@@ -42,6 +47,11 @@ export interface WireReply {
   mimetype: string;
   /** The inline body: the whole body when the head ends the stream, else empty. */
   data: Uint8Array;
+  /**
+   * The inline body as parts, in order, when it is held so (decodeReplyParts: views of the
+   * network reads it arrived in): `data` is then empty. The encoders write the parts.
+   */
+  dataParts?: readonly Uint8Array[];
   status?: number;
   /** v2: the reply's headers; absent when there are none. */
   headers?: HeaderList;

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageShape } fro
 import { ProtocolError } from '../errors.js';
 import { FrameFlag, FrameType, HEADER_BYTES } from './frame.js';
 import { encodeFrame, encodeHeader } from './frame-encoder.js';
-import { setDataPieces } from './body-pieces.js';
+import { partsLength } from './body-pieces.js';
 import { fastDecodeEvent, fastDecodeReply, fastDecodeReplyHead, fastEventFrame, fastReplyFrame, readShortVarint, varintCursor, varintSize, writeVarint } from './message-fast-path.js';
 import type { HeaderList, HelloMessage, WireEvent, WireReply } from './message-types.js';
 import {
@@ -104,7 +104,7 @@ export function encodeEvent(event: WireEvent): Uint8Array[] {
       ...(event.bodyLength === undefined ? {} : { bodyLength: BigInt(event.bodyLength) }),
     }),
   );
-  return withData(head, EVENT_DATA_FIELD, event.data);
+  return withData(head, EVENT_DATA_FIELD, event);
 }
 
 export function decodeEvent(payload: Uint8Array): WireEvent {
@@ -138,7 +138,7 @@ export function encodeReply(reply: WireReply): Uint8Array[] {
       ...(reply.bodyLength === undefined ? {} : { bodyLength: BigInt(reply.bodyLength) }),
     }),
   );
-  return withData(head, REPLY_DATA_FIELD, reply.data);
+  return withData(head, REPLY_DATA_FIELD, reply);
 }
 
 export function decodeReply(payload: Uint8Array): WireReply {
@@ -149,8 +149,7 @@ export function decodeReply(payload: Uint8Array): WireReply {
  * {@link decodeReply} for a payload that spans network reads, given as views of them in order
  * (FrameDecoder's split sink). When the reply's fields and its data field's tag lie in the first
  * view and the data runs to the end (both encoders write it last), the data stays in the views:
- * `data` holds them as pieces (body-pieces.ts), joined only if read. Anything else is joined
- * and decoded whole.
+ * `dataParts` holds them and `data` is empty. Anything else is joined and decoded whole.
  * @throws ProtocolError as decodeReply.
  */
 export function decodeReplyParts(parts: readonly Buffer[]): WireReply {
@@ -162,7 +161,8 @@ export function decodeReplyParts(parts: readonly Buffer[]): WireReply {
   const pieces: Buffer[] = parts.slice();
   pieces[0] = first.subarray(head.dataStart);
   if (pieces[0].byteLength === 0) pieces.shift();
-  return setDataPieces(head.reply, pieces, total - head.dataStart);
+  head.reply.dataParts = pieces;
+  return head.reply;
 }
 
 /** @internal decodeReply by the generated code alone (the fast path's reference, in tests). */
@@ -293,10 +293,12 @@ function safeLength(n: bigint, what: string): number {
   return Number(n);
 }
 
-function withData(head: Uint8Array, field: number, data: Uint8Array): Uint8Array[] {
-  if (data.byteLength === 0) return [head];
-  const prefix = new BinaryWriter().tag(field, WireType.LengthDelimited).uint32(data.byteLength).finish();
-  return [head, prefix, data];
+function withData(head: Uint8Array, field: number, message: { data: Uint8Array; dataParts?: readonly Uint8Array[] }): Uint8Array[] {
+  const parts = message.dataParts ?? [message.data];
+  const n = partsLength(parts);
+  if (n === 0) return [head];
+  const prefix = new BinaryWriter().tag(field, WireType.LengthDelimited).uint32(n).finish();
+  return [head, prefix, ...parts];
 }
 
 function decode<Desc extends DescMessage>(schema: Desc, payload: Uint8Array, what: string): MessageShape<Desc> {
