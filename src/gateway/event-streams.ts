@@ -6,7 +6,7 @@ import type { ParsedEvent, Reply } from '../event.js';
 import type { GatewayCall } from './gateway-call.js';
 import type { EventRoute } from './routes.js';
 import { replyStatus } from './http-errors.js';
-import { partsLength, setDataPieces } from '../wire/body-pieces.js';
+import { partsLength, setDataPieces } from '../body-pieces.js';
 
 /**
  * The gateway's side of streamed bodies (SPEC §9): which request bodies are read whole before

@@ -25,7 +25,7 @@ import { GatewayRouteError, isUnder, parseEventTimeout, parseGatewayRequest, typ
 import { createHttpServer, listenOn } from './listen.js';
 import { ignoreNotFound } from './unix-socket.js';
 import { isWebSocketUpgrade, routeUpgrade, WebSocketTunnels } from './upgrade.js';
-import { dataLength, dataPieces } from '../wire/body-pieces.js';
+import { dataLength, dataPieces } from '../body-pieces.js';
 
 export type { GatewayListen, GatewayOptions, GatewayPages, PageCall } from './gateway-options.js';
 

@@ -8,7 +8,7 @@ import { errorReply } from '../replies.js';
 import { FrameFlag, FrameType, MAX_INLINE_BYTES } from '../wire/frame.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import { CancelCode, encodeCancel, encodeEventFrame, type WireEvent, type WireReply } from '../wire/messages.js';
-import { dataLength, dataPieces, partsLength, setDataPieces } from '../wire/body-pieces.js';
+import { dataLength, dataPieces, partsLength, setDataPieces } from '../body-pieces.js';
 import type { FrameWriter } from './frame-writer.js';
 import { InflightTable, type PendingEvent } from './inflight.js';
 import type { PipeStreams } from './pipe-streams.js';

@@ -1,5 +1,5 @@
 import { FrameType, HEADER_BYTES } from './frame.js';
-import { partsLength } from './body-pieces.js';
+import { partsLength } from '../body-pieces.js';
 import type { HeaderList, WireEvent, WireReply } from './message-types.js';
 
 /**

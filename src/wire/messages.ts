@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageShape } fro
 import { ProtocolError } from '../errors.js';
 import { FrameFlag, FrameType, HEADER_BYTES } from './frame.js';
 import { encodeFrame, encodeHeader } from './frame-encoder.js';
-import { partsLength } from './body-pieces.js';
+import { partsLength } from '../body-pieces.js';
 import { fastDecodeEvent, fastDecodeReply, fastDecodeReplyHead, fastEventFrame, fastReplyFrame, readShortVarint, varintCursor, varintSize, writeVarint } from './message-fast-path.js';
 import type { HeaderList, HelloMessage, WireEvent, WireReply } from './message-types.js';
 import {

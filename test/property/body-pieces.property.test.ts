@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ProtocolError } from '../../src/errors.js';
-import { dataLength, dataPieces, setDataPieces } from '../../src/wire/body-pieces.js';
+import { dataLength, dataPieces, setDataPieces } from '../../src/body-pieces.js';
 import { encodeFrame } from '../../src/wire/frame-encoder.js';
 import { FrameType } from '../../src/wire/frame.js';
 import { HEADER_BYTES } from '../../src/wire/frame.js';
