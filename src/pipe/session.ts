@@ -71,7 +71,8 @@ export class PipeSession {
   readonly #writer: FrameWriter;
   readonly #heartbeat: Heartbeat;
   readonly #readGate: ReadGate;
-  readonly #hello: HelloExchange;
+  /** Until the pipe opens: then nothing of the exchange is needed any more (issue 14, idle memory per pipe). */
+  #hello: HelloExchange | undefined;
   readonly #outbound: OutboundCalls;
   readonly #inbound: InboundCalls;
   #streams: PipeStreams | undefined;
@@ -157,7 +158,7 @@ export class PipeSession {
 
   /** Hello exchanged and at least one heartbeat answered: the pipe carries data both ways. */
   get isHealthy(): boolean {
-    return this.#hello.peer !== undefined && this.#heartbeat.replies > 0;
+    return this.#streams !== undefined && this.#heartbeat.replies > 0;
   }
 
   /** A snapshot of the pipe for status, metrics and tests. */
@@ -189,7 +190,7 @@ export class PipeSession {
    */
   handshake(): Promise<HelloMessage> {
     if (!this.#state.is('hello')) return Promise.reject(this.#notUsableError());
-    return this.#hello.start();
+    return this.#hello!.start();
   }
 
   /**
@@ -315,14 +316,15 @@ export class PipeSession {
         return;
       case FrameType.HELLO:
         if (!this.#state.is('hello')) throw new ProtocolError('second HELLO');
-        if (this.#hello.receive(decodeHello(payload)) !== undefined) this.#open();
+        if (this.#hello!.receive(decodeHello(payload)) !== undefined) this.#open();
         return;
     }
   }
 
   /** The peer's hello was accepted: the pipe is open, and its bodies can flow (its windows are known now). */
   #open(): void {
-    const peer = this.#hello.peer!;
+    const peer = this.#hello!.peer!;
+    this.#hello = undefined;
     const timing = this.#timing;
     const writer = this.#writer;
     const streams = openPipeStreams(timing, peer, writer, {
@@ -361,7 +363,7 @@ export class PipeSession {
     this.#onPeerGoAway?.(reason);
     // A goaway before the hello (the server refused our certificate, speaks another version, …)
     // must reach handshake() with the peer's reason, not as a plain broken pipe.
-    this.#hello.refusedByPeer(goAway.code, reason);
+    this.#hello?.refusedByPeer(goAway.code, reason);
     this.#finish(`the peer closed the pipe (${what}): ${reason}`, goAway.code === GoAwayCode.REPLACED);
   }
 
@@ -405,7 +407,7 @@ export class PipeSession {
     this.#outbound.failAll(broken);
     this.#inbound.end(broken);
     this.#streams?.failAll(broken);
-    this.#hello.end(broken);
+    this.#hello?.end(broken);
 
     // Let frames already written (a goaway, final replies) reach the peer, then close; a peer
     // that never closes its side must not hold the socket.
