@@ -65,7 +65,9 @@ export class PipeSession {
   readonly peer: PeerInfo;
   readonly #socket: Duplex;
   readonly #timing: ResolvedPipeTiming;
-  readonly #log: Logger;
+  readonly #parentLog: Logger;
+  readonly #logFields: SessionOptions['logFields'];
+  #log: Logger | undefined;
   readonly #state: StateMachine<SessionState>;
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
@@ -94,7 +96,8 @@ export class PipeSession {
     this.role = options.role;
     this.peer = options.peer;
     this.#timing = timing;
-    this.#log = options.logger;
+    this.#parentLog = options.logger;
+    this.#logFields = options.logFields;
     this.#onClose = options.onClose;
     this.#onPeerGoAway = options.onPeerGoAway;
     this.#limitPeerLog = options.limitPeerLog ?? writeAlways;
@@ -102,7 +105,7 @@ export class PipeSession {
     this.#state = new StateMachine<SessionState>('pipe session', 'hello', SESSION_MOVES, {
       ...(options.now === undefined ? {} : { now: options.now }),
       onMove: (from, to) => {
-        if (this.#log.isLevelEnabled('debug')) this.#log.debug({ from, to }, 'pipe state');
+        if (this.#parentLog.isLevelEnabled('debug')) this.#logger.debug({ from, to }, 'pipe state');
       },
     });
     this.#openedAt = this.#state.since;
@@ -144,6 +147,11 @@ export class PipeSession {
 
   get state(): SessionState {
     return this.#state.state;
+  }
+
+  /** This pipe's logger (see SessionOptions.logFields). */
+  get #logger(): Logger {
+    return (this.#log ??= this.#logFields === undefined ? this.#parentLog : this.#parentLog.child(this.#logFields(this.peer)));
   }
 
   /** True when new events may be sent on this pipe. */
@@ -252,10 +260,10 @@ export class PipeSession {
     } catch (err) {
       if (err instanceof ProtocolError) {
         const reason = peerText(err.reason);
-        this.#limitPeerLog('protocol-error', (extra) => this.#log.warn({ reason, ...extra }, 'protocol error from the peer; closing the pipe'));
+        this.#limitPeerLog('protocol-error', (extra) => this.#logger.warn({ reason, ...extra }, 'protocol error from the peer; closing the pipe'));
         this.destroy(`protocol error: ${reason}`, GoAwayCode.PROTOCOL_ERROR);
       } else {
-        this.#log.error({ err }, 'internal error while reading the pipe; closing it');
+        this.#logger.error({ err }, 'internal error while reading the pipe; closing it');
         this.destroy(`internal error: ${(err as Error).message}`, GoAwayCode.PROTOCOL_ERROR);
       }
     }
@@ -348,7 +356,7 @@ export class PipeSession {
     if (goAway.code === GoAwayCode.SHUTDOWN && !this.#state.is('hello')) {
       // The peer's goaway is either its own close or its answer to ours.
       if (!this.#localGoAwaySent) {
-        this.#limitPeerLog('goaway', (extra) => this.#log.info({ reason, ...extra }, 'the peer is closing the pipe; finishing in-flight events'));
+        this.#limitPeerLog('goaway', (extra) => this.#logger.info({ reason, ...extra }, 'the peer is closing the pipe; finishing in-flight events'));
       }
       this.#peerGoAwayReceived = true;
       this.#onPeerGoAway?.(reason);
@@ -358,7 +366,7 @@ export class PipeSession {
     }
     // Any other goaway ends the pipe at once; the peer has already given up on it.
     const what = goAwayDescription(goAway.code);
-    this.#limitPeerLog('goaway', (extra) => this.#log.warn({ code: GoAwayCode[goAway.code] ?? goAway.code, reason, ...extra }, `the peer closed the pipe: ${what}`));
+    this.#limitPeerLog('goaway', (extra) => this.#logger.warn({ code: GoAwayCode[goAway.code] ?? goAway.code, reason, ...extra }, `the peer closed the pipe: ${what}`));
     this.#peerGoAwayReceived = true;
     this.#onPeerGoAway?.(reason);
     // A goaway before the hello (the server refused our certificate, speaks another version, …)

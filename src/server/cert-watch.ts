@@ -19,8 +19,8 @@ export interface WatchedPipe {
  * - expiry: at the certificate's notAfter (+1 s: OpenSSL counts the last second as valid) its
  *   pipe is closed with CERT_HAS_EXPIRED, and the reconnect is refused by the handshake.
  * Each drop is reported like any refusal (refusals.ts) and the client is told in a goaway.
- * One timer per pipe (its expiry: PeerExpiryTimers, which a client uses for the server's
- * certificate too), cleared with the pipe.
+ * One expiry per pipe (PeerExpiryTimers, which a client uses for the server's certificate too;
+ * all on one timer), dropped with the pipe.
  */
 export class CertWatch<P extends WatchedPipe> {
   readonly #refusals: Refusals;
@@ -28,6 +28,8 @@ export class CertWatch<P extends WatchedPipe> {
   /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
   readonly #certs = new WeakMap<P, { der: Buffer; fingerprint256: string; notAfter: Date }>();
   readonly #expiryTimers = new PeerExpiryTimers<P>();
+  /** One function for every pipe's expiry (not a closure per pipe). */
+  readonly #onExpired = (validTo: Date, pipe: P): void => this.#dropExpired(pipe, validTo);
   /**
    * Whether the current CRL revokes a certificate; undefined while (re)computing or without a
    * CRL. OpenSSL checks new handshakes itself; this catches live pipes and handshakes that
@@ -60,7 +62,7 @@ export class CertWatch<P extends WatchedPipe> {
   track(pipe: P, cert: { der: Buffer; fingerprint256: string; validTo: string }): void {
     const validToMs = Date.parse(cert.validTo);
     this.#certs.set(pipe, { der: cert.der, fingerprint256: cert.fingerprint256, notAfter: new Date(validToMs) });
-    if (pipe.state !== 'closed') this.#expiryTimers.track(pipe, validToMs, (validTo) => this.#dropExpired(pipe, validTo));
+    if (pipe.state !== 'closed') this.#expiryTimers.track(pipe, validToMs, this.#onExpired);
   }
 
   /** The notAfter of a tracked pipe's client certificate. */
