@@ -4,7 +4,15 @@ import type { SendStream } from '../stream/send-stream.js';
 import { FrameFlag, MAX_CHUNK_BYTES } from '../wire/frame.js';
 import { encodeDataFrame, type HelloMessage } from '../wire/messages.js';
 import type { FrameWriter } from './frame-writer.js';
-import { PipeStreams } from './pipe-streams.js';
+import { PipeStreams, type PipeStreamsPort } from './pipe-streams.js';
+
+/** What the streams call back in their session (besides PipeStreamsPort's control frames and progress). */
+export interface StreamHooks extends PipeStreamsPort {
+  /** A DATA frame of a reply this node sends was written (the read gate counts what the peer takes). */
+  afterReplyData(): void;
+  /** The path's round trip (the heartbeat's smallest), ms; undefined while unknown. */
+  rttMs(): number | undefined;
+}
 
 /**
  * Event heads go to the socket while it holds less than this; DATA while it holds less than one
@@ -25,10 +33,10 @@ export function openPipeStreams(
   timing: ResolvedPipeTiming,
   peer: HelloMessage,
   writer: FrameWriter,
-  hooks: { afterReplyData(): void; progress(): void; rttMs(): number | undefined },
+  hooks: StreamHooks,
 ): PipeStreams {
   return new PipeStreams(
-    { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes, rttMs: hooks.rttMs },
+    { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes, rttMs: () => hooks.rttMs() },
     {
       initialWindowBytes: peer.initialStreamWindow!,
       maxWindowBytes: peer.maxStreamWindow!,
@@ -38,10 +46,7 @@ export function openPipeStreams(
     },
     { headsBelowBytes: HEADS_BELOW_BYTES, dataBelowBytes: DATA_BELOW_BYTES, maxQueuedHeadBytes: timing.maxQueuedBytes },
     new WriterSink(writer, hooks),
-    {
-      writeControl: (parts) => writer.writeControl(parts),
-      progress: hooks.progress,
-    },
+    hooks,
   );
 }
 
@@ -52,9 +57,9 @@ export function openPipeStreams(
  */
 class WriterSink implements SchedulerSink {
   readonly #writer: FrameWriter;
-  readonly #hooks: { afterReplyData(): void };
+  readonly #hooks: StreamHooks;
 
-  constructor(writer: FrameWriter, hooks: { afterReplyData(): void }) {
+  constructor(writer: FrameWriter, hooks: StreamHooks) {
     this.#writer = writer;
     this.#hooks = hooks;
   }

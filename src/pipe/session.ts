@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';
-import type { EventHandlerFn, ParsedEvent, PeerInfo, Reply } from '../event.js';
+import type { ParsedEvent, PeerInfo, Reply } from '../event.js';
 import { endAndLinger } from '../linger.js';
 import type { Logger } from '../log.js';
 import type { ResolvedPipeTiming } from '../options/pipe.js';
@@ -13,7 +13,6 @@ import { FrameFlag, FrameType, STREAM_FRAME_PAYLOAD_BYTES, frameTypeName } from 
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import {
-  CancelCode,
   EMPTY_PAYLOAD,
   GoAwayCode,
   decodeCancelMessage,
@@ -24,9 +23,7 @@ import {
   decodeHello,
   decodeReply,
   decodeWindowUpdate,
-  encodeCancel,
   encodeGoAway,
-  encodeReplyFrame,
   type HelloMessage,
 } from '../wire/messages.js';
 import { FrameWriter } from './frame-writer.js';
@@ -38,6 +35,7 @@ import { wireLiveness } from './liveness.js';
 import { openPipeStreams } from './open-streams.js';
 import type { PipeStreams } from './pipe-streams.js';
 import type { ReadGate } from './read-gate.js';
+import { SessionPort } from './session-port.js';
 
 import { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState } from './session-options.js';
 
@@ -77,6 +75,7 @@ export class PipeSession {
   #hello: HelloExchange | undefined;
   readonly #outbound: OutboundCalls;
   readonly #inbound: InboundCalls;
+  readonly #port: SessionPort;
   #streams: PipeStreams | undefined;
   readonly #onClose: SessionOptions['onClose'];
   readonly #onPeerGoAway: SessionOptions['onPeerGoAway'];
@@ -123,21 +122,10 @@ export class PipeSession {
       writeControl: (parts) => this.#writer.writeControl(parts),
       fail: (reason, code) => this.destroy(reason, code),
     });
-    this.#outbound = new OutboundCalls(options.role, options.peer.name, timing, this.#writer, {
-      canCancel: () => this.#state.is('open', 'draining'),
-      settled: () => this.#checkDrained(),
-    });
-    this.#inbound = new InboundCalls(options.role, options.peer, timing, options.handler, {
-      // Replies skip the writer's queue; a peer that reads slower than it asks cannot grow our
-      // socket buffer without bound all the same, because past twice the queue budget of
-      // replies it has not taken we stop reading its events (read-gate.ts).
-      writeReply: (id, reply, end) => {
-        this.#writer.writeReply(encodeReplyFrame(id, reply, FrameFlag.REPLY | (end ? FrameFlag.END_STREAM : 0)));
-        this.#readGate.afterResponse();
-      },
-      writeReset: (id, reason) => this.#writer.writeControl(encodeFrame(FrameType.CANCEL, id, encodeCancel(reason, CancelCode.RESET), FrameFlag.REPLY)),
-      settled: () => this.#checkDrained(),
-    });
+    const port = new SessionPort(this.#writer, this.#state, this.#heartbeat, this.#readGate, () => this.#checkDrained());
+    this.#port = port;
+    this.#outbound = new OutboundCalls(options.role, options.peer.name, timing, this.#writer, port);
+    this.#inbound = new InboundCalls(options.role, options.peer, timing, options.handler, port);
 
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: Error) => this.#finish(`socket error: ${describeSocketError(err)}`, false));
@@ -335,11 +323,7 @@ export class PipeSession {
     this.#hello = undefined;
     const timing = this.#timing;
     const writer = this.#writer;
-    const streams = openPipeStreams(timing, peer, writer, {
-      afterReplyData: () => this.#readGate.afterResponse(),
-      progress: () => this.#heartbeat.markProgress(),
-      rttMs: () => this.#heartbeat.minRttMs,
-    });
+    const streams = openPipeStreams(timing, peer, writer, this.#port);
     this.#streams = streams;
     writer.setDrainListener(() => streams.scheduler.pump());
     this.#outbound.open(streams, { maxFrameBytes: peer.maxFrameBytes, maxInlineInflightBytes: peer.maxInlineInflightBytes! });
