@@ -1,5 +1,5 @@
 import { ErrorCode, type RestpipeError } from '../errors.js';
-import type { EventHandlerFn } from '../event.js';
+import type { EventHandlerFn, PeerInfo } from '../event.js';
 import type { Logger } from '../log.js';
 import { PipeSession } from '../pipe/session.js';
 import { GoAwayCode } from '../wire/messages.js';
@@ -100,7 +100,8 @@ export async function openPipe(ctx: OpenPipeContext): Promise<OpenPipeResult> {
     peer: { name: serverName, address: socket.remoteAddress ?? options.host },
     timing: options.timing,
     handler: ctx.handler,
-    logger: ctx.logger.child({ peer: serverName }),
+    logger: ctx.logger,
+    logFields: serverLogFields,
     onPeerGoAway: (reason) => ctx.onPeerGoAway(session, reason),
   });
   ctx.onHandshaking(session);
@@ -117,4 +118,9 @@ export async function openPipe(ctx: OpenPipeContext): Promise<OpenPipeResult> {
   }
   dial.pipeUp();
   return { ok: true, session, serverName, dialed, resumed: dial.resumed, serverCertificate: { serverValidTo: dial.serverValidTo, serverFingerprint256: dial.serverFingerprint256 } };
+}
+
+/** The server pipe's log fields (SessionOptions.logFields). */
+function serverLogFields(peer: PeerInfo): Record<string, string> {
+  return { peer: peer.name };
 }

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 
 /** What the heartbeat needs from its session. */
 export interface HeartbeatPort {
@@ -16,11 +16,26 @@ export interface HeartbeatPort {
 }
 
 /**
- * Heartbeat ids remembered for their answers, which may come late behind a backlog: 256
- * intervals (21 min at the default 5 s, 26 s at the tests' 100 ms). A made-up id matches one of
- * them with odds of 256 in 2^32, and the first miss is a protocol error.
+ * Heartbeat ids answered: those of the last 256 heartbeats sent, whose answers may come late
+ * behind a backlog (21 min at the default 5 s, 26 s at the tests' 100 ms). A made-up id matches
+ * one of them with odds of 256 in 2^32, and the first miss is a protocol error.
+ *
+ * The ids are not kept: an id is its heartbeat's sequence number (low 8 bits) under a keyed MAC
+ * of this pipe's nonce and that number (high 24 bits), so an answer is checked by computing the
+ * one id it can be. Kept, 256 random ids were up to 2 KiB per pipe (issue 14, idle memory).
  */
 const RECENT_IDS = 256;
+/** Keys the ids' MAC; a peer sees ids, never the key. One per process. */
+const ID_KEY = randomBytes(32);
+const idInput = Buffer.alloc(16);
+
+/** The id of heartbeat number `seq` of the pipe with `nonce`: never 0 (an id of 0 is no heartbeat's). */
+function heartbeatId(nonce: number, seq: number): number {
+  idInput.writeDoubleLE(nonce, 0);
+  idInput.writeDoubleLE(seq, 8);
+  const mac = createHmac('sha256', ID_KEY).update(idInput).digest().readUInt32LE(0) & 0xffff_ff00;
+  return ((mac === 0 ? 0x100 : mac) | (seq & 0xff)) >>> 0;
+}
 
 /**
  * Liveness of one pipe (SPEC §6), the same on both sides. One timer sends a heartbeat every
@@ -60,8 +75,10 @@ export class Heartbeat {
   #lastSeenAt = 0;
   #lastSentAt = 0;
   #lastTickAt = 0;
-  readonly #recentIds: number[] = [];
-  #recentNext = 0;
+  /** This pipe's part of its heartbeats' ids (see RECENT_IDS). */
+  readonly #idNonce = randomInt(0, 2 ** 48 - 1);
+  /** Heartbeats sent so far; the next one's sequence number. */
+  #sent = 0;
   #outstandingId = 0;
   /** Ticks in a row that saw no sign of life. */
   #silentTicks = 0;
@@ -121,7 +138,7 @@ export class Heartbeat {
 
   /** A heartbeat reply arrived; false when its id is not one of our recent heartbeats. */
   onReply(id: number): boolean {
-    if (id === 0 || !this.#recentIds.includes(id)) return false;
+    if (!this.#isRecentId(id)) return false;
     this.replies++;
     this.#progress = true;
     this.#answered = true;
@@ -173,10 +190,16 @@ export class Heartbeat {
     if (now - this.#lastSentAt >= this.#intervalMs - this.#tickMs / 2) this.#send(now);
   }
 
+  /** Whether `id` is one of the last RECENT_IDS heartbeats': the latest sent whose number ends in its low 8 bits. */
+  #isRecentId(id: number): boolean {
+    const last = this.#sent - 1;
+    if (id === 0 || last < 0) return false;
+    const seq = last - ((last - (id & 0xff)) & (RECENT_IDS - 1));
+    return seq >= 0 && heartbeatId(this.#idNonce, seq) === id;
+  }
+
   #send(now: number): void {
-    const id = randomInt(1, 0xffff_ffff);
-    this.#recentIds[this.#recentNext] = id;
-    this.#recentNext = (this.#recentNext + 1) % RECENT_IDS;
+    const id = heartbeatId(this.#idNonce, this.#sent++);
     this.#lastSentAt = now;
     if (this.#outstandingId === 0) {
       this.#outstandingId = id;

@@ -94,7 +94,8 @@ export class InboundCalls {
   readonly #maxInlineInflight: number;
   readonly #handler: EventHandlerFn;
   readonly #port: InboundPort;
-  readonly #calls = new Map<number, InboundCall>();
+  // Made on first use (an idle pipe's empty Map and its table are ~250 B; issue 14).
+  #calls: Map<number, InboundCall> | undefined;
   /** Events decoded from the current read, run when it is all decoded (#dispatchRead). */
   readonly #toDispatch: InboundCall[] = [];
   #dispatchScheduled = false;
@@ -123,12 +124,12 @@ export class InboundCalls {
 
   /** Events being handled (their reply's body may still be streaming). */
   get size(): number {
-    return this.#calls.size;
+    return this.#calls?.size ?? 0;
   }
 
   /** Whether event `id` is being handled (a peer may not reuse its id meanwhile). */
   has(id: number): boolean {
-    return this.#calls.has(id);
+    return this.#calls?.has(id) === true;
   }
 
   /**
@@ -145,7 +146,7 @@ export class InboundCalls {
     if (this.#inlineInFlight + inline > this.#maxInlineInflight) {
       throw new ProtocolError(`EVENT with ${inline} bytes inline while ${this.#inlineInFlight} are in flight; this node takes ${this.#maxInlineInflight}`);
     }
-    if (this.#calls.size >= this.#maxInflight) {
+    if ((this.#calls?.size ?? 0) >= this.#maxInflight) {
       // Its body, if it streams, is dropped as it comes (its event is not here), and the reply
       // tells the caller to stop sending it.
       this.#port.writeReply(id, errorReply(ReturnCode.BUSY, ErrorCode.TOO_MANY_IN_FLIGHT, `the receiving node already handles ${this.#maxInflight} events from this pipe`), true);
@@ -160,7 +161,7 @@ export class InboundCalls {
     // whole chunk, but copying every body would cost more than it saves. Handlers that store
     // data beyond the call should copy it (documented in the README).
     const call = new InboundCall(this, id, event, wire.timeoutMs);
-    this.#calls.set(id, call);
+    (this.#calls ??= new Map()).set(id, call);
     if (end) {
       call.inlineBytes = inline;
       this.#inlineInFlight += inline;
@@ -195,7 +196,7 @@ export class InboundCalls {
     const now = performance.now();
     for (let i = 0; i < calls.length; i++) {
       const call = calls[i]!;
-      if (this.#calls.get(call.id) !== call) continue; // cancelled, or the pipe is gone
+      if (this.#calls?.get(call.id) !== call) continue; // cancelled, or the pipe is gone
       if (now >= call.deadlineAt) {
         this.#expire(call);
         continue;
@@ -220,7 +221,7 @@ export class InboundCalls {
    * body as a stream), unless it was cancelled, its deadline passed, or the pipe ended.
    */
   finish(call: InboundCall, reply: Reply): void {
-    if (this.#calls.get(call.id) !== call || call.replied) return; // cancelled, expired, or the pipe is gone
+    if (this.#calls?.get(call.id) !== call || call.replied) return; // cancelled, expired, or the pipe is gone
     clearTimeout(call.timer);
     call.replied = true;
     if (channels.eventSettled.hasSubscribers) {
@@ -267,7 +268,7 @@ export class InboundCalls {
 
   /** The caller cancelled event `id` (a CANCEL without the reply flag): its handler's signal fires, its bodies end, no reply goes out. */
   cancel(id: number, message: CancelMessage): void {
-    const call = this.#calls.get(id);
+    const call = this.#calls?.get(id);
     if (call === undefined) return; // already answered: the cancel crossed the reply
     // The handler's signal says `aborted` either way (the event was given up); the message says why.
     const reason = message.reason ? `: ${peerText(message.reason)}` : '';
@@ -277,17 +278,17 @@ export class InboundCalls {
 
   /** The pipe ended: every handler's signal fires with `err`; nothing more is dispatched or replied. */
   end(err: Error): void {
-    for (const call of this.#calls.values()) {
+    for (const call of this.#calls?.values() ?? []) {
       clearTimeout(call.timer);
       call.abort(err);
     }
-    this.#calls.clear();
+    this.#calls?.clear();
     this.#toDispatch.length = 0;
     this.#inlineInFlight = 0;
   }
 
   #armDeadline(call: InboundCall): void {
-    if (call.timeoutMs === 0 || this.#calls.get(call.id) !== call) return;
+    if (call.timeoutMs === 0 || this.#calls?.get(call.id) !== call) return;
     call.deadlineAt = performance.now() + call.timeoutMs;
     call.timer = setTimeout(expireCall, call.timeoutMs, this, call);
     call.timer.unref();
@@ -295,7 +296,7 @@ export class InboundCalls {
 
   /** @internal its deadline passed before its reply's head: nobody waits for a reply any more. */
   expire(call: InboundCall): void {
-    if (this.#calls.get(call.id) !== call || call.replied) return;
+    if (this.#calls?.get(call.id) !== call || call.replied) return;
     this.#expire(call);
   }
 
@@ -305,7 +306,7 @@ export class InboundCalls {
 
   /** Ends a call that gets no (more) reply: signal, bodies, its share of the budget. */
   #drop(call: InboundCall, err: RestpipeError): void {
-    this.#calls.delete(call.id);
+    this.#calls?.delete(call.id);
     clearTimeout(call.timer);
     this.#inlineInFlight -= call.inlineBytes;
     call.abort(err);
@@ -315,7 +316,7 @@ export class InboundCalls {
 
   /** The reply is all out. */
   #complete(call: InboundCall): void {
-    if (this.#calls.get(call.id) !== call) return;
+    if (this.#calls?.get(call.id) !== call) return;
     this.#calls.delete(call.id);
     this.#inlineInFlight -= call.inlineBytes;
     // A request body nobody read to its end is not wanted any more.
@@ -325,7 +326,7 @@ export class InboundCalls {
 
   /** The reply's source failed after its head went out: the caller's reply body ends with an error. */
   #reset(call: InboundCall, err: Error | null): void {
-    if (this.#calls.get(call.id) !== call) return;
+    if (this.#calls?.get(call.id) !== call) return;
     const reason = err === null ? 'the reply stream was destroyed' : `the reply stream failed: ${err.message}`;
     this.#port.writeReset(call.id, reason);
     this.#drop(call, new RestpipeError(ErrorCode.STREAM_RESET, reason));

@@ -92,7 +92,8 @@ function onDeadline(entry: PendingEvent, table: InflightTable, timeoutMs: number
  * ends ({@link finish}) or the event is given up.
  */
 export class InflightTable {
-  readonly #entries = new Map<number, PendingEvent>();
+  // Made on first use (an idle pipe's empty Map and its table are ~250 B; issue 14).
+  #entries: Map<number, PendingEvent> | undefined;
   #nextId = 1;
   readonly #onAbandon: (entry: PendingEvent, err: Error) => void;
   readonly #onRemoved: ((entry: PendingEvent, err: Error | undefined) => void) | undefined;
@@ -115,7 +116,7 @@ export class InflightTable {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 
   /**
@@ -125,7 +126,7 @@ export class InflightTable {
   add(timeoutMs: number, signal: AbortSignal | undefined): PendingEvent {
     const entry = new PendingEvent(this, this.#allocateId());
     entry.timeoutMs = timeoutMs;
-    this.#entries.set(entry.id, entry);
+    (this.#entries ??= new Map()).set(entry.id, entry);
     entry.timer = setTimeout(onDeadline, timeoutMs, entry, this, timeoutMs);
     entry.timer.unref();
     if (signal !== undefined) {
@@ -137,12 +138,12 @@ export class InflightTable {
 
   /** The event in flight with this id (its reply head may have come), or undefined. */
   get(id: number): PendingEvent | undefined {
-    return this.#entries.get(id);
+    return this.#entries?.get(id);
   }
 
   /** A whole reply arrived. False when nobody waits for it any more (late or unknown id, or a second head). */
   settle(id: number, reply: Reply): boolean {
-    const entry = this.#entries.get(id);
+    const entry = this.#entries?.get(id);
     if (entry === undefined || entry.phase === 'replying') {
       this.lateReplies++;
       return false;
@@ -159,7 +160,7 @@ export class InflightTable {
    * False as {@link settle}.
    */
   startReply(id: number, reply: Reply): boolean {
-    const entry = this.#entries.get(id);
+    const entry = this.#entries?.get(id);
     if (entry === undefined || entry.phase === 'replying') {
       this.lateReplies++;
       return false;
@@ -196,6 +197,7 @@ export class InflightTable {
 
   /** Fails every event, e.g. with pipe_broken when the pipe dies. */
   failAll(err: Error): void {
+    if (this.#entries === undefined) return;
     const entries = [...this.#entries.values()];
     for (const entry of entries) {
       this.#take(entry.id, err);
@@ -205,9 +207,9 @@ export class InflightTable {
   }
 
   #take(id: number, err: Error | undefined): PendingEvent | undefined {
-    const entry = this.#entries.get(id);
+    const entry = this.#entries?.get(id);
     if (entry === undefined) return undefined;
-    this.#entries.delete(id);
+    this.#entries!.delete(id);
     entry.settled = true;
     clearTimeout(entry.timer);
     entry.signal?.removeEventListener('abort', entry);
@@ -219,7 +221,7 @@ export class InflightTable {
     for (;;) {
       const id = this.#nextId;
       this.#nextId = id === 0xffff_ffff ? 1 : id + 1;
-      if (!this.#entries.has(id)) return id;
+      if (this.#entries?.has(id) !== true) return id;
     }
   }
 }

@@ -1,8 +1,18 @@
 import type { ResolvedPipeTiming } from '../options/pipe.js';
+import type { SchedulerSink } from '../stream/scheduler.js';
+import type { SendStream } from '../stream/send-stream.js';
 import { FrameFlag, MAX_CHUNK_BYTES } from '../wire/frame.js';
 import { encodeDataFrame, type HelloMessage } from '../wire/messages.js';
 import type { FrameWriter } from './frame-writer.js';
-import { PipeStreams } from './pipe-streams.js';
+import { PipeStreams, type PipeStreamsPort } from './pipe-streams.js';
+
+/** What the streams call back in their session (besides PipeStreamsPort's control frames and progress). */
+export interface StreamHooks extends PipeStreamsPort {
+  /** A DATA frame of a reply this node sends was written (the read gate counts what the peer takes). */
+  afterReplyData(): void;
+  /** The path's round trip (the heartbeat's smallest), ms; undefined while unknown. */
+  rttMs(): number | undefined;
+}
 
 /**
  * Event heads go to the socket while it holds less than this; DATA while it holds less than one
@@ -23,10 +33,10 @@ export function openPipeStreams(
   timing: ResolvedPipeTiming,
   peer: HelloMessage,
   writer: FrameWriter,
-  hooks: { afterReplyData(): void; progress(): void; rttMs(): number | undefined },
+  hooks: StreamHooks,
 ): PipeStreams {
   return new PipeStreams(
-    { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes, rttMs: hooks.rttMs },
+    { initialWindowBytes: timing.streamWindowBytes, maxWindowBytes: timing.maxStreamWindowBytes, pipeWindowBytes: timing.pipeWindowBytes, rttMs: () => hooks.rttMs() },
     {
       initialWindowBytes: peer.initialStreamWindow!,
       maxWindowBytes: peer.maxStreamWindow!,
@@ -35,20 +45,36 @@ export function openPipeStreams(
       maxChunkBytes: Math.min(MAX_CHUNK_BYTES, peer.maxFrameBytes - 8),
     },
     { headsBelowBytes: HEADS_BELOW_BYTES, dataBelowBytes: DATA_BELOW_BYTES, maxQueuedHeadBytes: timing.maxQueuedBytes },
-    {
-      get socketQueuedBytes() {
-        return writer.socketQueuedBytes;
-      },
-      writeHead: (parts) => writer.writeEvent(parts),
-      writeData: (stream, chunk, last, blocked) => {
-        const f = (stream.isReply ? FrameFlag.REPLY : 0) | (last ? FrameFlag.END_STREAM : 0) | (blocked ? FrameFlag.BLOCKED : 0);
-        writer.writeData(encodeDataFrame(stream.id, f, chunk), !stream.isReply);
-        if (stream.isReply) hooks.afterReplyData();
-      },
-    },
-    {
-      writeControl: (parts) => writer.writeControl(parts),
-      progress: hooks.progress,
-    },
+    new WriterSink(writer, hooks),
+    hooks,
   );
+}
+
+/**
+ * The scheduler writes through the pipe's one writer: heads as they are, DATA encoded here. A
+ * class rather than an object literal with a getter (a dictionary-mode object of ~280 B per
+ * pipe; issue 14, idle memory per pipe).
+ */
+class WriterSink implements SchedulerSink {
+  readonly #writer: FrameWriter;
+  readonly #hooks: StreamHooks;
+
+  constructor(writer: FrameWriter, hooks: StreamHooks) {
+    this.#writer = writer;
+    this.#hooks = hooks;
+  }
+
+  get socketQueuedBytes(): number {
+    return this.#writer.socketQueuedBytes;
+  }
+
+  writeHead(parts: readonly Uint8Array[]): void {
+    this.#writer.writeEvent(parts);
+  }
+
+  writeData(stream: SendStream, chunk: Uint8Array, last: boolean, blocked: boolean): void {
+    const f = (stream.isReply ? FrameFlag.REPLY : 0) | (last ? FrameFlag.END_STREAM : 0) | (blocked ? FrameFlag.BLOCKED : 0);
+    this.#writer.writeData(encodeDataFrame(stream.id, f, chunk), !stream.isReply);
+    if (stream.isReply) this.#hooks.afterReplyData();
+  }
 }

@@ -91,8 +91,10 @@ export class PipeStreams {
   readonly #port: PipeStreamsPort;
   readonly #pipeRx: ReceiveWindow;
   readonly #growth: GrowthBudget;
-  readonly #incoming = new Map<number, IncomingState>();
-  readonly #outgoing = new Map<number, OutgoingState>();
+  // Made on first use: most pipes carry small events only, and an empty Map with its table is
+  // ~250 B per pipe (issue 14, idle memory per pipe).
+  #incoming: Map<number, IncomingState> | undefined;
+  #outgoing: Map<number, OutgoingState> | undefined;
   /** Bytes of DATA that arrived for streams no longer here. */
   lateDataBytes = 0;
   /** DATA frames received so far (any stream): whether the pipe carries data at all. */
@@ -104,19 +106,8 @@ export class PipeStreams {
     this.#port = port;
     this.#pipeRx = new ReceiveWindow(local.pipeWindowBytes);
     this.#growth = new GrowthBudget(Math.floor(local.pipeWindowBytes / 2));
-    const outgoing = this.#outgoing;
     this.scheduler = new SendScheduler(
-      {
-        get socketQueuedBytes() {
-          return sink.socketQueuedBytes;
-        },
-        writeHead: (parts) => sink.writeHead(parts),
-        writeData(stream, chunk, end, blocked) {
-          sink.writeData(stream, chunk, end, blocked);
-          if (end) outgoing.delete(stream.id + (stream.isReply ? 0 : OURS));
-          stream.onWritten?.(end);
-        },
-      },
+      new ForgettingSink(sink, this),
       { ...pacing, maxChunkBytes: peer.maxChunkBytes },
       new SendWindow(peer.pipeWindowBytes),
     );
@@ -124,7 +115,7 @@ export class PipeStreams {
 
   /** Body streams open now, each way. */
   get size(): { incoming: number; outgoing: number } {
-    return { incoming: this.#incoming.size, outgoing: this.#outgoing.size };
+    return { incoming: this.#incoming?.size ?? 0, outgoing: this.#outgoing?.size ?? 0 };
   }
 
   /** Body bytes that arrived and no consumer has read yet (at most the pipe window). */
@@ -139,7 +130,8 @@ export class PipeStreams {
    */
   openIncoming(id: number, ours: boolean, hooks: IncomingHooks = {}): IncomingBody {
     const key = id + (ours ? OURS : 0);
-    if (this.#incoming.has(key)) throw new ProtocolError(`a second body for event ${id}`);
+    const incoming = (this.#incoming ??= new Map());
+    if (incoming.has(key)) throw new ProtocolError(`a second body for event ${id}`);
     const window = new ReceiveWindow(this.#local.initialWindowBytes, this.#local.maxWindowBytes, undefined, this.#local.rttMs);
     let state: IncomingState;
     const body = new IncomingBody({
@@ -147,7 +139,7 @@ export class PipeStreams {
       abandoned: (err) => this.#abandoned(state, err),
     });
     state = { id, ours, body, window, hooks, received: 0, ended: false };
-    this.#incoming.set(key, state);
+    incoming.set(key, state);
     return body;
   }
 
@@ -159,7 +151,8 @@ export class PipeStreams {
    */
   openOutgoing(id: number, ours: boolean, declared: number | undefined, onAbort: (err: Error | null) => void): { body: OutgoingBody; stream: SendStream } {
     const key = id + (ours ? OURS : 0);
-    if (this.#outgoing.has(key)) throw new RangeError(`event ${id} already has an outgoing body`);
+    const outgoing = (this.#outgoing ??= new Map());
+    if (outgoing.has(key)) throw new RangeError(`event ${id} already has an outgoing body`);
     const stream = new SendStream(id, !ours, new SendWindow(this.#peer.initialWindowBytes, this.#peer.maxWindowBytes), declared);
     const body = new OutgoingBody({
       offer: (bytes, done) => stream.offer(bytes, done),
@@ -169,13 +162,13 @@ export class PipeStreams {
         onAbort(err);
       },
     });
-    this.#outgoing.set(key, { stream, body });
+    outgoing.set(key, { stream, body });
     return { body, stream };
   }
 
   /** Whether the peer may send more of this incoming body now (it has credit: our reader keeps up). */
   peerHasCredit(id: number, ours: boolean): boolean {
-    const state = this.#incoming.get(id + (ours ? OURS : 0));
+    const state = this.#incoming?.get(id + (ours ? OURS : 0));
     return state !== undefined && state.window.available > 0 && this.#pipeRx.available > 0;
   }
 
@@ -188,7 +181,7 @@ export class PipeStreams {
     const n = byteLength(chunk);
     this.#pipeRx.receive(n, 'pipe');
     this.dataFramesReceived++;
-    const state = this.#incoming.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
+    const state = this.#incoming?.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
     if (state?.ended === true) throw new ProtocolError(`DATA for event ${id} after the end of its body`);
     if (state === undefined) {
       // The event ended here meanwhile (cancelled, answered, its reader left): the frames crossed.
@@ -232,7 +225,7 @@ export class PipeStreams {
       this.scheduler.pump();
       return;
     }
-    const out = this.#outgoing.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
+    const out = this.#outgoing?.get(id + ((flags & FrameFlag.REPLY) !== 0 ? OURS : 0));
     if (out === undefined) {
       if (!Number.isInteger(increment) || increment <= 0) throw new ProtocolError(`WINDOW_UPDATE with an increment of ${increment} for the stream window`);
       return;
@@ -251,8 +244,8 @@ export class PipeStreams {
    */
   end(id: number, ours: boolean, err: Error | (() => Error)): void {
     const key = id + (ours ? OURS : 0);
-    const incoming = this.#incoming.get(key);
-    const out = this.#outgoing.get(key);
+    const incoming = this.#incoming?.get(key);
+    const out = this.#outgoing?.get(key);
     if ((incoming === undefined || incoming.ended) && out === undefined) return;
     const error = typeof err === 'function' ? err() : err;
     if (incoming !== undefined && !incoming.ended) incoming.body.fail(error);
@@ -261,16 +254,16 @@ export class PipeStreams {
 
   /** The pipe ended: every body fails with `err`. */
   failAll(err: Error): void {
-    for (const state of [...this.#incoming.values()]) if (!state.ended) state.body.fail(err);
-    for (const [key, out] of [...this.#outgoing]) this.#stopOutgoing(key, out.stream, err);
+    if (this.#incoming !== undefined) for (const state of [...this.#incoming.values()]) if (!state.ended) state.body.fail(err);
+    if (this.#outgoing !== undefined) for (const [key, out] of [...this.#outgoing]) this.#stopOutgoing(key, out.stream, err);
     this.scheduler.clear();
   }
 
   /** Stops an outgoing body (destroying its Writable with `err` unless null): false when it was no longer here. */
   #stopOutgoing(key: number, stream: SendStream, err: Error | null): boolean {
-    const out = this.#outgoing.get(key);
+    const out = this.#outgoing?.get(key);
     if (out?.stream !== stream) return false;
-    this.#outgoing.delete(key);
+    this.#outgoing!.delete(key);
     stream.abort();
     this.scheduler.detach(stream);
     if (err !== null && !out.body.destroyed) out.body.destroy(err);
@@ -281,7 +274,7 @@ export class PipeStreams {
     // A consumer that destroys the body from its 'data' listener (a buffered handler's body over
     // --max-body) does so inside the push that delivered the chunk: the stream was forgotten, its
     // bytes already given back to the pipe, before the read is reported. Nothing is left to count.
-    if (this.#incoming.get(state.id + (state.ours ? OURS : 0)) !== state) return;
+    if (this.#incoming?.get(state.id + (state.ours ? OURS : 0)) !== state) return;
     state.window.consume(bytes);
     this.#pipeRx.consume(bytes);
     if (!state.ended) {
@@ -297,7 +290,7 @@ export class PipeStreams {
 
   #abandoned(state: IncomingState, err: Error | null): void {
     const key = state.id + (state.ours ? OURS : 0);
-    if (this.#incoming.get(key) !== state) return;
+    if (this.#incoming?.get(key) !== state) return;
     this.#forget(state);
     state.hooks.onAbandoned?.(err);
   }
@@ -305,7 +298,7 @@ export class PipeStreams {
   /** Drops a stream's record; what it still held goes back to the pipe's window. */
   #forget(state: IncomingState): void {
     const key = state.id + (state.ours ? OURS : 0);
-    if (this.#incoming.get(key) === state) this.#incoming.delete(key);
+    if (this.#incoming?.get(key) === state) this.#incoming.delete(key);
     const held = state.window.close(this.#growth);
     if (held > 0) {
       this.#pipeRx.consume(held);
@@ -313,9 +306,43 @@ export class PipeStreams {
     }
   }
 
+  /** @internal the scheduler wrote the last chunk of `stream`: its body is no longer outgoing (ForgettingSink). */
+  lastChunkWritten(stream: SendStream): void {
+    this.#outgoing?.delete(stream.id + (stream.isReply ? 0 : OURS));
+  }
+
   #sendPipeUpdate(): void {
     const increment = this.#pipeRx.takeUpdate();
     if (increment > 0) this.#port.writeControl(encodeWindowUpdateFrame(0, 0, increment));
+  }
+}
+
+/**
+ * The scheduler's sink as the streams see it: the session's sink, and a body whose last chunk was
+ * written is no longer outgoing. A class, not an object literal with a getter: such a literal is a
+ * dictionary-mode object of ~280 B, one per pipe (issue 14, idle memory per pipe).
+ */
+class ForgettingSink implements SchedulerSink {
+  readonly #sink: SchedulerSink;
+  readonly #streams: PipeStreams;
+
+  constructor(sink: SchedulerSink, streams: PipeStreams) {
+    this.#sink = sink;
+    this.#streams = streams;
+  }
+
+  get socketQueuedBytes(): number {
+    return this.#sink.socketQueuedBytes;
+  }
+
+  writeHead(parts: readonly Uint8Array[]): void {
+    this.#sink.writeHead(parts);
+  }
+
+  writeData(stream: SendStream, chunk: Uint8Array, end: boolean, blocked: boolean): void {
+    this.#sink.writeData(stream, chunk, end, blocked);
+    if (end) this.#streams.lastChunkWritten(stream);
+    stream.onWritten?.(end);
   }
 }
 

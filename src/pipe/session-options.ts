@@ -35,6 +35,12 @@ export interface SessionOptions {
   /** Handles inbound events (the dispatcher). */
   handler: EventHandlerFn;
   logger: Logger;
+  /**
+   * The fields this pipe's log lines carry (the peer's name, its address), as a child of
+   * `logger` made on first use: most pipes never log a line, and a child logger per pipe was
+   * ~300 B of each idle pipe (issue 14). Without it, lines go to `logger` as it is.
+   */
+  logFields?: (peer: PeerInfo) => Record<string, string>;
   /** Called once when the session has closed, after its in-flight events failed. */
   onClose?: (info: CloseInfo) => void;
   /** Called once when the peer announced it is going away: send no new events on this pipe. */

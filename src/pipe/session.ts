@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, ProtocolError, RestpipeError } from '../errors.js';
-import type { EventHandlerFn, ParsedEvent, PeerInfo, Reply } from '../event.js';
+import type { ParsedEvent, PeerInfo, Reply } from '../event.js';
 import { endAndLinger } from '../linger.js';
 import type { Logger } from '../log.js';
 import type { ResolvedPipeTiming } from '../options/pipe.js';
@@ -13,7 +13,6 @@ import { FrameFlag, FrameType, STREAM_FRAME_PAYLOAD_BYTES, frameTypeName } from 
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { encodeFrame } from '../wire/frame-encoder.js';
 import {
-  CancelCode,
   EMPTY_PAYLOAD,
   GoAwayCode,
   decodeCancelMessage,
@@ -25,9 +24,7 @@ import {
   decodeReply,
   decodeReplyParts,
   decodeWindowUpdate,
-  encodeCancel,
   encodeGoAway,
-  encodeReplyFrame,
   type HelloMessage,
   type WireReply,
 } from '../wire/messages.js';
@@ -40,6 +37,7 @@ import { wireLiveness } from './liveness.js';
 import { openPipeStreams } from './open-streams.js';
 import type { PipeStreams } from './pipe-streams.js';
 import type { ReadGate } from './read-gate.js';
+import { SessionPort } from './session-port.js';
 
 import { SESSION_MOVES, type CloseInfo, type SessionOptions, type SessionState } from './session-options.js';
 
@@ -67,15 +65,19 @@ export class PipeSession {
   readonly peer: PeerInfo;
   readonly #socket: Duplex;
   readonly #timing: ResolvedPipeTiming;
-  readonly #log: Logger;
+  readonly #parentLog: Logger;
+  readonly #logFields: SessionOptions['logFields'];
+  #log: Logger | undefined;
   readonly #state: StateMachine<SessionState>;
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
   readonly #heartbeat: Heartbeat;
   readonly #readGate: ReadGate;
-  readonly #hello: HelloExchange;
+  /** Until the pipe opens: then nothing of the exchange is needed any more (issue 14, idle memory per pipe). */
+  #hello: HelloExchange | undefined;
   readonly #outbound: OutboundCalls;
   readonly #inbound: InboundCalls;
+  readonly #port: SessionPort;
   #streams: PipeStreams | undefined;
   readonly #onClose: SessionOptions['onClose'];
   readonly #onPeerGoAway: SessionOptions['onPeerGoAway'];
@@ -95,7 +97,8 @@ export class PipeSession {
     this.role = options.role;
     this.peer = options.peer;
     this.#timing = timing;
-    this.#log = options.logger;
+    this.#parentLog = options.logger;
+    this.#logFields = options.logFields;
     this.#onClose = options.onClose;
     this.#onPeerGoAway = options.onPeerGoAway;
     this.#limitPeerLog = options.limitPeerLog ?? writeAlways;
@@ -103,7 +106,7 @@ export class PipeSession {
     this.#state = new StateMachine<SessionState>('pipe session', 'hello', SESSION_MOVES, {
       ...(options.now === undefined ? {} : { now: options.now }),
       onMove: (from, to) => {
-        if (this.#log.isLevelEnabled('debug')) this.#log.debug({ from, to }, 'pipe state');
+        if (this.#parentLog.isLevelEnabled('debug')) this.#logger.debug({ from, to }, 'pipe state');
       },
     });
     this.#openedAt = this.#state.since;
@@ -122,21 +125,10 @@ export class PipeSession {
       writeControl: (parts) => this.#writer.writeControl(parts),
       fail: (reason, code) => this.destroy(reason, code),
     });
-    this.#outbound = new OutboundCalls(options.role, options.peer.name, timing, this.#writer, {
-      canCancel: () => this.#state.is('open', 'draining'),
-      settled: () => this.#checkDrained(),
-    });
-    this.#inbound = new InboundCalls(options.role, options.peer, timing, options.handler, {
-      // Replies skip the writer's queue; a peer that reads slower than it asks cannot grow our
-      // socket buffer without bound all the same, because past twice the queue budget of
-      // replies it has not taken we stop reading its events (read-gate.ts).
-      writeReply: (id, reply, end) => {
-        this.#writer.writeReply(encodeReplyFrame(id, reply, FrameFlag.REPLY | (end ? FrameFlag.END_STREAM : 0)));
-        this.#readGate.afterResponse();
-      },
-      writeReset: (id, reason) => this.#writer.writeControl(encodeFrame(FrameType.CANCEL, id, encodeCancel(reason, CancelCode.RESET), FrameFlag.REPLY)),
-      settled: () => this.#checkDrained(),
-    });
+    const port = new SessionPort(this.#writer, this.#state, this.#heartbeat, this.#readGate, () => this.#checkDrained());
+    this.#port = port;
+    this.#outbound = new OutboundCalls(options.role, options.peer.name, timing, this.#writer, port);
+    this.#inbound = new InboundCalls(options.role, options.peer, timing, options.handler, port);
 
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: Error) => this.#finish(`socket error: ${describeSocketError(err)}`, false));
@@ -146,6 +138,11 @@ export class PipeSession {
 
   get state(): SessionState {
     return this.#state.state;
+  }
+
+  /** This pipe's logger (see SessionOptions.logFields). */
+  get #logger(): Logger {
+    return (this.#log ??= this.#logFields === undefined ? this.#parentLog : this.#parentLog.child(this.#logFields(this.peer)));
   }
 
   /** True when new events may be sent on this pipe. */
@@ -160,7 +157,7 @@ export class PipeSession {
 
   /** Hello exchanged and at least one heartbeat answered: the pipe carries data both ways. */
   get isHealthy(): boolean {
-    return this.#hello.peer !== undefined && this.#heartbeat.replies > 0;
+    return this.#streams !== undefined && this.#heartbeat.replies > 0;
   }
 
   /** A snapshot of the pipe for status, metrics and tests. */
@@ -192,7 +189,7 @@ export class PipeSession {
    */
   handshake(): Promise<HelloMessage> {
     if (!this.#state.is('hello')) return Promise.reject(this.#notUsableError());
-    return this.#hello.start();
+    return this.#hello!.start();
   }
 
   /**
@@ -254,10 +251,10 @@ export class PipeSession {
     } catch (err) {
       if (err instanceof ProtocolError) {
         const reason = peerText(err.reason);
-        this.#limitPeerLog('protocol-error', (extra) => this.#log.warn({ reason, ...extra }, 'protocol error from the peer; closing the pipe'));
+        this.#limitPeerLog('protocol-error', (extra) => this.#logger.warn({ reason, ...extra }, 'protocol error from the peer; closing the pipe'));
         this.destroy(`protocol error: ${reason}`, GoAwayCode.PROTOCOL_ERROR);
       } else {
-        this.#log.error({ err }, 'internal error while reading the pipe; closing it');
+        this.#logger.error({ err }, 'internal error while reading the pipe; closing it');
         this.destroy(`internal error: ${(err as Error).message}`, GoAwayCode.PROTOCOL_ERROR);
       }
     }
@@ -323,21 +320,18 @@ export class PipeSession {
         return;
       case FrameType.HELLO:
         if (!this.#state.is('hello')) throw new ProtocolError('second HELLO');
-        if (this.#hello.receive(decodeHello(payload)) !== undefined) this.#open();
+        if (this.#hello!.receive(decodeHello(payload)) !== undefined) this.#open();
         return;
     }
   }
 
   /** The peer's hello was accepted: the pipe is open, and its bodies can flow (its windows are known now). */
   #open(): void {
-    const peer = this.#hello.peer!;
+    const peer = this.#hello!.peer!;
+    this.#hello = undefined;
     const timing = this.#timing;
     const writer = this.#writer;
-    const streams = openPipeStreams(timing, peer, writer, {
-      afterReplyData: () => this.#readGate.afterResponse(),
-      progress: () => this.#heartbeat.markProgress(),
-      rttMs: () => this.#heartbeat.minRttMs,
-    });
+    const streams = openPipeStreams(timing, peer, writer, this.#port);
     this.#streams = streams;
     writer.setDrainListener(() => streams.scheduler.pump());
     this.#outbound.open(streams, { maxFrameBytes: peer.maxFrameBytes, maxInlineInflightBytes: peer.maxInlineInflightBytes! });
@@ -354,7 +348,7 @@ export class PipeSession {
     if (goAway.code === GoAwayCode.SHUTDOWN && !this.#state.is('hello')) {
       // The peer's goaway is either its own close or its answer to ours.
       if (!this.#localGoAwaySent) {
-        this.#limitPeerLog('goaway', (extra) => this.#log.info({ reason, ...extra }, 'the peer is closing the pipe; finishing in-flight events'));
+        this.#limitPeerLog('goaway', (extra) => this.#logger.info({ reason, ...extra }, 'the peer is closing the pipe; finishing in-flight events'));
       }
       this.#peerGoAwayReceived = true;
       this.#onPeerGoAway?.(reason);
@@ -364,12 +358,12 @@ export class PipeSession {
     }
     // Any other goaway ends the pipe at once; the peer has already given up on it.
     const what = goAwayDescription(goAway.code);
-    this.#limitPeerLog('goaway', (extra) => this.#log.warn({ code: GoAwayCode[goAway.code] ?? goAway.code, reason, ...extra }, `the peer closed the pipe: ${what}`));
+    this.#limitPeerLog('goaway', (extra) => this.#logger.warn({ code: GoAwayCode[goAway.code] ?? goAway.code, reason, ...extra }, `the peer closed the pipe: ${what}`));
     this.#peerGoAwayReceived = true;
     this.#onPeerGoAway?.(reason);
     // A goaway before the hello (the server refused our certificate, speaks another version, …)
     // must reach handshake() with the peer's reason, not as a plain broken pipe.
-    this.#hello.refusedByPeer(goAway.code, reason);
+    this.#hello?.refusedByPeer(goAway.code, reason);
     this.#finish(`the peer closed the pipe (${what}): ${reason}`, goAway.code === GoAwayCode.REPLACED);
   }
 
@@ -413,7 +407,7 @@ export class PipeSession {
     this.#outbound.failAll(broken);
     this.#inbound.end(broken);
     this.#streams?.failAll(broken);
-    this.#hello.end(broken);
+    this.#hello?.end(broken);
 
     // Let frames already written (a goaway, final replies) reach the peer, then close; a peer
     // that never closes its side must not hold the socket.

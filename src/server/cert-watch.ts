@@ -19,15 +19,17 @@ export interface WatchedPipe {
  * - expiry: at the certificate's notAfter (+1 s: OpenSSL counts the last second as valid) its
  *   pipe is closed with CERT_HAS_EXPIRED, and the reconnect is refused by the handshake.
  * Each drop is reported like any refusal (refusals.ts) and the client is told in a goaway.
- * One timer per pipe (its expiry: PeerExpiryTimers, which a client uses for the server's
- * certificate too), cleared with the pipe.
+ * One expiry per pipe (PeerExpiryTimers, which a client uses for the server's certificate too;
+ * all on one timer), dropped with the pipe.
  */
 export class CertWatch<P extends WatchedPipe> {
   readonly #refusals: Refusals;
   readonly #log: Logger;
   /** Each pipe's client certificate (DER), to re-check live pipes when the CRL changes. */
-  readonly #certs = new WeakMap<P, { der: Buffer; fingerprint256: string; notAfter: Date }>();
+  readonly #certs = new WeakMap<P, { der: Buffer; fingerprint256: string; notAfterMs: number }>();
   readonly #expiryTimers = new PeerExpiryTimers<P>();
+  /** One function for every pipe's expiry (not a closure per pipe). */
+  readonly #onExpired = (validTo: Date, pipe: P): void => this.#dropExpired(pipe, validTo);
   /**
    * Whether the current CRL revokes a certificate; undefined while (re)computing or without a
    * CRL. OpenSSL checks new handshakes itself; this catches live pipes and handshakes that
@@ -59,13 +61,14 @@ export class CertWatch<P extends WatchedPipe> {
   /** Watches a new pipe's certificate: its DER for CRL re-checks, its notAfter for the expiry timer. */
   track(pipe: P, cert: { der: Buffer; fingerprint256: string; validTo: string }): void {
     const validToMs = Date.parse(cert.validTo);
-    this.#certs.set(pipe, { der: cert.der, fingerprint256: cert.fingerprint256, notAfter: new Date(validToMs) });
-    if (pipe.state !== 'closed') this.#expiryTimers.track(pipe, validToMs, (validTo) => this.#dropExpired(pipe, validTo));
+    this.#certs.set(pipe, { der: cert.der, fingerprint256: cert.fingerprint256, notAfterMs: validToMs });
+    if (pipe.state !== 'closed') this.#expiryTimers.track(pipe, validToMs, this.#onExpired);
   }
 
   /** The notAfter of a tracked pipe's client certificate. */
   notAfter(pipe: P): Date | undefined {
-    return this.#certs.get(pipe)?.notAfter;
+    const ms = this.#certs.get(pipe)?.notAfterMs;
+    return ms === undefined ? undefined : new Date(ms);
   }
 
   /** The pipe closed: its timer goes. */

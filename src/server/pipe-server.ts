@@ -5,7 +5,7 @@ import { NodeCertificates } from '../cert-expiry.js';
 import { certificateCommonName } from '../certificate.js';
 import { channels } from '../diagnostics.js';
 import { ErrorCode, RestpipeError } from '../errors.js';
-import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest, type ParsedEvent, type Reply, type SendOptions } from '../event.js';
+import { parseEvent, resolveSendOptions, type EventHandlerFn, type EventRequest, type ParsedEvent, type PeerInfo, type Reply, type SendOptions } from '../event.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { DEFAULT_GRACE_MS, DEFAULT_LISTEN_HOST, DEFAULT_SERVER_PORT } from '../options/defaults.js';
 import { PipeSession, type RequestOptions } from '../pipe/session.js';
@@ -307,7 +307,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
       peer: { name, address },
       timing: this.#options.timing,
       handler: this.#handler,
-      logger: this.#log.child({ client: name, address }),
+      logger: this.#log,
+      logFields: clientLogFields,
       onClose: (info) => this.#onSessionClosed(session, info.reason),
       limitPeerLog: (kind, write) => this.#peerLog.log(`${kind}:${name}`, write),
     });
@@ -373,4 +374,9 @@ export class PipeServer extends EventEmitter<PipeServerEvents> implements Restpi
     const durationS = (Date.now() - this.#idleSince.getTime()) / 1000;
     this.emit('idle', this.#idleSince, durationS);
   }
+}
+
+/** A client pipe's log fields (SessionOptions.logFields). */
+function clientLogFields(peer: PeerInfo): Record<string, string> {
+  return { client: peer.name, address: peer.address };
 }

@@ -81,7 +81,6 @@ export class SendScheduler {
   #turnBytes = 0;
   #turnScheduled = false;
   readonly #dataBytesPerTurn: number;
-  readonly #wake = (stream: SendStream): void => this.wake(stream);
 
   constructor(sink: SchedulerSink, limits: SchedulerLimits, pipeCredit: SendWindow) {
     this.#sink = sink;
@@ -146,7 +145,7 @@ export class SendScheduler {
   /** A stream whose head went out (a reply's, written directly): from now on its DATA takes turns. */
   attach(stream: SendStream): void {
     stream.attached = true;
-    stream.setWake(this.#wake);
+    stream.setWake(this);
     this.wake(stream);
   }
 

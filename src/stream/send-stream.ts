@@ -52,7 +52,7 @@ export class SendStream {
   #endSent = false;
   #aborted = false;
   /** Tells the scheduler this stream may have something to send now. */
-  #wake: (stream: SendStream) => void = noWake;
+  #waker: StreamWaker = NO_WAKER;
 
   constructor(id: number, isReply: boolean, window: SendWindow, declaredBytes?: number) {
     this.id = id;
@@ -81,8 +81,8 @@ export class SendStream {
   }
 
   /** @internal the scheduler's hook, set when the stream is attached. */
-  setWake(wake: (stream: SendStream) => void): void {
-    this.#wake = wake;
+  setWake(waker: StreamWaker): void {
+    this.#waker = waker;
   }
 
   /**
@@ -104,7 +104,7 @@ export class SendStream {
     }
     this.#chunks.push({ bytes, done });
     this.#pendingBytes += bytes.byteLength;
-    this.#wake(this);
+    this.#waker.wake(this);
   }
 
   /** The writer is done; `done` runs once END_STREAM went out (or with an error, see the class). */
@@ -122,7 +122,7 @@ export class SendStream {
       return;
     }
     this.#endRequested = done;
-    this.#wake(this);
+    this.#waker.wake(this);
   }
 
   /**
@@ -207,4 +207,9 @@ export class SendStream {
   }
 }
 
-function noWake(): void {}
+/** Who takes a stream back into its turns once it can send again (the scheduler). */
+export interface StreamWaker {
+  wake(stream: SendStream): void;
+}
+
+const NO_WAKER: StreamWaker = { wake() {} };

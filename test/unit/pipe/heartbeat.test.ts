@@ -199,6 +199,35 @@ test('replies give the round-trip time of the outstanding heartbeat and count to
   hb.stop();
 });
 
+test('answers count for exactly the last 256 heartbeats; an id with any bit changed, or another pipe\'s, is refused', () => {
+  const port = fakePort();
+  const hb = new Heartbeat(10, 40_000, port);
+  hb.start();
+  advance(2_990, () => hb.markSeen()); // 300 heartbeats: at 0, 10, …, 2,990
+  assert.equal(port.sent.length, 300);
+  const ids = port.sent.map((s) => s.id);
+  assert.equal(new Set(ids).size, ids.length, 'distinct');
+  for (const [i, id] of ids.entries()) {
+    assert.equal(hb.onReply(id), i >= 300 - 256, `heartbeat ${i} of 300: ${i >= 44 ? 'one of the last 256' : 'older than the last 256'}`);
+  }
+  const recent = ids.slice(-256);
+  for (const bit of [0, 7, 8, 15, 23, 31]) {
+    for (const id of recent.slice(0, 16)) assert.equal(hb.onReply((id ^ (1 << bit)) >>> 0), false, `id ${id} with bit ${bit} flipped`);
+  }
+  // Another pipe's ids (its own nonce) are not ours, though it counts the same way.
+  const otherPort = fakePort();
+  const other = new Heartbeat(10, 40_000, otherPort);
+  other.start();
+  advance(20, () => other.markSeen());
+  const theirs = otherPort.sent.map((s) => s.id);
+  assert.equal(theirs.length, 3);
+  assert.notDeepEqual(theirs, ids.slice(0, 3), 'each pipe has its own ids');
+  // A made-up id passes with odds of 256 in 2^32 (RECENT_IDS), as before: three fail all but surely.
+  assert.ok(!theirs.some((id) => hb.onReply(id)), 'another pipe\'s ids are not answers to ours');
+  other.stop();
+  hb.stop();
+});
+
 test('a peer that keeps sending but answers none of our heartbeats is dead two timeouts after its last answer (when we are not busy sending)', () => {
   const port = fakePort();
   port.busy = false;
