@@ -76,10 +76,6 @@ export class WallClockSchedule<K, V> {
     if (atMs < this.#armedAtMs) this.#arm(atMs);
   }
 
-  has(key: K): boolean {
-    return this.#due.has(key);
-  }
-
   /** Nothing runs for `key` any more. */
   delete(key: K): void {
     if (this.#due.delete(key) && this.#due.size === 0) this.#disarm();

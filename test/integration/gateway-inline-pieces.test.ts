@@ -1,4 +1,4 @@
-// Inline bodies that the gateways move without joining (src/wire/body-pieces.ts): a request body
+// Inline bodies that the gateways move without joining (src/body-pieces.ts): a request body
 // of known length up to 64 KiB that reaches the gateway in several chunks goes into its event
 // frame as those chunks, and an inline reply that arrives across network reads is written to the
 // caller from views of them. Real nodes over TLS, both directions, bytes compared; and what the

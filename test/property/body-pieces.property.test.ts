@@ -1,4 +1,4 @@
-// Bodies held as pieces (src/wire/body-pieces.ts, and the wire messages' `dataParts`): the frames
+// Bodies held as pieces (src/body-pieces.ts, and the wire messages' `dataParts`): the frames
 // written from parts are the bytes written from the joined body, and a reply read from the views
 // of the network reads it spans is the reply read from one buffer.
 import { describe, it } from 'node:test';
