@@ -35,7 +35,7 @@ import { openFilesLimit } from './lib/proc.js';
 import { ensurePki } from './lib/pki.js';
 import { fmt, fmtSpread, spread, type Spread } from './lib/stats.js';
 import { noiseBudget, runEcho, runSmall, setNoiseBudget, type Durations, type EchoResult, type SmallResult } from './measure.js';
-import { PROFILE_INTERVAL_US, runProfile, runStormProfile, type ProfileRun, type StormProfileRun } from './profile.js';
+import { PROFILE_INTERVAL_US, runProfile, runStormProfile, runStreamProfile, type ProfileRun, type StormProfileRun, type StreamProfileRun } from './profile.js';
 import { runScale, type ResumptionMode, type ScaleDurations, type ScaleResult } from './scale.js';
 import { buildBaseline, type Baseline } from './baseline.js';
 import { STREAM_VARIANTS, renderStreams, streamTargets, type StreamResults } from './report-streams.js';
@@ -168,6 +168,8 @@ interface Results {
   scale: Record<number, (ScaleResult | undefined)[]>;
   profile: ProfileRun[];
   stormProfile: StormProfileRun[];
+  /** Absent in runs made before stop 22. */
+  streamProfile?: StreamProfileRun[];
   failures: Failure[];
 }
 
@@ -228,6 +230,7 @@ function render(argv: string[], root: string): void {
       if (!have.has(r.kind)) base.results.profile.push({ ...r, source });
     }
     if (base.results.stormProfile.length === 0) base.results.stormProfile.push(...extra.results.stormProfile.map((r) => ({ ...r, source })));
+    if ((base.results.streamProfile ?? []).length === 0) base.results.streamProfile = (extra.results.streamProfile ?? []).map((r) => ({ ...r, source }));
   }
   const targets = evaluateTargets(base.results, base.options);
   const out = arg('out') !== undefined ? resolve(arg('out')!) : join(root, 'BENCHMARKS.md');
@@ -396,6 +399,18 @@ async function main(): Promise<void> {
         for (const s of res.summaries) {
           log(`  ${s.label}: busy ${fmt(s.busyMs)} ms of ${fmt(s.wallMs)} ms; top: ` + s.topSelf.slice(0, 3).map((f) => `${f.functionName} ${fmt(f.pctBusy, 1)} %`).join(', '));
         }
+      }
+    }
+    // One transfer each way per direction and through the bare relay: where the stream targets' CPU goes.
+    const streamBytes = opts.quick ? 128 * 2 ** 20 : 512 * 2 ** 20;
+    const streamTargets = [...(['restpipe-s2c', 'restpipe-c2s'] as const).filter((v) => opts.variants.includes(v)), 'relay' as const];
+    for (const target of streamTargets) {
+      for (const kind of ['download', 'upload'] as const) {
+        log(`profile ${target} ${kind} of ${fmt(streamBytes / 2 ** 20)} MiB (node --cpu-prof)`);
+        const res = await attempt(0, `profile ${target} ${kind}`, () => runStreamProfile(target, kind, streamBytes, ctx, profDir));
+        if (res === undefined) continue;
+        (results.streamProfile ??= []).push(res);
+        log(`  ${fmt(res.mibps)} MiB/s; CPU per MiB: ` + res.cpuMsPerMiB.map((c) => `${c.label} ${fmt(c.ms, 2)} ms`).join(', '));
       }
     }
     const stormN = STORM_PROFILE_CLIENTS;
@@ -850,6 +865,31 @@ function renderMarkdown(meta: Meta, opts: Options, res: Results, targets: Target
       p(`### ${variantLabel(run.variant, meta.baseline?.ref)} (${what} under the profiler, ${fmt(run.load.cpuPerReqUs, 1)} µs CPU/req)`);
       p();
       for (const s of run.summaries) renderSummary(s);
+    }
+  }
+
+  const streamProfiles = res.streamProfile ?? [];
+  if (streamProfiles.length > 0) {
+    const first = streamProfiles[0]!;
+    p(`## Profile: one ${fmt(first.bytes / 2 ** 20)} MiB download and upload, each direction and the bare relay`);
+    p();
+    p(`A CPU profile (node:inspector, ${PROFILE_INTERVAL_US} µs sampling) of every process under test (not the HTTP client) for the transfer alone, fresh processes for each transfer, ` +
+      'one stream, unpinned (as in the stream group). The bare relay (bench/variants/tls-relay.ts: node:http in front of one mutual-TLS socket per ' +
+      'request to another Node process, nothing of restpipe) is the ceiling of a gateway of restpipe\'s shape: its "relay" stands where the gateway ' +
+      'node stands and its "relay end" where the handler node does. CPU per MiB is the process\'s own (from /proc) during the transfer. ' +
+      `Profiles: \`${relative(root, dirname(first.dir))}/\`.` +
+      (first.source !== undefined ? ` **These profiles come from ${first.source}.**` : ''));
+    p();
+    const who = (t: StreamProfileRun['target']): string => (t === 'relay' ? 'bare relay' : variantLabel(t, meta.baseline?.ref));
+    table(
+      ['transfer', 'MiB/s under the profiler', 'CPU per MiB, ms (process: ms)'],
+      streamProfiles.map((r) => [`${who(r.target)}, ${r.kind}`, fmt(r.mibps), r.cpuMsPerMiB.map((c) => `${c.label}: ${fmt(c.ms, 2)}`).join('; ')]),
+      [':--', '--:', ':--'],
+    );
+    for (const r of streamProfiles) {
+      p(`### ${who(r.target)}, ${r.kind} (${fmt(r.mibps)} MiB/s under the profiler)`);
+      p();
+      for (const s of r.summaries) renderSummary(s);
     }
   }
 

@@ -80,26 +80,53 @@ export async function runFloor(ctx: StartContext, bytes: number): Promise<FloorR
   }
 }
 
-/** The ceiling: one download and one upload of `bytes` through the bare relay (tls-relay.ts). */
-export async function runRelay(ctx: StartContext, bytes: number): Promise<RelayResult> {
+/** The bare relay's two processes (tls-relay.ts), addressed like a variant. */
+export interface RunningRelay {
+  procs: Child[];
+  baseUrl: string;
+  blobPath: string;
+  sinkPath: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the bare relay (the stream group's ceiling; the profile group profiles it too). */
+export async function startRelay(ctx: StartContext): Promise<RunningRelay> {
   const end = await Child.start(`${ctx.benchDir}/variants/tls-relay.js`, ['--role', 'end', '--pki', ctx.pkiPath], { label: 'relay end' });
-  let relay: Child | undefined;
-  let lg: Child | undefined;
   try {
-    relay = await Child.start(`${ctx.benchDir}/variants/tls-relay.js`, ['--role', 'relay', '--pki', ctx.pkiPath, '--port', String(end.info.port)], { label: 'relay' });
-    lg = await Child.start(`${ctx.benchDir}/stream-client.js`, [], { label: 'stream client' });
-    const base = `http://127.0.0.1:${String(relay.info.port)}`;
-    const down = await transfer(lg, 'download', `${base}/blob`, bytes, 1);
-    const up = await transfer(lg, 'upload', `${base}/sink`, bytes, 1);
-    return { down, up };
-  } finally {
-    await lg?.stop();
-    await relay?.stop();
+    const relay = await Child.start(`${ctx.benchDir}/variants/tls-relay.js`, ['--role', 'relay', '--pki', ctx.pkiPath, '--port', String(end.info.port)], { label: 'relay' });
+    return {
+      // The process in front (the gateway's place) first, as in a variant.
+      procs: [relay, end],
+      baseUrl: `http://127.0.0.1:${String(relay.info.port)}`,
+      blobPath: '/blob',
+      sinkPath: '/sink',
+      stop: async () => {
+        await relay.stop();
+        await end.stop();
+      },
+    };
+  } catch (err) {
     await end.stop();
+    throw err;
   }
 }
 
-async function transfer(lg: Child, kind: 'download' | 'upload', url: string, bytes: number, streams: number): Promise<Transfer> {
+/** The ceiling: one download and one upload of `bytes` through the bare relay (tls-relay.ts). */
+export async function runRelay(ctx: StartContext, bytes: number): Promise<RelayResult> {
+  const relay = await startRelay(ctx);
+  let lg: Child | undefined;
+  try {
+    lg = await Child.start(`${ctx.benchDir}/stream-client.js`, [], { label: 'stream client' });
+    const down = await transfer(lg, 'download', relay.baseUrl + relay.blobPath, bytes, 1);
+    const up = await transfer(lg, 'upload', relay.baseUrl + relay.sinkPath, bytes, 1);
+    return { down, up };
+  } finally {
+    await lg?.stop();
+    await relay.stop();
+  }
+}
+
+export async function transfer(lg: Child, kind: 'download' | 'upload', url: string, bytes: number, streams: number): Promise<Transfer> {
   const result = await lg.request<TransferResult>({ type: kind, url, bytes, streams }, 900_000);
   if (result.failed > 0) throw new Error(`${kind} ${url}: ${result.failed} of ${streams} failed: ${result.errors.join('; ')}`);
   return { result, mibps: mibps(result.bytes, result.ms) };

@@ -2,6 +2,10 @@
 // (variants, load generators) runs this: it answers `usage` (CPU and memory, from the process
 // itself), `gc`, and `exit` over the IPC channel, and exits when the orchestrator goes away.
 // An `exit` message ends the process with process.exit(0), so `node --cpu-prof` writes its profile.
+// `profile-start` / `profile-stop` (with a `path`) take a CPU profile of a window through
+// node:inspector, for a measurement that should not show the process's start-up.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 
 export type Message = { type: string; id?: number; [key: string]: unknown };
 
@@ -20,6 +24,7 @@ export function startChildAgent(onMessage?: (msg: Message) => unknown, beforeExi
     if (process.connected) process.send!(msg);
   };
   process.on('disconnect', () => process.exit(0));
+  let profiler: Session | undefined;
   process.on('message', (raw) => {
     const msg = raw as Message;
     const answer = (value: unknown): void => {
@@ -39,6 +44,34 @@ export function startChildAgent(onMessage?: (msg: Message) => unknown, beforeExi
           gc();
         }
         answer(gc !== undefined);
+        return;
+      }
+      case 'profile-start': {
+        const session = new Session();
+        profiler = session;
+        session.connect();
+        void session
+          .post('Profiler.enable')
+          .then(() => session.post('Profiler.setSamplingInterval', { interval: Number(msg.intervalUs ?? 250) }))
+          .then(() => session.post('Profiler.start'))
+          .then(
+            () => answer(true),
+            () => answer(false),
+          );
+        return;
+      }
+      case 'profile-stop': {
+        const session = profiler;
+        profiler = undefined;
+        if (session === undefined) return answer(false);
+        void session
+          .post('Profiler.stop')
+          .then(({ profile }) => writeFileSync(String(msg.path), JSON.stringify(profile)))
+          .then(
+            () => answer(true),
+            () => answer(false),
+          )
+          .finally(() => session.disconnect());
         return;
       }
       case 'exit':
