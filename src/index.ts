@@ -61,6 +61,7 @@ export type {
   ClientState,
   ConnectedClientStatus,
   EventSender,
+  ForwardStatus,
   InFlight,
   NodeStatus,
   PipeInfo,

@@ -13,7 +13,8 @@ import { NodeReloader } from './node-reload.js';
 import { DEFAULT_GRACE_MS } from './options/defaults.js';
 import { invalidOption } from './options/validate.js';
 import { loadRules, RulesGate } from './rules/index.js';
-import type { EventSender } from './sender.js';
+import type { ForwardTable } from './forward/index.js';
+import type { EventSender, ForwardStatus } from './sender.js';
 
 export { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './node-options.js';
 
@@ -118,13 +119,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       server = createServer({ ...options, forwardCa, tls: { ...tls, ...(crl === undefined ? {} : { crl: crl.pem }) }, logger, accessRules: rulesGate });
       logIdentity();
       await server.listen(resolved.listen);
-      sender = server.sender;
+      sender = withForwards(server.sender, resolved.forward.table);
     } else {
       const { host, port } = resolved.pipe;
       client = createClient({ ...options, forwardCa, host, port, tls, logger, accessRules: rulesGate });
       logIdentity();
       client.start();
-      sender = client.sender;
+      sender = withForwards(client.sender, resolved.forward.table);
     }
     gateway =
       options.http === null
@@ -204,6 +205,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       return closing;
     },
   };
+}
+
+/** The node's sender, its status listing the node's forwards (prefix and URL as given, none: []). */
+function withForwards(sender: EventSender, table: ForwardTable): EventSender {
+  const forwards: ForwardStatus[] = table.targets.map((t) => ({ prefix: t.prefix, url: t.url }));
+  return { ...sender, status: () => ({ ...sender.status(), forwards }) };
 }
 
 /** The PEM certificates of `forwardCaPath`, or one `invalid_option` line naming the file and the problem. */

@@ -94,8 +94,17 @@ export interface ServerNodeStatus {
   crl: { nextUpdate: Date | null } | null;
 }
 
-/** Either role's status; `role` tells which. */
-export type NodeStatus = ClientNodeStatus | ServerNodeStatus;
+/** A forward of the node (`--forward PREFIX=URL`) as `GET /status` lists it. */
+export interface ForwardStatus {
+  prefix: string;
+  url: string;
+}
+
+/**
+ * Either role's status; `role` tells which. A node (startNode, the CLI) adds its forwards,
+ * longest prefix first (the order they are matched in); a bare server or client has none to list.
+ */
+export type NodeStatus = (ClientNodeStatus | ServerNodeStatus) & { forwards?: ForwardStatus[] };
 
 /** How the gateway sends one event: the caller's signal and its reply deadline (already checked). */
 export interface SenderOptions {

@@ -65,3 +65,25 @@ test('a forward on the server node: a client’s /server/… request reaches it,
   const peer = echo.rawHeaders.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-restpipe-peer');
   assert.equal(echo.rawHeaders[peer + 1], 'client1');
 });
+
+test('GET /status lists the node’s forwards, longest prefix first; a node without any lists none', async () => {
+  const server = await startServer(await pki.certDir('server', pki.server), [
+    ...FORWARD_NODE_FLAGS,
+    '--forward',
+    `files=${upstream.base}f/`,
+    '--forward',
+    `files/big=${upstream.base}big/`,
+  ]);
+  const connected = clientConnected(server.proc, 'client1');
+  const client = await startClient(await pki.certDir('client', pki.client1), server.pipePort, [...FORWARD_NODE_FLAGS]);
+  await connected;
+  const onServer = await httpRequest(server.gateway!, { path: '/status' });
+  assert.equal(onServer.status, 200, onServer.body.toString());
+  assert.deepEqual((onServer.json() as { forwards: unknown }).forwards, [
+    { prefix: 'files/big', url: `${upstream.base}big/` },
+    { prefix: 'files', url: `${upstream.base}f/` },
+  ]);
+  const onClient = await httpRequest(client.gateway!, { path: '/status' });
+  assert.equal(onClient.status, 200, onClient.body.toString());
+  assert.deepEqual((onClient.json() as { forwards: unknown }).forwards, []);
+});
