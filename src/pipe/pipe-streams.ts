@@ -132,7 +132,7 @@ export class PipeStreams {
     const key = id + (ours ? OURS : 0);
     const incoming = (this.#incoming ??= new Map());
     if (incoming.has(key)) throw new ProtocolError(`a second body for event ${id}`);
-    const window = new ReceiveWindow(this.#local.initialWindowBytes, this.#local.maxWindowBytes, undefined, this.#local.rttMs);
+    const window = new ReceiveWindow(this.#local.initialWindowBytes, this.#local.maxWindowBytes, { rttMs: this.#local.rttMs });
     let state: IncomingState;
     const body = new IncomingBody({
       consumed: (bytes) => this.#consumed(state, bytes),

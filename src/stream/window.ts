@@ -87,6 +87,17 @@ function unknownRtt(): undefined {
   return undefined;
 }
 
+/** What a {@link ReceiveWindow}'s auto-tuning reads. */
+export interface WindowTuning {
+  /** The clock, ms. @default performance.now */
+  now?: () => number;
+  /**
+   * The path's round-trip time, ms (the pipe's smallest heartbeat RTT), undefined while
+   * unknown: growth then needs only the starved sender. @default always unknown
+   */
+  rttMs?: () => number | undefined;
+}
+
 /**
  * The receiving side of one flow-controlled body (or, with `maxBytes === initialBytes`, of the
  * whole pipe). The peer starts with `initialBytes` of credit; each DATA frame spends some
@@ -126,12 +137,10 @@ export class ReceiveWindow {
   /**
    * @param initialBytes the window the peer was told (Hello.initial_stream_window, or the pipe window).
    * @param maxBytes the largest the window may grow to (`initialBytes` for a window that never grows).
-   * @param now the clock auto-tuning reads, ms. @default performance.now
-   * @param rttMs the path's round-trip time, ms (the pipe's smallest heartbeat RTT), undefined
-   *   while unknown: growth then needs only the starved sender. @default always unknown
+   * @param tuning what auto-tuning reads (see {@link WindowTuning}).
    * @throws RangeError for sizes that are not integers 1 to 2^31−1, or max below initial.
    */
-  constructor(initialBytes: number, maxBytes: number = initialBytes, now: () => number = nowMs, rttMs: () => number | undefined = unknownRtt) {
+  constructor(initialBytes: number, maxBytes: number = initialBytes, { now = nowMs, rttMs = unknownRtt }: WindowTuning = {}) {
     this.#now = now;
     this.#rttMs = rttMs;
     this.#epochAt = now();

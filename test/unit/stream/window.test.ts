@@ -56,7 +56,7 @@ describe('ReceiveWindow', () => {
 
   it('a slow reader never makes the window grow', () => {
     let now = 0;
-    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now);
+    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, { now: () => now });
     for (let round = 0; round < 10; round++) {
       rx.receive(rx.available, 'stream', true);
       // Reads only half of what is there before the update is due, and takes its time.
@@ -72,7 +72,7 @@ describe('ReceiveWindow', () => {
 
   it('a reader that drains a burst soon after the sender stalled makes the window grow', () => {
     let now = 0;
-    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now);
+    const rx = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, { now: () => now });
     // The whole window arrives in one burst, flagged BLOCKED, before the reader has had a turn.
     rx.receive(rx.available, 'stream', true);
     now += 5;
@@ -84,7 +84,7 @@ describe('ReceiveWindow', () => {
   it('with the RTT known, grows only while half the window is read within two round trips', () => {
     let now = 0;
     // A 50 ms path (a WAN): a reader taking 10 ms per half window is far ahead of the link.
-    const wan = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now, () => 50);
+    const wan = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, { now: () => now, rttMs: () => 50 });
     for (let round = 0; round < 4; round++) {
       now += 10;
       fastRound(wan);
@@ -92,7 +92,7 @@ describe('ReceiveWindow', () => {
     assert.equal(wan.window, 4096 * KiB, 'doubled at every update');
     // Loopback (0.1 ms, taken as the 0.25 ms floor): the first half window read in 0.4 ms grows
     // it, the next (twice as big, read at the same rate) takes 0.8 ms, not within 0.5: it stays.
-    const lo = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, () => now, () => 0.1);
+    const lo = new ReceiveWindow(256 * KiB, 16 * 1024 * KiB, { now: () => now, rttMs: () => 0.1 });
     now += 0.4;
     fastRound(lo);
     assert.equal(lo.window, 512 * KiB);
@@ -105,7 +105,7 @@ describe('ReceiveWindow', () => {
 
   it('without an RTT, growth needs only the starved sender (as before the first heartbeat)', () => {
     let now = 0;
-    const rx = new ReceiveWindow(256 * KiB, 1024 * KiB, () => now, () => undefined);
+    const rx = new ReceiveWindow(256 * KiB, 1024 * KiB, { now: () => now, rttMs: () => undefined });
     now += 1000;
     fastRound(rx);
     assert.equal(rx.window, 512 * KiB);
