@@ -406,7 +406,7 @@ async function main(): Promise<void> {
     const streamTargets = [...(['restpipe-s2c', 'restpipe-c2s'] as const).filter((v) => opts.variants.includes(v)), 'relay' as const];
     for (const target of streamTargets) {
       for (const kind of ['download', 'upload'] as const) {
-        log(`profile ${target} ${kind} of ${fmt(streamBytes / 2 ** 20)} MiB (node --cpu-prof)`);
+        log(`profile ${target} ${kind} of ${fmt(streamBytes / 2 ** 20)} MiB (node:inspector, the transfer alone)`);
         const res = await attempt(0, `profile ${target} ${kind}`, () => runStreamProfile(target, kind, streamBytes, ctx, profDir));
         if (res === undefined) continue;
         (results.streamProfile ??= []).push(res);
